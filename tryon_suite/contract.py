@@ -1,0 +1,133 @@
+"""The contract as data: the JSON Schemas and image-limit profiles in `schemas/`, loaded once."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import jsonschema
+from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
+
+from tryon_suite.errors import ConfigError, SchemaError
+
+__all__ = [
+    "ERROR_400_CODES",
+    "RESPONSE_SCHEMAS",
+    "LimitProfile",
+    "limit_profile",
+    "limit_profiles",
+    "load_schema",
+    "schema_dir",
+    "validation_problem",
+    "validator",
+]
+
+#: The response schema for each documented status of POST /v1/try-on (API.md, Responses).
+RESPONSE_SCHEMAS: Final[Mapping[int, str]] = {
+    200: "try-on-result.json",
+    202: "try-on-accepted.json",
+    400: "error-400.json",
+    401: "error-401.json",
+    403: "error-403.json",
+    429: "error-429.json",
+    500: "error-500.json",
+}
+
+
+def schema_dir() -> Path:
+    """The `schemas/` folder: the repo's top level, or the copy a wheel carries."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "schemas", here / "schemas"):
+        if (candidate / "openapi.yaml").is_file():
+            return candidate
+    raise SchemaError(f"expected the contract files in {here.parent / 'schemas'}, found none")
+
+
+@functools.cache
+def load_schema(name: str) -> dict[str, Any]:
+    """One JSON file of `schemas/`, parsed."""
+    path = schema_dir() / name
+    try:
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SchemaError(f"expected a schema file {path}, found none") from None
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"expected JSON in {path}, got an error: {exc}") from None
+    return loaded
+
+
+@functools.cache
+def _registry() -> Registry:  # type: ignore[type-arg]
+    resources = [
+        (schema["$id"], Resource.from_contents(schema))
+        for path in sorted(schema_dir().glob("*.json"))
+        if "$id" in (schema := load_schema(path.name))
+    ]
+    return Registry().with_resources(resources)
+
+
+@functools.cache
+def validator(name: str) -> jsonschema.protocols.Validator:
+    """A draft 2020-12 validator for one schema file, checking formats too."""
+    schema = load_schema(name)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)  # type: ignore[call-arg]
+
+
+def validation_problem(name: str, instance: object) -> str | None:
+    """None when `instance` satisfies schema `name`, else one readable sentence on why not."""
+    error = best_match(validator(name).iter_errors(instance))
+    if error is None:
+        return None
+    return f"{name} at {error.json_path}: {error.message}"
+
+
+ERROR_400_CODES: Final[tuple[str, ...]] = tuple(
+    load_schema("error-400.json")["properties"]["error_code"]["enum"]
+)
+
+
+@dataclass(frozen=True)
+class LimitProfile:
+    """Input image limits (API.md: the limits are a moving target, kept as named profiles)."""
+
+    name: str
+    max_file_bytes_low: int
+    max_file_bytes_high: int
+    min_dimension: int
+    max_dimension: int
+    formats: tuple[str, ...]
+    source: str = ""
+
+
+def limit_profiles() -> dict[str, LimitProfile]:
+    """Every profile of `schemas/image-limits.json`, by name."""
+    data = load_schema("image-limits.json")
+    return {
+        name: LimitProfile(
+            name=name,
+            max_file_bytes_low=spec["max_file_bytes_low"],
+            max_file_bytes_high=spec["max_file_bytes_high"],
+            min_dimension=spec["min_dimension"],
+            max_dimension=spec["max_dimension"],
+            formats=tuple(spec["formats"]),
+            source=spec["source"],
+        )
+        for name, spec in data["profiles"].items()
+    }
+
+
+def limit_profile(name: str | None = None) -> LimitProfile:
+    """The named profile, or the default one (the reference page's)."""
+    profiles = limit_profiles()
+    chosen = name or load_schema("image-limits.json")["default_profile"]
+    try:
+        return profiles[chosen]
+    except KeyError:
+        known = ", ".join(sorted(profiles))
+        raise ConfigError(f"expected a limit profile among {known}, got {chosen!r}") from None

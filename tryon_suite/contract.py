@@ -62,7 +62,7 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _registry() -> Registry:  # type: ignore[type-arg]
+def _registry() -> Registry:
     resources = [
         (schema["$id"], Resource.from_contents(schema))
         for path in sorted(schema_dir().glob("*.json"))
@@ -76,12 +76,12 @@ def validator(name: str) -> jsonschema.protocols.Validator:
     """A draft 2020-12 validator for one schema file, checking formats too."""
     schema = load_schema(name)
     cls = jsonschema.validators.validator_for(schema)
-    return cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)  # type: ignore[call-arg]
+    return cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
 
 
 def validation_problem(name: str, instance: object) -> str | None:
     """None when `instance` satisfies schema `name`, else one readable sentence on why not."""
-    error = best_match(validator(name).iter_errors(instance))
+    error = best_match(validator(name).iter_errors(instance))  # type: ignore[arg-type]
     if error is None:
         return None
     return f"{name} at {error.json_path}: {error.message}"

@@ -1,9 +1,9 @@
 """Exceptions of tryon-suite.
 
-    TryonError                      every error the suite raises on purpose
-    ├── ConfigError                 a bad option, profile or key spec (the CLI prints it, exits 2)
-    ├── SchemaError                 the schemas/ folder is missing or inconsistent
-    └── ContractViolation           (also AssertionError) a target broke a clause of the contract
+TryonError                      every error the suite raises on purpose
+├── ConfigError                 a bad option, profile or key spec (the CLI prints it, exits 2)
+├── SchemaError                 the schemas/ folder is missing or inconsistent
+└── ContractViolation           (also AssertionError) a target broke a clause of the contract
 """
 
 from __future__ import annotations

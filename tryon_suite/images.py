@@ -130,7 +130,7 @@ def _is_flat(image: Image.Image) -> bool:
         if alpha.getextrema()[1] == 0:
             return True  # fully transparent: nothing in front of anything
     extrema = image.convert("RGB").getextrema()
-    return all(high - low <= _FLAT_SPREAD for low, high in extrema)  # type: ignore[operator, misc]
+    return all(high - low <= _FLAT_SPREAD for low, high in extrema)  # type: ignore[misc]
 
 
 def compose_result(person: bytes, garment: bytes, max_side: int = 384) -> bytes:

@@ -9,7 +9,7 @@ from typing import Final
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-__all__ = ["BodyProblem", "Form", "read_json", "read_multipart", "media_type"]
+__all__ = ["BodyProblem", "Form", "media_type", "read_json", "read_multipart"]
 
 #: A JSON try-on body holds two URLs and four flags; anything near this is not one.
 MAX_JSON_BYTES: Final = 1 << 20
@@ -64,9 +64,10 @@ async def read_json(chunks: AsyncIterator[bytes]) -> object | BodyProblem:
     if not buffer.strip():
         return BodyProblem("invalid_request_body", "expected a JSON object, got an empty body")
     try:
-        return json.loads(bytes(buffer))
+        parsed: object = json.loads(bytes(buffer))
     except (ValueError, RecursionError) as exc:
         return BodyProblem("invalid_request_body", f"expected valid JSON, got an error: {exc}")
+    return parsed
 
 
 class _PartCollector:

@@ -34,7 +34,9 @@ def parse_account(spec: str) -> Account:
     """Read `KEY[:CREDITS]`, as `tryon-mock --key` takes it."""
     key, sep, credits_text = spec.partition(":")
     if not key or any(c.isspace() for c in key):
-        raise ConfigError(f"expected KEY[:CREDITS] with a non-empty key and no spaces, got {spec!r}")
+        raise ConfigError(
+            f"expected KEY[:CREDITS] with a non-empty key and no spaces, got {spec!r}"
+        )
     if not sep:
         return Account(key, DEFAULT_CREDITS)
     try:

@@ -77,7 +77,9 @@ class StaticFetcher:
     async def fetch(self, url: str, max_bytes: int) -> bytes | FetchProblem:
         data = self._images.get(url)
         if data is None:
-            return FetchProblem("invalid_parameter", "expected the image URL to answer 200, got 404")
+            return FetchProblem(
+                "invalid_parameter", "expected the image URL to answer 200, got 404"
+            )
         if len(data) > max_bytes:
             return FetchProblem(
                 "file_size_too_large",

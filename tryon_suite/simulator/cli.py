@@ -1,0 +1,156 @@
+"""`tryon-mock`: serve the Try-On API simulator over HTTP on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from tryon_suite.contract import limit_profile, limit_profiles
+from tryon_suite.errors import ConfigError
+from tryon_suite.redact import redact
+from tryon_suite.simulator.config import DEFAULT_ACCOUNTS, SimulatorConfig, parse_account
+from tryon_suite.simulator.server import (
+    SimulatorServer,
+    base_url_of,
+    bind,
+    uvicorn_config,
+)
+
+__all__ = ["main", "parser"]
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of `tryon-mock`."""
+    p = argparse.ArgumentParser(
+        prog="tryon-mock",
+        description="Serve a faithful simulator of Pixelcut's Try-On API over HTTP. Once it "
+        "accepts connections it prints 'Listening on <base URL>' and the keys it accepts.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one")
+    p.add_argument(
+        "--rate-limit",
+        type=float,
+        default=5.0,
+        metavar="PER_SECOND",
+        help="requests per second per key before 429 (default 5; 0 turns it off)",
+    )
+    p.add_argument(
+        "--processing-time",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how long a try-on takes (default 2)",
+    )
+    p.add_argument(
+        "--processing-spread",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="vary the processing time uniformly by +/- this share of it (default 0)",
+    )
+    p.add_argument(
+        "--fail-rate",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of try-on requests answered 500 on purpose (default 0)",
+    )
+    p.add_argument(
+        "--job-failure-rate",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of polled jobs that end 'failed' (content filter; default 0)",
+    )
+    p.add_argument(
+        "--latency", type=float, default=0.0, metavar="SECONDS", help="delay added to API answers"
+    )
+    p.add_argument(
+        "--limits",
+        default=None,
+        metavar="PROFILE",
+        help=f"image-limit profile: {', '.join(sorted(limit_profiles()))} (default reference)",
+    )
+    p.add_argument(
+        "--location",
+        choices=("absolute", "relative"),
+        default="absolute",
+        help="how the 202 Location header names the job (default absolute)",
+    )
+    p.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="KEY[:CREDITS]",
+        help="an account's key and credit balance (default 1000); repeatable. Without it: "
+        + ", ".join(f"{a.key} ({a.credits} credits)" for a in DEFAULT_ACCOUNTS),
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed for ids and injected faults")
+    return p
+
+
+def _config(args: argparse.Namespace) -> SimulatorConfig:
+    accounts = tuple(parse_account(spec) for spec in args.key) or DEFAULT_ACCOUNTS
+    return SimulatorConfig(
+        accounts=accounts,
+        rate_limit=args.rate_limit,
+        processing_time=args.processing_time,
+        processing_spread=args.processing_spread,
+        fail_rate=args.fail_rate,
+        job_failure_rate=args.job_failure_rate,
+        latency=args.latency,
+        limits=limit_profile(args.limits),
+        location=args.location,
+        seed=args.seed,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run until Ctrl-C or SIGTERM; bad options print one line and exit 2."""
+    from tryon_suite.clock import RealClock
+    from tryon_suite.simulator.asgi import SimulatorApp
+    from tryon_suite.simulator.core import Simulator
+
+    args = parser().parse_args(argv)
+    try:
+        config = _config(args)
+    except ConfigError as exc:
+        print(f"tryon-mock: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        print(
+            f"tryon-mock: error: expected to listen on {args.host}:{args.port}, "
+            f"got: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    base_url = base_url_of(sock)
+    user_keys = bool(args.key)
+
+    def announce() -> None:
+        lines = [f"Listening on {base_url}"]
+        for account in config.accounts:
+            # Default keys are documented fixtures; keys you chose are yours, so never printed.
+            shown = redact(account.key) if user_keys else account.key
+            lines.append(f"Key {shown} ({account.credits} credits)")
+        lines.append(
+            f"Rate limit {config.rate_limit:g}/s per key, processing {config.processing_time:g} s, "
+            f"limits {config.limits.name}. Ctrl-C stops."
+        )
+        print("\n".join(lines), flush=True)
+
+    simulator = Simulator(config, RealClock())
+    server = SimulatorServer(uvicorn_config(SimulatorApp(simulator, base_url)), announce)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""The try-on parameters, read from a JSON object or a multipart form as the contract says."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from tryon_suite.simulator.bodies import Form
+
+__all__ = ["GARMENT_MODES", "ParamProblem", "TryOnParams", "from_form", "from_json"]
+
+GarmentMode = Literal["auto", "full", "upper", "lower"]
+GARMENT_MODES: Final[tuple[GarmentMode, ...]] = ("auto", "full", "upper", "lower")
+
+#: API.md, Try-on request: field -> default.
+FLAG_DEFAULTS: Final[Mapping[str, bool]] = {
+    "preprocess_garment": True,
+    "remove_background": False,
+    "wait_for_result": True,
+}
+URL_FIELDS: Final = ("person_image_url", "garment_image_url")
+_URL: Final = re.compile(r"^https?://[^\s/?#]+\S*$", re.IGNORECASE)
+_MAX_URL_CHARS: Final = 2048
+
+
+@dataclass(frozen=True)
+class ParamProblem:
+    """A parameter the API would refuse: a documented 400 code and a sentence naming it."""
+
+    error_code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TryOnParams:
+    """One try-on request, with defaults filled in; each image as bytes, a URL, or neither."""
+
+    person_image: bytes | None
+    garment_image: bytes | None
+    person_image_url: str | None
+    garment_image_url: str | None
+    garment_mode: GarmentMode
+    preprocess_garment: bool
+    remove_background: bool
+    wait_for_result: bool
+
+
+def _check_url(name: str, value: object) -> str | ParamProblem:
+    if not isinstance(value, str):
+        return ParamProblem(
+            "invalid_parameter", f"{name}: expected a URL string, got {_kind(value)}"
+        )
+    if len(value) > _MAX_URL_CHARS or not _URL.match(value):
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        return ParamProblem("invalid_parameter", f"{name}: expected an http(s) URL, got {shown!r}")
+    return value
+
+
+def _check_mode(value: object) -> GarmentMode | ParamProblem:
+    if isinstance(value, str) and value in GARMENT_MODES:
+        return value
+    shown = repr(value) if isinstance(value, str) and len(value) <= 40 else _kind(value)
+    return ParamProblem(
+        "invalid_parameter", f"garment_mode: expected one of auto, full, upper, lower, got {shown}"
+    )
+
+
+def _kind(value: object) -> str:
+    """A short name for a JSON value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _build(
+    values: Mapping[str, object], files: Mapping[str, bytes], flags: Mapping[str, bool]
+) -> TryOnParams | ParamProblem:
+    urls: dict[str, str | None] = {}
+    for name in URL_FIELDS:
+        if name in values:
+            checked = _check_url(name, values[name])
+            if isinstance(checked, ParamProblem):
+                return checked
+            urls[name] = checked
+        else:
+            urls[name] = None
+    mode: GarmentMode = "auto"
+    if "garment_mode" in values:
+        checked_mode = _check_mode(values["garment_mode"])
+        if isinstance(checked_mode, ParamProblem):
+            return checked_mode
+        mode = checked_mode
+    for image in ("person_image", "garment_image"):
+        if image not in files and urls[f"{image}_url"] is None:
+            return ParamProblem(
+                "missing_parameter", f"{image}: expected a file or {image}_url, got neither"
+            )
+    return TryOnParams(
+        person_image=files.get("person_image"),
+        garment_image=files.get("garment_image"),
+        person_image_url=urls["person_image_url"],
+        garment_image_url=urls["garment_image_url"],
+        garment_mode=mode,
+        preprocess_garment=flags["preprocess_garment"],
+        remove_background=flags["remove_background"],
+        wait_for_result=flags["wait_for_result"],
+    )
+
+
+def from_json(body: object) -> TryOnParams | ParamProblem:
+    """Parameters of a JSON body; unknown fields are ignored, as most servers do."""
+    if not isinstance(body, dict):
+        return ParamProblem("invalid_request_body", f"expected a JSON object, got {_kind(body)}")
+    if "person_image" in body or "garment_image" in body:
+        name = "person_image" if "person_image" in body else "garment_image"
+        return ParamProblem(
+            "invalid_parameter",
+            f"{name}: expected {name}_url in a JSON body (files need multipart/form-data)",
+        )
+    flags: dict[str, bool] = {}
+    for name, default in FLAG_DEFAULTS.items():
+        value = body.get(name, default)
+        if not isinstance(value, bool):
+            return ParamProblem(
+                "invalid_parameter", f"{name}: expected true or false, got {_kind(value)}"
+            )
+        flags[name] = value
+    return _build(body, {}, flags)
+
+
+def from_form(form: Form) -> TryOnParams | ParamProblem:
+    """Parameters of a multipart form: flags travel as the text true or false."""
+    flags: dict[str, bool] = {}
+    for name, default in FLAG_DEFAULTS.items():
+        text = form.fields.get(name)
+        if text is None:
+            flags[name] = default
+        elif text.strip().lower() in ("true", "false"):
+            flags[name] = text.strip().lower() == "true"
+        else:
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            return ParamProblem(
+                "invalid_parameter", f"{name}: expected true or false, got {shown!r}"
+            )
+    return _build(form.fields, form.files, flags)

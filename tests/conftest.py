@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 import pytest
 
+from tryon_suite.clock import Clock
 from tryon_suite.images import render_image
+from tryon_suite.imageserver import ImageServer
 from tryon_suite.simulator.config import SimulatorConfig
+from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.inprocess import InProcessSimulator
+from tryon_suite.simulator.server import serving
 
 DEMO_KEY = "tryon-demo-key"
 OTHER_KEY = "tryon-other-key"
@@ -61,3 +66,47 @@ def client_for() -> Iterator[Callable[..., httpx.Client]]:
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def image_server(person_jpeg: bytes, garment_png: bytes) -> Iterator[ImageServer]:
+    """Real image URLs on loopback, fetched by the simulator with httpx."""
+    with ImageServer({"/person.jpg": person_jpeg, "/garment.png": garment_png}) as server:
+        server.add("/plain.png", render_image(400, 400, "PNG", kind="plain"))
+        server.add("/tiny.png", render_image(100, 100, "PNG"))
+        server.add("/huge.png", render_image(2500, 300, "PNG"))
+        server.add("/photo.gif", render_image(300, 300, "GIF"))
+        server.add("/random.jpg", bytes(range(256)) * 64)
+        yield server
+
+
+@dataclass
+class Face:
+    """One face of the simulator, opened: where it answers and its core."""
+
+    name: str
+    base_url: str
+    simulator: Simulator
+    clock: Clock
+    make_client: Callable[..., httpx.Client]
+
+    def client(self, key: str | None = DEMO_KEY) -> httpx.Client:
+        return self.make_client(self.base_url, key)
+
+
+@pytest.fixture(params=["in-process", "http"])
+def face_factory(
+    request: pytest.FixtureRequest, client_for: Callable[..., httpx.Client]
+) -> Iterator[Callable[..., Face]]:
+    """Opens the simulator through one face (in process via respx, or uvicorn on loopback)."""
+    with contextlib.ExitStack() as stack:
+
+        def make(**overrides: Any) -> Face:
+            config = replace(QUIET, **overrides)
+            if request.param == "in-process":
+                sim = stack.enter_context(InProcessSimulator(config))
+                return Face("in-process", sim.base_url, sim.simulator, sim.clock, client_for)
+            base_url, core = stack.enter_context(serving(config))
+            return Face("http", base_url, core, core.clock, client_for)
+
+        yield make

@@ -74,7 +74,9 @@ def test_a_file_of_exactly_the_upper_size_is_not_refused_for_size() -> None:
     ],
 )
 def test_bytes_that_are_not_an_image_are_malformed(data: bytes, why: str) -> None:
-    assert _code(data) == "malformed_image", f"expected malformed_image for {why}, got {_code(data)}"
+    assert _code(data) == "malformed_image", (
+        f"expected malformed_image for {why}, got {_code(data)}"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])

@@ -181,7 +181,9 @@ def test_a_rejection_names_the_schema_and_the_place() -> None:
     ],
 )
 def test_responses_allow_extra_properties(instance: dict[str, object]) -> None:
-    name = "error-500.json" if instance["error_code"] == "internal_server_error" else "error-400.json"
+    name = (
+        "error-500.json" if instance["error_code"] == "internal_server_error" else "error-400.json"
+    )
     assert validation_problem(name, instance) is None, (
         f"expected {name} to allow extra properties, got {validation_problem(name, instance)}"
     )

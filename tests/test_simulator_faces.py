@@ -16,7 +16,6 @@ from PIL import Image
 from tests.conftest import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY, Face
 from tryon_suite.checks import Endpoint, answer_problem
 from tryon_suite.imageserver import ImageServer
-from tryon_suite.images import render_image
 
 FaceFactory = Callable[..., Face]
 
@@ -283,9 +282,8 @@ def test_a_burst_past_the_rate_limit_gets_429_with_retry_after(
     assert statuses == [400, 400, 429], f"expected two answers then a 429, got {statuses}"
     expect(conforming(answers[2]), 429, "rate_limit_exceeded")
     retry_after = answers[2].headers.get("retry-after", "")
-    assert retry_after.isdigit() and 1 <= int(retry_after) <= 100, (
-        f"expected Retry-After in whole seconds up to 100, got {retry_after!r}"
-    )
+    seconds = int(retry_after) if retry_after.isdigit() else -1
+    assert 1 <= seconds <= 100, f"expected Retry-After in whole seconds to 100, got {retry_after!r}"
     other = face.client(OTHER_KEY).post("/v1/try-on", json={})
     assert other.status_code == 400, f"expected another key its own bucket, got {other.status_code}"
 

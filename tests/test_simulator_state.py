@@ -57,9 +57,8 @@ def test_a_job_moves_pending_running_completed_and_never_back(
         f"expected states only to move forward, got {seen}"
     )
     assert set(seen) == set(order), f"expected all three states along the way, got {set(seen)}"
-    assert seen.index("running") == 4 and seen.index("completed") == 20, (
-        f"expected running at 2 s and completed at 10 s, got {seen}"
-    )
+    changes = (seen.index("running"), seen.index("completed"))
+    assert changes == (4, 20), f"expected running at 2 s and completed at 10 s, got {seen}"
 
 
 def test_a_failed_job_carries_an_error_and_refunds_its_credit(

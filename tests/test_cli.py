@@ -1,0 +1,148 @@
+"""`tryon-mock` as a user runs it: a real process, a real port, a clean stop."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tryon_suite.simulator.cli import main
+
+COMMAND = [sys.executable, "-m", "tryon_suite.simulator.cli"]
+
+
+def _read_until(proc: subprocess.Popen[str], marker: str, limit: float = 30.0) -> list[str]:
+    """Lines up to the one holding `marker`; waits on the pipe, never sleeps."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        while True:
+            if not selector.select(timeout=limit):
+                raise AssertionError(f"expected a line with {marker!r} in {limit} s, got {lines}")
+            line = proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"expected a line with {marker!r}, the process ended: {lines}")
+            lines.append(line.rstrip("\n"))
+            if marker in line:
+                return lines
+
+
+def _more_lines(proc: subprocess.Popen[str], count: int) -> list[str]:
+    assert proc.stdout is not None
+    return [proc.stdout.readline().rstrip("\n") for _ in range(count)]
+
+
+@pytest.fixture
+def start() -> Iterator[object]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def run(*args: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [*COMMAND, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        procs.append(proc)
+        return proc
+
+    yield run
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_it_prints_its_url_and_keys_answers_http_and_stops_cleanly(
+    start: object, stop: signal.Signals
+) -> None:
+    proc = start("--port", "0", "--processing-time", "0")  # type: ignore[operator]
+    lines = _read_until(proc, "Listening on")
+    url = lines[-1].removeprefix("Listening on ")
+    assert url.startswith("http://127.0.0.1:"), f"expected a loopback base URL, got {lines[-1]!r}"
+    keys = _more_lines(proc, 3)
+    expected = [
+        "Key tryon-demo-key (1000000 credits)",
+        "Key tryon-other-key (1000000 credits)",
+        "Key tryon-no-credits-key (0 credits)",
+    ]
+    assert keys == expected, f"expected the default keys {expected}, got {keys}"
+    response = httpx.get(f"{url}/v1/credits", headers={"X-API-KEY": "tryon-demo-key"})
+    assert response.json() == {"credits": 1_000_000}, f"got {response.status_code} {response.text}"
+    proc.send_signal(stop)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, f"expected exit 0 on {stop.name}, got {proc.returncode}: {err}"
+    assert "Traceback" not in err, f"expected no traceback on {stop.name}, got {err}"
+
+
+def test_keys_given_on_the_command_line_are_the_accounts_and_are_not_printed(
+    start: object,
+) -> None:
+    secret = "team-secret-key-0123456789"
+    proc = start("--key", f"{secret}:3", "--key", "second-account-key-xyz")  # type: ignore[operator]
+    url = _read_until(proc, "Listening on")[-1].removeprefix("Listening on ")
+    keys = _more_lines(proc, 2)
+    assert keys == ["Key team**** (3 credits)", "Key seco**** (1000 credits)"], f"got {keys}"
+    assert httpx.get(f"{url}/v1/credits", headers={"X-API-KEY": secret}).json() == {"credits": 3}
+    refused = httpx.get(f"{url}/v1/credits", headers={"X-API-KEY": "tryon-demo-key"})
+    assert refused.status_code == 401, f"expected defaults gone with --key, got {refused}"
+    proc.terminate()
+    out, err = proc.communicate(timeout=30)
+    assert secret not in out + err, "expected the key never printed, found it in the output"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--limits", "huge"], "expected a limit profile among reference, vendor-2025, got 'huge'"),
+        (["--key", "a b"], "expected KEY[:CREDITS] with a non-empty key and no spaces, got 'a b'"),
+        (
+            ["--key", "k:-3"],
+            "expected CREDITS to be a whole number >= 0 in KEY[:CREDITS], got '-3'",
+        ),
+        (["--fail-rate", "2"], "expected fail_rate between 0 and 1, got 2.0"),
+        (["--rate-limit", "-1"], "expected rate_limit >= 0, got -1.0"),
+    ],
+)
+def test_a_bad_option_prints_one_line_and_exits_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2, f"expected exit code 2 for {args}"
+    err = capsys.readouterr().err
+    assert err == f"tryon-mock: error: {message}\n", f"expected one line naming it, got {err!r}"
+
+
+def test_a_port_in_use_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from tryon_suite.simulator.server import bind
+
+    with bind("127.0.0.1", 0) as taken:
+        port = taken.getsockname()[1]
+        assert main(["--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tryon-mock: error: expected to listen on 127.0.0.1:{port}, got: "), (
+        f"expected one line naming the port, got {err!r}"
+    )
+    assert err.count("\n") == 1, f"expected one line, got {err!r}"
+
+
+def test_the_help_lists_every_option_the_issue_names() -> None:
+    out = subprocess.run([*COMMAND, "--help"], capture_output=True, text=True, check=True).stdout
+    for option in (
+        "--host",
+        "--port",
+        "--rate-limit",
+        "--processing-time",
+        "--fail-rate",
+        "--limits",
+        "--key",
+    ):
+        assert option in out, f"expected {option} in --help, got:\n{out}"

@@ -146,3 +146,14 @@ def test_the_help_lists_every_option_the_issue_names() -> None:
         "--key",
     ):
         assert option in out, f"expected {option} in --help, got:\n{out}"
+
+
+def test_the_listening_socket_is_tcp_so_answers_are_not_delayed_by_nagle() -> None:
+    import socket
+
+    from tryon_suite.simulator.server import bind
+
+    with bind("127.0.0.1", 0) as sock:
+        assert sock.proto == socket.IPPROTO_TCP, (
+            f"expected proto IPPROTO_TCP (asyncio then sets TCP_NODELAY), got {sock.proto}"
+        )

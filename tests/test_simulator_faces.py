@@ -147,10 +147,16 @@ def _bad_requests(
         ("no garment", {"json": {"person_image_url": url + "/person.jpg"}}, "missing_parameter"),
         (
             "no images at all",
-            {"files": {"other": ("x.txt", b"x", "text/plain")}},
+            {"files": {"garment_mode": (None, b"upper")}},
             "missing_parameter",
         ),
         ("bad garment_mode", {"json": {**ok_json, "garment_mode": "torso"}}, "invalid_parameter"),
+        ("an unknown JSON field", {"json": {**ok_json, "style": "casual"}}, "invalid_parameter"),
+        (
+            "a stray file part",
+            {"files": {**files(person, garment), "extra": ("x.txt", b"x", "text/plain")}},
+            "invalid_parameter",
+        ),
         (
             "a flag as a string in JSON",
             {"json": {**ok_json, "wait_for_result": "yes"}},

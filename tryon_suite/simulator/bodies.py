@@ -32,6 +32,8 @@ class Form:
 
     fields: dict[str, str] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
+    #: names of file parts that are not image fields (their bytes are not kept)
+    stray_files: list[str] = field(default_factory=list)
 
 
 def media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
@@ -149,7 +151,7 @@ class _PartCollector:
         if self._name in FILE_FIELDS:
             self.form.files.setdefault(name, data)
         elif self._is_file:
-            pass  # an unknown file part: ignored, like any unknown field
+            self.form.stray_files.append(name)
         else:
             try:
                 text = data.decode("utf-8")

@@ -56,7 +56,8 @@ class HttpFetcher:
                             f"expected at most {max_bytes} bytes at the image URL, got more",
                         )
                 return bytes(buffer)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, UnicodeError) as exc:
+            # InvalidURL is not an HTTPError; hostile URLs also raise ValueError and UnicodeError.
             return FetchProblem(
                 "invalid_parameter",
                 f"expected the image URL to be reachable, got {type(exc).__name__}",

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
+import httpx
+
 from tryon_suite.simulator.bodies import Form
 
 __all__ = ["GARMENT_MODES", "ParamProblem", "TryOnParams", "from_form", "from_json"]
@@ -52,9 +54,13 @@ def _check_url(name: str, value: object) -> str | ParamProblem:
         return ParamProblem(
             "invalid_parameter", f"{name}: expected a URL string, got {_kind(value)}"
         )
+    shown = value if len(value) <= 80 else value[:77] + "..."
     if len(value) > _MAX_URL_CHARS or not _URL.match(value):
-        shown = value if len(value) <= 80 else value[:77] + "..."
         return ParamProblem("invalid_parameter", f"{name}: expected an http(s) URL, got {shown!r}")
+    try:
+        httpx.URL(value)
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        return ParamProblem("invalid_parameter", f"{name}: expected a valid URL, got {shown!r}")
     return value
 
 
@@ -117,8 +123,25 @@ def _build(
     )
 
 
+def _unknown(names: list[str], allowed: frozenset[str]) -> ParamProblem | None:
+    """The request schemas allow no other field; which code applies is not documented."""
+    unknown = [name for name in names if name not in allowed]
+    if not unknown:
+        return None
+    shown = unknown[0] if len(unknown[0]) <= 40 else unknown[0][:37] + "..."
+    return ParamProblem(
+        "invalid_parameter",
+        f"{shown}: expected only the documented fields ({', '.join(sorted(allowed))}), "
+        "got an unknown one",
+    )
+
+
+JSON_FIELDS: Final = frozenset({*URL_FIELDS, "garment_mode", *FLAG_DEFAULTS})
+FORM_FIELDS: Final = JSON_FIELDS | {"person_image", "garment_image"}
+
+
 def from_json(body: object) -> TryOnParams | ParamProblem:
-    """Parameters of a JSON body; unknown fields are ignored, as most servers do."""
+    """Parameters of a JSON body; a field the contract does not name is refused."""
     if not isinstance(body, dict):
         return ParamProblem("invalid_request_body", f"expected a JSON object, got {_kind(body)}")
     if "person_image" in body or "garment_image" in body:
@@ -127,6 +150,8 @@ def from_json(body: object) -> TryOnParams | ParamProblem:
             "invalid_parameter",
             f"{name}: expected {name}_url in a JSON body (files need multipart/form-data)",
         )
+    if (problem := _unknown(list(body), JSON_FIELDS)) is not None:
+        return problem
     flags: dict[str, bool] = {}
     for name, default in FLAG_DEFAULTS.items():
         value = body.get(name, default)
@@ -140,6 +165,9 @@ def from_json(body: object) -> TryOnParams | ParamProblem:
 
 def from_form(form: Form) -> TryOnParams | ParamProblem:
     """Parameters of a multipart form: flags travel as the text true or false."""
+    names = [*form.fields, *form.stray_files]
+    if (problem := _unknown(names, FORM_FIELDS)) is not None:
+        return problem
     flags: dict[str, bool] = {}
     for name, default in FLAG_DEFAULTS.items():
         text = form.fields.get(name)

@@ -1,0 +1,125 @@
+"""The fixture images every check uses: real bytes, made on demand, the same on every run.
+
+Sizes follow the limit profile under test, so the edges (too small, too high, exactly at the
+limit) move with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import random
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Final
+
+from PIL import Image
+
+from tryon_suite.contract import LimitProfile
+from tryon_suite.images import render_image
+
+__all__ = ["MIME_TYPES", "UNSUPPORTED_FORMATS", "FixtureImages"]
+
+#: Formats Pillow writes that are not JPEG, PNG or WEBP: which ones a target refuses is an open
+#: point, but it must refuse some as unsupported_image_format.
+UNSUPPORTED_FORMATS: Final = ("GIF", "BMP", "TIFF", "ICO")
+MIME_TYPES: Final[Mapping[str, str]] = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "bmp": "image/bmp",
+    "tiff": "image/tiff",
+    "ico": "image/x-icon",
+    "bin": "application/octet-stream",
+}
+
+
+class FixtureImages:
+    """Named fixture images for one limit profile; each is made once, then cached."""
+
+    def __init__(self, profile: LimitProfile) -> None:
+        self.profile = profile
+        low, high = profile.min_dimension, profile.max_dimension
+        mid = max(low, min(high, 512))
+        makers: dict[str, Callable[[], bytes]] = {
+            "person.jpg": lambda: render_image(mid, min(high, mid * 3 // 2), "JPEG", seed=1),
+            "person.png": lambda: render_image(mid, mid, "PNG", seed=3),
+            "person.webp": lambda: render_image(mid, mid, "WEBP", seed=5),
+            "garment.png": lambda: render_image(mid, mid, "PNG", kind="garment", seed=2),
+            "garment.jpg": lambda: render_image(mid, mid, "JPEG", kind="garment", seed=4),
+            "garment.webp": lambda: render_image(mid, mid, "WEBP", kind="garment", seed=6),
+            "edge-min.png": lambda: render_image(low, low, "PNG", seed=7),
+            "edge-max.png": lambda: render_image(high, high, "PNG", seed=8),
+            # Both sides past the edge, so per-side and pixel-count readings agree.
+            "too-small.png": lambda: render_image(low - 1, low - 1, "PNG", seed=9),
+            "too-high.png": lambda: _large_png(high + 1),
+            "plain.png": lambda: render_image(mid, mid, "PNG", kind="plain", seed=10),
+            "plain.jpg": lambda: render_image(mid, mid, "JPEG", kind="plain", seed=11),
+            "truncated.jpg": lambda: _half(render_image(mid, mid, "JPEG", seed=12)),
+            "random.bin": lambda: random.Random(13).randbytes(20_000),
+            "empty.jpg": lambda: b"",
+            "oversize.jpg": lambda: _padded(
+                render_image(mid, mid, "JPEG", seed=14), profile.max_file_bytes_high + 1
+            ),
+            "between.jpg": lambda: _padded(
+                render_image(mid, mid, "JPEG", seed=15),
+                (profile.max_file_bytes_low + profile.max_file_bytes_high) // 2,
+            ),
+        }
+        for fmt in UNSUPPORTED_FORMATS:
+            makers[f"photo.{fmt.lower()}"] = functools.partial(_unsupported, fmt, min(mid, 256))
+        self._makers = makers
+        self._cache: dict[str, bytes] = {}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._makers)
+
+    def __getitem__(self, name: str) -> bytes:
+        if name not in self._cache:
+            try:
+                maker = self._makers[name]
+            except KeyError:
+                known = ", ".join(self._makers)
+                raise KeyError(f"expected a fixture image among {known}, got {name!r}") from None
+            self._cache[name] = maker()
+        return self._cache[name]
+
+    @staticmethod
+    def mime_type(name: str) -> str:
+        return MIME_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
+
+    def export(self, folder: Path) -> list[Path]:
+        """Write every image to `folder`, to host them where a remote target can fetch them."""
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in self.names:
+            path = folder / name
+            path.write_bytes(self[name])
+            written.append(path)
+        return written
+
+
+def _half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _padded(image: bytes, size: int) -> bytes:
+    """A valid image followed by zeros up to `size` bytes (decoders stop at the image's end)."""
+    return image + b"\0" * max(0, size - len(image))
+
+
+def _large_png(side: int) -> bytes:
+    """A square image past the maximum, kept small on disk by a simple drawing in palette mode."""
+    image = Image.new("P", (side, side), 1)
+    image.putpalette([240, 240, 235, 40, 60, 90] + [0] * 762)
+    stripe = Image.new("P", (side // 3, side // 2), 0)
+    image.paste(stripe, (side // 3, side // 4))
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=False)
+    return out.getvalue()
+
+
+def _unsupported(fmt: str, side: int) -> bytes:
+    return render_image(side, side, fmt, seed=16)

@@ -1,0 +1,129 @@
+"""When to retry and how long to wait: 429 and transient 5xx, as the vendor's guides advise.
+
+One policy serves the contract suite (against live targets) and the load scenarios alike.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+from tryon_suite.errors import ConfigError
+
+__all__ = [
+    "RETRYABLE",
+    "Pacer",
+    "RetryDecision",
+    "RetryPolicy",
+    "parse_retry_after",
+]
+
+#: API.md: retry only 429 and transient 5xx. A 500 is not retried: it may be the answer under test.
+RETRYABLE: Final = frozenset({429, 502, 503, 504})
+
+PolicyKind = Literal["none", "fixed", "backoff", "retry-after"]
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value (RFC 9110: seconds or an HTTP date); None if bad."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None  # RFC 9110 dates are GMT; a date without a zone is not one
+    now = now or datetime.now(UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    """What to do after one answer: retry after `delay` seconds, or stop (`delay` is None)."""
+
+    delay: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """none, fixed delay, exponential backoff with full jitter, or Retry-After then backoff."""
+
+    kind: PolicyKind = "retry-after"
+    max_retries: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    fixed_delay: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("none", "fixed", "backoff", "retry-after"):
+            raise ConfigError(
+                "expected a retry policy among none, fixed, backoff, retry-after, "
+                f"got {self.kind!r}"
+            )
+        if self.max_retries < 0 or self.base_delay < 0 or self.max_delay < 0:
+            raise ConfigError("expected max_retries, base_delay and max_delay >= 0")
+
+    def decide(
+        self, attempt: int, status: int, retry_after: str | None, rng: random.Random
+    ) -> RetryDecision:
+        """`attempt` counts retries already made (0 after the first answer)."""
+        if status not in RETRYABLE:
+            return RetryDecision(None, f"{status} is not retried")
+        if self.kind == "none":
+            return RetryDecision(None, "policy none")
+        if attempt >= self.max_retries:
+            return RetryDecision(None, f"gave up after {attempt} retries")
+        if self.kind == "fixed":
+            return RetryDecision(self.fixed_delay, "fixed delay")
+        if self.kind == "retry-after":
+            seconds = parse_retry_after(retry_after)
+            if seconds is not None:
+                return RetryDecision(min(seconds, self.max_delay), "Retry-After")
+        # exponential backoff with full jitter (AWS architecture blog), capped
+        ceiling = min(self.max_delay, self.base_delay * math.pow(2, attempt))
+        return RetryDecision(rng.uniform(0, ceiling), "backoff")
+
+
+class Pacer:
+    """Client-side token bucket: spaces requests to stay under a rate, on a given clock."""
+
+    def __init__(
+        self,
+        rate: float,
+        now: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        burst: int = 1,
+    ) -> None:
+        self.rate = rate
+        self._now = now
+        self._sleep = sleep
+        self._capacity = float(max(1, burst))
+        self._tokens = self._capacity
+        self._updated = now()
+        self.waited = 0.0
+
+    def wait(self) -> None:
+        """Block until a request may go; a rate of 0 never waits."""
+        if self.rate <= 0:
+            return
+        now = self._now()
+        self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+        if self._tokens < 1.0:
+            delay = (1.0 - self._tokens) / self.rate
+            self._sleep(delay)
+            self.waited += delay
+            self._tokens = 1.0
+            self._updated = self._now()
+        self._tokens -= 1.0

@@ -1,0 +1,411 @@
+"""The pytest plugin: options, markers, the target, clause bookkeeping and the report.
+
+Loaded by the root conftest.py (`pytest_plugins`). Options are also read from the
+environment (TRYON_BASE_URL, ...); the key is never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from tryon_suite.clauses import catalogue
+from tryon_suite.client import BudgetExhausted, TryOnClient
+from tryon_suite.contract import limit_profile
+from tryon_suite.errors import ConfigError, SchemaError
+from tryon_suite.results import RunResults, TestOutcome
+from tryon_suite.targets import Target, TargetOptions, open_target
+
+__all__ = ["NOT_CHECKED"]
+
+NOT_CHECKED = "not checked: "
+
+# -- Hypothesis profiles: CI passes --hypothesis-profile=ci; nothing guesses -----------------
+settings.register_profile(
+    "default", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=100,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough", max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+# Against a live target every example is a paid request: few of them, derandomized.
+settings.register_profile(
+    "live",
+    max_examples=6,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+settings.load_profile("default")
+
+_OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
+    (
+        "--tryon-base-url",
+        "TRYON_BASE_URL",
+        "run against this live endpoint (default: the in-process simulator)",
+        {"metavar": "URL"},
+    ),
+    (
+        "--tryon-api-key",
+        "TRYON_API_KEY",
+        "the key for --tryon-base-url (never printed)",
+        {"metavar": "KEY"},
+    ),
+    (
+        "--tryon-no-credits-key",
+        "TRYON_NO_CREDITS_KEY",
+        "a valid key with no credits; enables the 403 checks",
+        {"metavar": "KEY"},
+    ),
+    (
+        "--tryon-other-key",
+        "TRYON_OTHER_KEY",
+        "a second account's key; enables the isolation checks",
+        {"metavar": "KEY"},
+    ),
+    (
+        "--tryon-image-base-url",
+        "TRYON_IMAGE_BASE_URL",
+        "where the target can fetch the fixture "
+        "images (default: a loopback server the suite starts)",
+        {"metavar": "URL"},
+    ),
+    (
+        "--tryon-budget",
+        "TRYON_BUDGET",
+        "the most requests the run may send; the rest is reported not checked",
+        {"metavar": "N"},
+    ),
+    (
+        "--tryon-limits",
+        "TRYON_LIMITS",
+        "image-limit profile the target should obey (reference, vendor-2025)",
+        {"metavar": "PROFILE"},
+    ),
+    (
+        "--tryon-rate",
+        "TRYON_RATE",
+        "requests per second the suite paces itself to (default 4 live)",
+        {"metavar": "PER_SECOND"},
+    ),
+    (
+        "--tryon-report-dir",
+        "TRYON_REPORT_DIR",
+        "where the compliance report is written (default reports/)",
+        {"metavar": "DIR"},
+    ),
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("tryon", "tryon-suite: the Try-On API contract")
+    for flag, env, help_text, extra in _OPTIONS:
+        group.addoption(flag, default=None, help=f"{help_text}; env {env}", **extra)
+    group.addoption(
+        "--tryon-allow-burst",
+        action="store_true",
+        default=None,
+        help="allow provoking 429 on purpose (a bounded burst); env TRYON_ALLOW_BURST=1",
+    )
+
+
+def _option(config: pytest.Config, flag: str, env: str) -> str | None:
+    value = config.getoption(flag)
+    if value is None or value == "":
+        value = os.environ.get(env) or None
+    return value  # type: ignore[no-any-return]
+
+
+def _target_options(config: pytest.Config) -> TargetOptions:
+    get = {flag: _option(config, flag, env) for flag, env, _, _ in _OPTIONS}
+    base_url = get["--tryon-base-url"]
+    api_key = get["--tryon-api-key"]
+    if base_url and not api_key:
+        raise pytest.UsageError(
+            "expected --tryon-api-key (or TRYON_API_KEY) with --tryon-base-url, got none"
+        )
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise pytest.UsageError(f"expected an http(s) URL for --tryon-base-url, got {base_url!r}")
+    budget = None
+    if (text := get["--tryon-budget"]) is not None:
+        if not text.isdigit() or int(text) < 1:
+            raise pytest.UsageError(
+                f"expected --tryon-budget to be a whole number >= 1, got {text!r}"
+            )
+        budget = int(text)
+    rate = None
+    if (text := get["--tryon-rate"]) is not None:
+        try:
+            rate = float(text)
+        except ValueError:
+            rate = -1.0
+        if rate <= 0:
+            raise pytest.UsageError(f"expected --tryon-rate to be a number > 0, got {text!r}")
+    try:
+        limits = limit_profile(get["--tryon-limits"])
+    except ConfigError as exc:
+        raise pytest.UsageError(f"--tryon-limits: {exc}") from None
+    burst = config.getoption("--tryon-allow-burst")
+    if burst is None:
+        burst = os.environ.get("TRYON_ALLOW_BURST", "").lower() in ("1", "true", "yes")
+    return TargetOptions(
+        base_url=base_url,
+        api_key=api_key,
+        no_credits_key=get["--tryon-no-credits-key"],
+        other_key=get["--tryon-other-key"],
+        allow_burst=bool(burst),
+        image_base_url=get["--tryon-image-base-url"],
+        budget=budget,
+        limits=limits,
+        rate=rate,
+    )
+
+
+_MARKERS = {
+    "clause(*ids)": "the clause ids of schemas/clauses.yaml that this test checks",
+    "live": "a check that sends requests to the target under test",
+    "spends_credits": "a check whose requests may cost credits on a live target",
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in _MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    options = _target_options(config)
+    config.stash[_OPTIONS_KEY] = options
+    if options.base_url is not None:
+        settings.load_profile("live")
+    report_dir = Path(_option(config, "--tryon-report-dir", "TRYON_REPORT_DIR") or "reports")
+    config.stash[_REPORT_DIR] = report_dir
+    if getattr(config.option, "xmlpath", None) is None and not hasattr(config, "workerinput"):
+        config.option.xmlpath = str(report_dir / "junit.xml")
+    config.stash[_TESTS] = []
+    config.stash[_OBSERVED] = {}
+
+
+_OPTIONS_KEY = pytest.StashKey[TargetOptions]()
+_REPORT_DIR = pytest.StashKey[Path]()
+_TESTS = pytest.StashKey[list[TestOutcome]]()
+_OBSERVED = pytest.StashKey[dict[str, list[str]]]()
+_TARGET = pytest.StashKey[Target]()
+_EXCHANGES = pytest.StashKey[list[TryOnClient]]()
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Against a live target, the project's own tests of its machinery are not collected."""
+    options = config.stash.get(_OPTIONS_KEY, None)
+    if options is not None and options.base_url is not None:
+        tests_dir = Path(str(config.rootpath)) / "tests"
+        if collection_path == tests_dir or tests_dir in collection_path.parents:
+            return True
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    known = {c.id for c in catalogue()}
+    for item in items:
+        for marker in item.iter_markers("clause"):
+            unknown = [cid for cid in marker.args if cid not in known]
+            if unknown:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: expected clause ids from clauses.yaml, got {unknown}"
+                )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    options = config.stash[_OPTIONS_KEY]
+    target = options.base_url or "in-process simulator"
+    limits = options.limits.name if options.limits else "reference"
+    budget = options.budget if options.budget is not None else "none"
+    extras = [
+        name
+        for name, on in (
+            ("no-credits key", options.no_credits_key),
+            ("other key", options.other_key),
+            ("burst allowed", options.allow_burst),
+        )
+        if on
+    ]
+    return [
+        f"tryon: target {target}, limits {limits}, budget {budget}, "
+        f"with {', '.join(extras) or 'no extra permissions'}"
+    ]
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Iterator[Target]:
+    """The target under test, opened once per run."""
+    options = pytestconfig.stash[_OPTIONS_KEY]
+    limits = options.limits or limit_profile()
+    with open_target(options, limits) as opened:
+        pytestconfig.stash[_TARGET] = opened
+        yield opened
+
+
+@pytest.fixture
+def client(target: Target, request: pytest.FixtureRequest) -> Iterator[TryOnClient]:
+    """A client for the target; what it sends and receives goes into the report."""
+    made = target.client()
+    request.node.stash[_CLIENTS] = [*request.node.stash.get(_CLIENTS, []), made]
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def client_factory(target: Target, request: pytest.FixtureRequest) -> Callable[..., TryOnClient]:
+    """More clients (other retry policies, say), each recorded for the report."""
+
+    def make(**kwargs: Any) -> TryOnClient:
+        made = target.client(**kwargs)
+        request.node.stash[_CLIENTS] = [*request.node.stash.get(_CLIENTS, []), made]
+        return made
+
+    return make
+
+
+_CLIENTS = pytest.StashKey[list[TryOnClient]]()
+
+
+@pytest.fixture
+def observe(pytestconfig: pytest.Config) -> Callable[[str, str], None]:
+    """Record what the target answered to an open point (shown in the report, never judged)."""
+    observed = pytestconfig.stash[_OBSERVED]
+    known = {c.id for c in catalogue()}
+
+    def record(clause_id: str, text: str) -> None:
+        if clause_id not in known:
+            raise SchemaError(f"expected a clause id from clauses.yaml, got {clause_id!r}")
+        seen = observed.setdefault(clause_id, [])
+        if text not in seen:
+            seen.append(text)
+
+    return record
+
+
+def not_checked(reason: str) -> None:
+    """Stop this check and report it 'not checked' with the reason (never as passed)."""
+    pytest.skip(NOT_CHECKED + reason)
+
+
+# -- bookkeeping -----------------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(BudgetExhausted):
+        report.outcome = "skipped"
+        report.longrepr = (
+            str(item.path),
+            item.location[1] or 0,
+            NOT_CHECKED + str(call.excinfo.value),
+        )
+    clause_ids = tuple(cid for m in item.iter_markers("clause") for cid in m.args)
+    if not clause_ids:
+        if report.failed:
+            item.config.stash[_OUTSIDE_FAILED] = True
+        return report
+    done = report.when == "call" or (report.when == "setup" and not report.passed)
+    if not done:
+        return report
+    outcome: Any
+    message = ""
+    if report.passed:
+        outcome = "passed"
+    elif report.skipped:
+        outcome = "not checked"
+        message = _skip_reason(report)
+    else:
+        outcome = "failed"
+        message = _failure_message(call)
+    exchanges = [e for c in item.stash.get(_CLIENTS, []) for e in c.exchanges]
+    item.config.stash[_TESTS].append(
+        TestOutcome(item.nodeid, clause_ids, outcome, message, exchanges[-12:])
+    )
+    return report
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    text = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    text = text.removeprefix("Skipped: ")
+    return text.removeprefix(NOT_CHECKED)
+
+
+def _failure_message(call: pytest.CallInfo[None]) -> str:
+    if call.excinfo is None:
+        return "failed"
+    text = str(call.excinfo.value).strip()
+    first = text.split("\nassert ", 1)[0].split("\n+  where", 1)[0]
+    return first[:2000] or call.excinfo.typename
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    tests = config.stash.get(_TESTS, [])
+    if not tests or hasattr(config, "workerinput"):
+        return
+    target = config.stash.get(_TARGET, None)
+    options = config.stash[_OPTIONS_KEY]
+    results = RunResults(
+        target=target.name if target else (options.base_url or "in-process simulator"),
+        started=target.started if target else time.time(),
+        finished=time.time(),
+        limits=(options.limits.name if options.limits else "reference"),
+        requests=target.budget.sent if target else 0,
+        budget=options.budget,
+        tests=tests,
+        observations=config.stash[_OBSERVED],
+    )
+    from tryon_suite.report import write_report
+
+    secrets = target.secrets if target else ()
+    paths = write_report(results, config.stash[_REPORT_DIR], secrets)
+    config.stash[_WRITTEN] = paths
+    # Exit 0 exactly when every checked `must` clause holds (and nothing outside the
+    # contract, such as the project's own tests, failed).
+    if session.exitstatus == pytest.ExitCode.TESTS_FAILED:
+        failed_outside = config.stash.get(_OUTSIDE_FAILED, False)
+        if results.must_clauses_hold() and not failed_outside:
+            session.exitstatus = pytest.ExitCode.OK
+    elif session.exitstatus == pytest.ExitCode.OK and not results.must_clauses_hold():
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_WRITTEN = pytest.StashKey[list[Path]]()
+_OUTSIDE_FAILED = pytest.StashKey[bool]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    paths = config.stash.get(_WRITTEN, None)
+    tests = config.stash.get(_TESTS, [])
+    if not paths:
+        return
+    target = config.stash.get(_TARGET, None)
+    sent = target.budget.sent if target else 0
+    elapsed = time.time() - target.started if target else 0.0
+    terminalreporter.write_sep("-", "tryon compliance report")
+    terminalreporter.write_line(
+        f"{len(tests)} checks, {sent} requests in {elapsed:.1f} s; report: {paths[0]}"
+    )

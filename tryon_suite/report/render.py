@@ -1,0 +1,101 @@
+"""Render the run's results with Jinja2 into `reports/compliance.html` and `.json`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from tryon_suite.client import Exchange
+from tryon_suite.redact import scrub
+from tryon_suite.results import RunResults, thumbnail
+
+__all__ = ["report_data", "write_report"]
+
+
+def _exchange(exchange: Exchange) -> dict[str, Any]:
+    return {
+        "method": exchange.method,
+        "url": exchange.url,
+        "request_headers": exchange.request_headers,
+        "request_body": exchange.request_body,
+        "request_images": [
+            {"field": name, "bytes": len(data), "thumbnail": thumbnail(data)}
+            for name, data in exchange.request_images
+        ],
+        "status": exchange.status,
+        "response_headers": exchange.response_headers,
+        "response_body": exchange.response_body,
+        "response_thumbnail": thumbnail(exchange.response_image)
+        if exchange.response_image
+        else None,
+        "elapsed_ms": round(exchange.elapsed * 1000, 1),
+        "note": exchange.note,
+    }
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def report_data(results: RunResults) -> dict[str, Any]:
+    """The report as plain data: what the JSON holds and the template shows."""
+    clauses: list[dict[str, Any]] = []
+    for result in results.clause_results():
+        failing = [t for t in result.tests if t.outcome == "failed"]
+        clauses.append(
+            {
+                "id": result.clause.id,
+                "level": result.clause.level,
+                "source": result.clause.source,
+                "text": result.clause.text,
+                "schemas": list(result.clause.schemas),
+                "status": result.status,
+                "reason": result.reason,
+                "tests": [
+                    {"nodeid": t.nodeid, "outcome": t.outcome, "message": t.message}
+                    for t in result.tests
+                ],
+                "observations": result.observations,
+                "exchanges": [_exchange(e) for t in failing[:1] for e in t.exchanges],
+            }
+        )
+    totals = results.totals()
+    return {
+        "target": results.target,
+        "started": _when(results.started),
+        "finished": _when(results.finished),
+        "duration_s": round(results.finished - results.started, 1),
+        "limits": results.limits,
+        "requests": results.requests,
+        "budget": results.budget,
+        "totals": totals,
+        "verdict": "pass" if results.must_clauses_hold() else "fail",
+        "tests": len(results.tests),
+        "clauses": clauses,
+        "open_points": [c for c in clauses if c["id"].startswith("tryon.open.")],
+    }
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("tryon_suite.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def write_report(results: RunResults, folder: Path, secrets: tuple[str, ...] = ()) -> list[Path]:
+    """Write compliance.html and compliance.json; every known key is scrubbed from both."""
+    data = report_data(results)
+    folder.mkdir(parents=True, exist_ok=True)
+    html = _environment().get_template("compliance.html.j2").render(report=data)
+    text = json.dumps(data, indent=2)
+    html_path, json_path = folder / "compliance.html", folder / "compliance.json"
+    html_path.write_text(scrub(html, secrets), encoding="utf-8")
+    json_path.write_text(scrub(text, secrets), encoding="utf-8")
+    return [html_path, json_path]

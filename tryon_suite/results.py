@@ -1,0 +1,123 @@
+"""What a run found, clause by clause: outcomes of tests, observations, and the verdict."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from PIL import Image
+
+from tryon_suite.clauses import Clause, catalogue
+from tryon_suite.client import Exchange
+
+__all__ = ["ClauseResult", "Outcome", "RunResults", "TestOutcome", "thumbnail"]
+
+Outcome = Literal["passed", "failed", "not checked"]
+Status = Literal["holds", "fails", "not checked", "observed"]
+
+
+@dataclass
+class TestOutcome:
+    """One test's result, with the clauses it names and what it sent and received."""
+
+    nodeid: str
+    clauses: tuple[str, ...]
+    outcome: Outcome
+    message: str = ""
+    exchanges: list[Exchange] = field(default_factory=list)
+
+
+@dataclass
+class ClauseResult:
+    """A clause with its status, the tests behind it and what was observed."""
+
+    clause: Clause
+    status: Status
+    reason: str
+    tests: list[TestOutcome]
+    observations: list[str]
+
+
+@dataclass
+class RunResults:
+    """Everything the report shows."""
+
+    target: str
+    started: float
+    finished: float
+    limits: str
+    requests: int
+    budget: int | None
+    tests: list[TestOutcome] = field(default_factory=list)
+    observations: dict[str, list[str]] = field(default_factory=dict)
+
+    def observe(self, clause_id: str, text: str) -> None:
+        seen = self.observations.setdefault(clause_id, [])
+        if text not in seen:
+            seen.append(text)
+
+    def clause_results(self) -> list[ClauseResult]:
+        by_clause: dict[str, list[TestOutcome]] = {}
+        for test in self.tests:
+            for cid in test.clauses:
+                by_clause.setdefault(cid, []).append(test)
+        results = []
+        for clause in catalogue():
+            tests = by_clause.get(clause.id, [])
+            observed = self.observations.get(clause.id, [])
+            results.append(_judge(clause, tests, observed))
+        order = {"fails": 0, "not checked": 1, "holds": 2, "observed": 3}
+        return sorted(results, key=lambda r: order[r.status])
+
+    def must_clauses_hold(self) -> bool:
+        """The run's verdict: every checked `must` clause holds."""
+        return not any(
+            r.status == "fails" and r.clause.level == "must" for r in self.clause_results()
+        )
+
+    def totals(self) -> dict[str, int]:
+        counts = {"holds": 0, "fails": 0, "not checked": 0, "observed": 0}
+        for result in self.clause_results():
+            counts[result.status] += 1
+        return counts
+
+
+def _judge(clause: Clause, tests: list[TestOutcome], observed: list[str]) -> ClauseResult:
+    failed = [t for t in tests if t.outcome == "failed"]
+    passed = [t for t in tests if t.outcome == "passed"]
+    if failed:
+        return ClauseResult(clause, "fails", failed[0].message, tests, observed)
+    if clause.level == "observe":
+        if observed or passed:
+            return ClauseResult(clause, "observed", "", tests, observed)
+        return ClauseResult(clause, "not checked", _why_not(clause, tests), tests, observed)
+    if passed:
+        return ClauseResult(clause, "holds", "", tests, observed)
+    return ClauseResult(clause, "not checked", _why_not(clause, tests), tests, observed)
+
+
+def _why_not(clause: Clause, tests: Iterable[TestOutcome]) -> str:
+    reasons = sorted({t.message for t in tests if t.message})
+    if reasons:
+        return "; ".join(reasons)
+    if not clause.checkable:
+        return "cannot be checked from outside the service"
+    return "no test checks this clause (a gap in the suite)"
+
+
+def thumbnail(data: bytes, side: int = 96) -> str | None:
+    """A small PNG data URI of an image, or None when the bytes are not an image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format == "JPEG":
+                image.draft("RGB", (side * 2, side * 2))
+            small = image.convert("RGB")
+    except Exception:  # any undecodable bytes: no thumbnail, the size is shown instead
+        return None
+    small.thumbnail((side, side))
+    out = io.BytesIO()
+    small.save(out, "PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()

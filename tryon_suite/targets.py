@@ -1,0 +1,169 @@
+"""What the contract suite runs against: the in-process simulator, or any live base URL."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import httpx
+
+from tryon_suite.client import Budget, TryOnClient
+from tryon_suite.clock import VirtualClock
+from tryon_suite.contract import LimitProfile
+from tryon_suite.fixtures import FixtureImages
+from tryon_suite.imageserver import ImageServer
+from tryon_suite.retry import Pacer, RetryPolicy
+from tryon_suite.simulator.config import DEFAULT_ACCOUNTS, SimulatorConfig
+from tryon_suite.simulator.inprocess import InProcessSimulator
+
+__all__ = ["IMAGE_HOST", "Target", "TargetOptions", "open_target"]
+
+#: Where the in-process target's fixture images live (a reserved .test name, served by respx).
+IMAGE_HOST = "https://images.tryon-suite.test"
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """The suite's options, resolved from the command line and the environment."""
+
+    base_url: str | None = None
+    api_key: str | None = None
+    no_credits_key: str | None = None
+    other_key: str | None = None
+    allow_burst: bool = False
+    image_base_url: str | None = None
+    budget: int | None = None
+    limits: LimitProfile | None = None
+    rate: float | None = None
+    poll_timeout: float = 120.0
+    seed: int = 0
+
+
+@dataclass
+class Target:
+    """One opened target: where it is, which keys and permissions the run has, and its clock."""
+
+    name: str
+    base_url: str
+    key: str
+    other_key: str | None
+    no_credits_key: str | None
+    allow_burst: bool
+    limits: LimitProfile
+    images: FixtureImages
+    image_url: Callable[[str], str]
+    live: bool
+    budget: Budget
+    pacer: Pacer
+    now: Callable[[], float]
+    sleep: Callable[[float], None]
+    #: moves the target's own clock (the in-process simulator); None for a live target
+    advance: Callable[[float], None] | None
+    poll_interval: float
+    poll_timeout: float
+    seed: int = 0
+    started: float = field(default_factory=time.time)
+
+    def client(self, retry: RetryPolicy | None = None) -> TryOnClient:
+        """A client for this target, sharing the run's budget and pacing."""
+        return TryOnClient(
+            self.base_url,
+            self.key,
+            pacer=self.pacer,
+            retry=retry or RetryPolicy("retry-after", max_retries=6),
+            budget=self.budget,
+            sleep=self.sleep,
+            secrets=tuple(k for k in (self.other_key, self.no_credits_key) if k),
+            seed=self.seed,
+        )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(k for k in (self.key, self.other_key, self.no_credits_key) if k)
+
+
+@contextlib.contextmanager
+def open_target(options: TargetOptions, limits: LimitProfile) -> Iterator[Target]:
+    """Open the target the options name; close what was started when done."""
+    images = FixtureImages(limits)
+    if options.base_url is None:
+        yield from _in_process(options, limits, images)
+    else:
+        yield from _live(options, limits, images)
+
+
+def _in_process(
+    options: TargetOptions, limits: LimitProfile, images: FixtureImages
+) -> Iterator[Target]:
+    clock = VirtualClock()
+    # A realistic simulator: 5 requests/s per key and 2 s of processing, on virtual time.
+    config = SimulatorConfig(rate_limit=5.0, processing_time=2.0, limits=limits, seed=options.seed)
+    with InProcessSimulator(config, clock=clock) as sim:
+        sim.router.route(host=httpx.URL(IMAGE_HOST).host).mock(
+            side_effect=lambda request: _serve_fixture(images, request)
+        )
+        keys = {a.credits: a.key for a in DEFAULT_ACCOUNTS}
+        yield Target(
+            name="in-process simulator",
+            base_url=sim.base_url,
+            key=DEFAULT_ACCOUNTS[0].key,
+            other_key=DEFAULT_ACCOUNTS[1].key,
+            no_credits_key=keys[0],
+            allow_burst=True,
+            limits=limits,
+            images=images,
+            image_url=lambda name: f"{IMAGE_HOST}/{name}",
+            live=False,
+            budget=Budget(options.budget),
+            pacer=Pacer(options.rate or 4.5, now=clock.now, sleep=clock.advance),
+            now=clock.now,
+            sleep=clock.advance,
+            advance=clock.advance,
+            poll_interval=0.5,
+            poll_timeout=options.poll_timeout,
+            seed=options.seed,
+        )
+
+
+def _serve_fixture(images: FixtureImages, request: httpx.Request) -> httpx.Response:
+    name = request.url.path.lstrip("/")
+    try:
+        data = images[name]
+    except KeyError:
+        return httpx.Response(404, text="no such fixture")
+    return httpx.Response(200, content=data, headers={"content-type": images.mime_type(name)})
+
+
+def _live(options: TargetOptions, limits: LimitProfile, images: FixtureImages) -> Iterator[Target]:
+    if options.base_url is None or options.api_key is None:  # the plugin checks both first
+        raise ValueError("expected a base URL and an API key for a live target")
+    with contextlib.ExitStack() as stack:
+        if options.image_base_url:
+            base = options.image_base_url.rstrip("/")
+        else:
+            server = stack.enter_context(ImageServer())
+            for name in images.names:
+                server.add(name, images[name])
+            base = server.base_url
+        yield Target(
+            name=options.base_url,
+            base_url=options.base_url.rstrip("/"),
+            key=options.api_key,
+            other_key=options.other_key,
+            no_credits_key=options.no_credits_key,
+            allow_burst=options.allow_burst,
+            limits=limits,
+            images=images,
+            image_url=lambda name: f"{base}/{name}",
+            live=True,
+            budget=Budget(options.budget),
+            pacer=Pacer(options.rate or 4.0),
+            now=time.monotonic,
+            sleep=time.sleep,
+            advance=None,
+            poll_interval=1.0,
+            poll_timeout=options.poll_timeout,
+            seed=options.seed,
+        )

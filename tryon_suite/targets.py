@@ -63,6 +63,8 @@ class Target:
     advance: Callable[[float], None] | None
     poll_interval: float
     poll_timeout: float
+    #: serves extra image bytes at a URL the target can fetch; None where the suite cannot
+    publish: Callable[[str, bytes], str] | None = None
     seed: int = 0
     started: float = field(default_factory=time.time)
 
@@ -100,10 +102,14 @@ def _in_process(
     clock = VirtualClock()
     # A realistic simulator: 5 requests/s per key and 2 s of processing, on virtual time.
     config = SimulatorConfig(rate_limit=5.0, processing_time=2.0, limits=limits, seed=options.seed)
+    extra: dict[str, bytes] = {}
+
+    def publish(name: str, data: bytes) -> str:
+        extra[name] = data
+        return f"{IMAGE_HOST}/{name}"
+
     with InProcessSimulator(config, clock=clock) as sim:
-        sim.router.route(host=httpx.URL(IMAGE_HOST).host).mock(
-            side_effect=lambda request: _serve_fixture(images, request)
-        )
+        sim.mock_host(IMAGE_HOST, lambda request: _serve_fixture(images, extra, request))
         keys = {a.credits: a.key for a in DEFAULT_ACCOUNTS}
         yield Target(
             name="in-process simulator",
@@ -123,14 +129,17 @@ def _in_process(
             advance=clock.advance,
             poll_interval=0.5,
             poll_timeout=options.poll_timeout,
+            publish=publish,
             seed=options.seed,
         )
 
 
-def _serve_fixture(images: FixtureImages, request: httpx.Request) -> httpx.Response:
+def _serve_fixture(
+    images: FixtureImages, extra: dict[str, bytes], request: httpx.Request
+) -> httpx.Response:
     name = request.url.path.lstrip("/")
     try:
-        data = images[name]
+        data = extra[name] if name in extra else images[name]
     except KeyError:
         return httpx.Response(404, text="no such fixture")
     return httpx.Response(200, content=data, headers={"content-type": images.mime_type(name)})
@@ -140,6 +149,7 @@ def _live(options: TargetOptions, limits: LimitProfile, images: FixtureImages) -
     if options.base_url is None or options.api_key is None:  # the plugin checks both first
         raise ValueError("expected a base URL and an API key for a live target")
     with contextlib.ExitStack() as stack:
+        publish: Callable[[str, bytes], str] | None = None
         if options.image_base_url:
             base = options.image_base_url.rstrip("/")
         else:
@@ -147,6 +157,7 @@ def _live(options: TargetOptions, limits: LimitProfile, images: FixtureImages) -
             for name in images.names:
                 server.add(name, images[name])
             base = server.base_url
+            publish = server.add
         yield Target(
             name=options.base_url,
             base_url=options.base_url.rstrip("/"),
@@ -165,5 +176,6 @@ def _live(options: TargetOptions, limits: LimitProfile, images: FixtureImages) -
             advance=None,
             poll_interval=1.0,
             poll_timeout=options.poll_timeout,
+            publish=publish,
             seed=options.seed,
         )

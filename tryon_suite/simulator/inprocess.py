@@ -7,7 +7,7 @@ async httpx clients alike reach it, and on a virtual clock, so polling and proce
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Final
 
@@ -57,9 +57,15 @@ class InProcessSimulator:
         if url.port is not None:
             where["port"] = url.port  # type: ignore[assignment]
         self.router.route(**where).mock(side_effect=self._answer)
-        self.router.route().pass_through()
+        self.router.route(name="pass-through").pass_through()
         self._stack: contextlib.ExitStack | None = None
         self._portal: BlockingPortal | None = None
+
+    def mock_host(self, url: str, side_effect: Callable[[httpx.Request], httpx.Response]) -> None:
+        """Answer requests to another host (fixture images, say) without a socket."""
+        self.router.routes.pop("pass-through")  # type: ignore[no-untyped-call]
+        self.router.route(host=httpx.URL(url).host).mock(side_effect=side_effect)
+        self.router.route(name="pass-through").pass_through()
 
     def __enter__(self) -> InProcessSimulator:
         stack = contextlib.ExitStack()

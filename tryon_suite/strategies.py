@@ -1,0 +1,264 @@
+"""Hypothesis strategies for try-on bodies, built from the schemas and the clause catalogue.
+
+Valid bodies are valid by the whole contract (real images within the limits), not just by
+the schema. Invalid bodies break one rule of a valid one, so the answer it calls for is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from hypothesis import strategies as st
+
+from tryon_suite.client import TryOnRequest
+from tryon_suite.contract import ERROR_400_CODES, load_schema
+from tryon_suite.fixtures import FixtureImages
+from tryon_suite.images import render_image
+
+__all__ = [
+    "Violation",
+    "flag_values",
+    "garment_modes",
+    "images_within_limits",
+    "invalid_try_on_bodies",
+    "try_on_bodies",
+]
+
+_REQUEST: Final = load_schema("try-on-request.json")
+#: garment_mode's enum and the flags, read from the schema rather than written again here.
+GARMENT_MODES: Final[tuple[str, ...]] = tuple(_REQUEST["properties"]["garment_mode"]["enum"])
+FLAGS: Final[tuple[str, ...]] = tuple(
+    name for name, spec in _REQUEST["properties"].items() if spec.get("type") == "boolean"
+)
+ANY_400: Final = frozenset(ERROR_400_CODES)
+#: A value of the wrong type: invalid_parameter by the letter of API.md; a server validating
+#: the body as a whole may fairly say invalid_request_body.
+WRONG_TYPE: Final = frozenset({"invalid_parameter", "invalid_request_body"})
+#: Spellings a lenient server may fairly read as a boolean; never used as a wrong value.
+_BOOLEANISH: Final = frozenset(
+    {"", "true", "false", "1", "0", "yes", "no", "on", "off", "t", "f", "y", "n"}
+)
+
+
+def garment_modes() -> st.SearchStrategy[str]:
+    return st.sampled_from(GARMENT_MODES)
+
+
+def flag_values() -> st.SearchStrategy[dict[str, bool]]:
+    """Each flag present (true or false) or absent."""
+    return st.fixed_dictionaries({}, optional={name: st.booleans() for name in FLAGS})
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image within the limits, as a name, its bytes and its MIME type."""
+
+    name: str
+    data: bytes
+    mime: str
+
+
+_MIME: Final = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+_EXT: Final = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+
+
+def images_within_limits(images: FixtureImages, kind: str) -> st.SearchStrategy[Image]:
+    """Real images of varied size and format inside the profile's limits (capped at 800 px)."""
+    low, high = images.profile.min_dimension, min(images.profile.max_dimension, 800)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Image:
+        fmt = draw(st.sampled_from(sorted(set(images.profile.formats) & set(_MIME))))
+        width = draw(st.integers(low, high))
+        height = draw(st.integers(low, high))
+        seed = draw(st.integers(0, 50))
+        data = render_image(width, height, fmt, kind=kind, seed=seed)  # type: ignore[arg-type]
+        return Image(f"gen-{kind}-{width}x{height}-{seed}.{_EXT[fmt]}", data, _MIME[fmt])
+
+    return build()
+
+
+Publish = Callable[[str, bytes], str] | None
+
+
+def try_on_bodies(
+    images: FixtureImages,
+    image_url: Callable[[str], str],
+    publish: Publish = None,
+    kinds: tuple[str, ...] = ("json", "multipart"),
+) -> st.SearchStrategy[TryOnRequest]:
+    """Valid try-on bodies: both content types, each optional field present or absent."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> TryOnRequest:
+        kind = draw(st.sampled_from(kinds))
+        fields: dict[str, Any] = dict(draw(flag_values()))
+        if draw(st.booleans()):
+            fields["garment_mode"] = draw(garment_modes())
+        files: dict[str, tuple[str, bytes, str]] = {}
+        for role, fixture in (("person", "person.jpg"), ("garment", "garment.png")):
+            image = draw(images_within_limits(images, role))
+            as_file = kind == "multipart" and draw(st.booleans())
+            if as_file:
+                files[f"{role}_image"] = (image.name, image.data, image.mime)
+                if draw(st.booleans()):  # a URL beside the file: the file wins
+                    fields[f"{role}_image_url"] = image_url("random.bin")
+            elif publish is not None:
+                fields[f"{role}_image_url"] = publish(image.name, image.data)
+            else:
+                fields[f"{role}_image_url"] = image_url(fixture)
+        if kind == "json":
+            return TryOnRequest.json(**fields)
+        return TryOnRequest.multipart(files, **fields)
+
+    return build()
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule, the body that breaks it, and the 400 codes the contract allows."""
+
+    rule: str
+    body: TryOnRequest | None
+    codes: frozenset[str]
+    clause: str
+    content: bytes | None = None
+    content_type: str | None = None
+
+
+def _bad_images(images: FixtureImages) -> list[tuple[str, str, frozenset[str]]]:
+    """(fixture, clause, allowed codes) for each image rule."""
+    return [
+        ("truncated.jpg", "tryon.400.malformed_image", frozenset({"malformed_image"})),
+        ("random.bin", "tryon.400.malformed_image", frozenset({"malformed_image"})),
+        ("plain.png", "tryon.400.unknown_foreground", frozenset({"unknown_foreground"})),
+        ("too-high.png", "tryon.400.resolution_too_high", frozenset({"resolution_too_high"})),
+        # API.md: no resolution_too_low exists; any documented 400 code is a fair answer.
+        ("too-small.png", "tryon.limits.min_resolution", ANY_400),
+    ]
+
+
+def invalid_try_on_bodies(
+    images: FixtureImages, image_url: Callable[[str], str]
+) -> st.SearchStrategy[Violation]:
+    """A valid body with exactly one rule broken, and what the contract says it must get."""
+    person, garment = images["person.jpg"], images["garment.png"]
+    base_files = {
+        "person_image": ("person.jpg", person, "image/jpeg"),
+        "garment_image": ("garment.png", garment, "image/png"),
+    }
+    base_urls = {
+        "person_image_url": image_url("person.jpg"),
+        "garment_image_url": image_url("garment.png"),
+    }
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Violation:
+        rule = draw(
+            st.sampled_from(
+                [
+                    "garment_mode outside the enum",
+                    "a flag of the wrong type",
+                    "an image missing",
+                    "a bad image file",
+                    "a URL that is not a string",
+                    "a body that is not JSON",
+                    "another content type",
+                ]
+            )
+        )
+        multipart = draw(st.booleans())
+        waiting = {"wait_for_result": True}  # API.md open point: async may validate later
+        if rule == "garment_mode outside the enum":
+            mode = draw(
+                st.text(min_size=1, max_size=12).filter(
+                    lambda s: s.strip().lower() not in GARMENT_MODES and s.strip() != ""
+                )
+            )
+            body = (
+                TryOnRequest.multipart(base_files, garment_mode=mode, **waiting)
+                if multipart
+                else TryOnRequest.json(**base_urls, garment_mode=mode, **waiting)
+            )
+            return Violation(
+                rule, body, frozenset({"invalid_parameter"}), "tryon.request.garment_mode"
+            )
+        if rule == "a flag of the wrong type":
+            flag = draw(st.sampled_from(FLAGS))
+            if multipart:
+                value: Any = draw(st.sampled_from(["maybe", "2", "yes please", "nil", "tru"]))
+                body = TryOnRequest.multipart(base_files, **{flag: value})
+            else:
+                value = draw(
+                    st.sampled_from([[], {}, 2, "maybe"])
+                    | st.text(max_size=5).filter(lambda s: s.strip().lower() not in _BOOLEANISH)
+                )
+                body = TryOnRequest.json(**base_urls, **{flag: value})
+                return Violation(rule, body, WRONG_TYPE, f"tryon.request.{flag}")
+            return Violation(rule, body, frozenset({"invalid_parameter"}), f"tryon.request.{flag}")
+        if rule == "an image missing":
+            role = draw(st.sampled_from(["person", "garment"]))
+            if multipart:
+                files = {k: v for k, v in base_files.items() if not k.startswith(role)}
+                body = TryOnRequest.multipart(files, **waiting)
+            else:
+                urls = {k: v for k, v in base_urls.items() if not k.startswith(role)}
+                body = TryOnRequest.json(**urls, **waiting)
+            return Violation(
+                rule, body, frozenset({"missing_parameter"}), f"tryon.request.{role}_image_required"
+            )
+        if rule == "a bad image file":
+            name, clause, codes = draw(st.sampled_from(_bad_images(images)))
+            role = draw(st.sampled_from(["person", "garment"]))
+            bad = {**base_urls, f"{role}_image_url": image_url(name)}
+            if multipart:
+                files = {**base_files, f"{role}_image": (name, images[name], "image/jpeg")}
+                body = TryOnRequest.multipart(files, **waiting)
+            else:
+                body = TryOnRequest.json(**bad, **waiting)
+            return Violation(rule, body, codes, clause)
+        if rule == "a URL that is not a string":
+            value = draw(st.sampled_from([7, True, ["https://x.test/a.jpg"], {"url": "x"}]))
+            role = draw(st.sampled_from(["person", "garment"]))
+            body = TryOnRequest.json(**{**base_urls, f"{role}_image_url": value}, **waiting)
+            return Violation(rule, body, WRONG_TYPE, f"tryon.request.{role}_image_url")
+        if rule == "a body that is not JSON":
+            content = draw(
+                st.sampled_from([b"", b"{", b"not json", b'{"person_image_url": '])
+                | st.binary(max_size=40).filter(_not_json)
+            )
+            return Violation(
+                rule,
+                None,
+                frozenset({"invalid_request_body"}),
+                "tryon.400.invalid_request_body",
+                content,
+                "application/json",
+            )
+        content_type = draw(
+            st.sampled_from(
+                ["text/plain", "application/xml", "application/x-www-form-urlencoded", "image/jpeg"]
+            )
+        )
+        return Violation(
+            rule,
+            None,
+            frozenset({"unsupported_content_type"}),
+            "tryon.400.unsupported_content_type",
+            b"person_image_url=x",
+            content_type,
+        )
+
+    return build()
+
+
+def _not_json(data: bytes) -> bool:
+    import json
+
+    try:
+        json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return True
+    return False

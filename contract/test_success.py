@@ -10,22 +10,9 @@ from tryon_suite.errors import ContractViolation
 from tryon_suite.pytest_plugin import not_checked
 from tryon_suite.targets import Target
 
+from contract.helpers import files, urls
+
 pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
-
-
-def _files(target: Target, person: str = "person.jpg", garment: str = "garment.png") -> dict:
-    images = target.images
-    return {
-        "person_image": (person, images[person], images.mime_type(person)),
-        "garment_image": (garment, images[garment], images.mime_type(garment)),
-    }
-
-
-def _urls(target: Target, person: str = "person.jpg", garment: str = "garment.png") -> dict:
-    return {
-        "person_image_url": target.image_url(person),
-        "garment_image_url": target.image_url(garment),
-    }
 
 
 def _result(client: TryOnClient, body: TryOnRequest) -> str:
@@ -57,7 +44,7 @@ def _result(client: TryOnClient, body: TryOnRequest) -> str:
 def test_a_multipart_try_on_answers_200_with_a_jpeg_for_each_garment_mode(
     client: TryOnClient, target: Target, mode: str
 ) -> None:
-    _result(client, TryOnRequest.multipart(_files(target), garment_mode=mode, wait_for_result=True))
+    _result(client, TryOnRequest.multipart(files(target), garment_mode=mode, wait_for_result=True))
 
 
 @pytest.mark.clause(
@@ -72,7 +59,7 @@ def test_a_multipart_try_on_answers_200_with_a_jpeg_for_each_garment_mode(
 def test_a_json_try_on_with_image_urls_answers_200_with_a_jpeg(
     client: TryOnClient, target: Target, mode: str
 ) -> None:
-    _result(client, TryOnRequest.json(**_urls(target), garment_mode=mode, wait_for_result=True))
+    _result(client, TryOnRequest.json(**urls(target), garment_mode=mode, wait_for_result=True))
 
 
 @pytest.mark.clause(
@@ -94,9 +81,9 @@ def test_each_flag_value_is_accepted(
 ) -> None:
     flags = {"preprocess_garment": preprocess, "remove_background": remove, "wait_for_result": True}
     body = (
-        TryOnRequest.json(**_urls(target), **flags)
+        TryOnRequest.json(**urls(target), **flags)
         if kind == "json"
-        else TryOnRequest.multipart(_files(target), **flags)
+        else TryOnRequest.multipart(files(target), **flags)
     )
     _result(client, body)
 
@@ -107,9 +94,9 @@ def test_without_optional_fields_the_try_on_waits_and_answers_200(
     client: TryOnClient, target: Target, kind: str
 ) -> None:
     body = (
-        TryOnRequest.json(**_urls(target))
+        TryOnRequest.json(**urls(target))
         if kind == "json"
-        else TryOnRequest.multipart(_files(target))
+        else TryOnRequest.multipart(files(target))
     )
     _result(client, body)
 
@@ -121,7 +108,7 @@ def test_a_file_wins_over_its_url(client: TryOnClient, target: Target) -> None:
         "person_image_url": target.image_url("random.bin"),
         "garment_image_url": target.image_url("random.bin"),
     }
-    _result(client, TryOnRequest.multipart(_files(target), **urls, wait_for_result=True))
+    _result(client, TryOnRequest.multipart(files(target), **urls, wait_for_result=True))
 
 
 @pytest.mark.clause("tryon.limits.formats", "tryon.limits.within_limits_accepted")
@@ -132,27 +119,26 @@ def test_a_file_wins_over_its_url(client: TryOnClient, target: Target) -> None:
 def test_jpeg_png_and_webp_are_accepted(
     client: TryOnClient, target: Target, person: str, garment: str
 ) -> None:
-    _result(client, TryOnRequest.multipart(_files(target, person, garment)))
+    _result(client, TryOnRequest.multipart(files(target, person, garment)))
 
 
 @pytest.mark.clause(
     "tryon.limits.within_limits_accepted",
     "tryon.limits.min_resolution",
     "tryon.limits.max_resolution",
-    "tryon.limits.vendor_docs_profile",
 )
 @pytest.mark.parametrize("edge", ["edge-min.png", "edge-max.png"])
 def test_images_exactly_at_the_resolution_limits_are_accepted(
     client: TryOnClient, target: Target, edge: str
 ) -> None:
-    _result(client, TryOnRequest.multipart(_files(target, edge, "garment.png")))
+    _result(client, TryOnRequest.multipart(files(target, edge, "garment.png")))
 
 
 @pytest.mark.clause("tryon.result.valid_one_hour")
 def test_a_result_url_still_downloads_just_before_an_hour(
     client: TryOnClient, target: Target, observe
 ) -> None:
-    url = _result(client, TryOnRequest.multipart(_files(target)))
+    url = _result(client, TryOnRequest.multipart(files(target)))
     if target.advance is None:
         not_checked("needs an hour of waiting; only a target whose clock the suite moves checks it")
     target.advance(3590)
@@ -181,7 +167,7 @@ def test_a_success_costs_credits(client: TryOnClient, target: Target, observe) -
     balance = _balance(body)
     if balance is None:
         not_checked(f"no numeric balance found in {body!r}")
-    _result(client, TryOnRequest.multipart(_files(target)))
+    _result(client, TryOnRequest.multipart(files(target)))
     after = _balance(client.credits().json())
     if after is None or after >= balance:
         raise ContractViolation(

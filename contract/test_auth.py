@@ -1,0 +1,146 @@
+"""Auth, credits and the rate limit: 401 and 403 kept apart, 429 verified as behaviour."""
+
+from __future__ import annotations
+
+import pytest
+
+from contract.helpers import files, polling_body
+from tryon_suite.checks import expect_error, expect_status
+from tryon_suite.client import TryOnClient, TryOnRequest
+from tryon_suite.errors import ContractViolation
+from tryon_suite.pytest_plugin import not_checked
+from tryon_suite.retry import parse_retry_after
+from tryon_suite.targets import Target
+
+pytestmark = [pytest.mark.live]
+WRONG_KEY = "tryon-suite-wrong-key-0000000000"
+
+
+@pytest.mark.clause(
+    "tryon.401.missing_key",
+    "tryon.401.invalid_auth_token",
+    "tryon.auth.api_key_header",
+    "tryon.403.apart_from_401",
+)
+def test_a_try_on_without_a_key_gets_401(client: TryOnClient, target: Target) -> None:
+    response = client.try_on(TryOnRequest.multipart(files(target)), key=None)
+    expect_error(response, 401, {"invalid_auth_token"}, "tryon.401.missing_key")
+
+
+@pytest.mark.clause(
+    "tryon.401.wrong_key", "tryon.401.invalid_auth_token", "tryon.403.apart_from_401"
+)
+def test_a_try_on_with_a_wrong_key_gets_401(client: TryOnClient, target: Target) -> None:
+    response = client.try_on(TryOnRequest.multipart(files(target)), key=WRONG_KEY)
+    expect_error(response, 401, {"invalid_auth_token"}, "tryon.401.wrong_key")
+
+
+@pytest.mark.clause(
+    "tryon.401.job_missing_key", "tryon.401.job_wrong_key", "tryon.401.invalid_auth_token"
+)
+@pytest.mark.spends_credits
+def test_a_job_status_without_or_with_a_wrong_key_gets_401(
+    client: TryOnClient, target: Target
+) -> None:
+    accepted = client.try_on(polling_body(target))
+    body = expect_status(accepted, {202}, "tryon.202.when_not_waiting")
+    location = accepted.headers.get("location") or body["job_id"]
+    expect_error(
+        client.job(location, key=None), 401, {"invalid_auth_token"}, "tryon.401.job_missing_key"
+    )
+    expect_error(
+        client.job(location, key=WRONG_KEY), 401, {"invalid_auth_token"}, "tryon.401.job_wrong_key"
+    )
+
+
+@pytest.mark.clause("tryon.auth.header_name_case")
+@pytest.mark.parametrize("name", ["X-API-Key", "x-api-key"])
+def test_the_key_header_name_is_case_insensitive(
+    client: TryOnClient, target: Target, name: str
+) -> None:
+    body = TryOnRequest.json(garment_mode="sideways")  # refused for its body, after auth
+    response = client.send("POST", "/v1/try-on", key=None, body=body, headers={name: client.key})
+    if response.status_code == 401:
+        raise ContractViolation("tryon.auth.header_name_case", f"the key found in {name}", "401")
+
+
+@pytest.mark.clause("tryon.403.insufficient_api_credits", "tryon.403.apart_from_401")
+def test_a_key_without_credits_gets_403(client: TryOnClient, target: Target) -> None:
+    if target.no_credits_key is None:
+        not_checked("needs a valid key with no credits (--tryon-no-credits-key)")
+    response = client.try_on(TryOnRequest.multipart(files(target)), key=target.no_credits_key)
+    expect_error(response, 403, {"insufficient_api_credits"}, "tryon.403.insufficient_api_credits")
+
+
+@pytest.mark.clause("tryon.credits.failure_usually_free")
+def test_whether_a_refused_request_costs_credits(
+    client: TryOnClient, target: Target, observe
+) -> None:
+    before = client.credits()
+    if before.status_code != 200:
+        not_checked(f"GET /v1/credits answered {before.status_code}")
+    client.try_on(TryOnRequest.json(garment_mode="sideways"))
+    after = client.credits()
+    observe(
+        "tryon.credits.failure_usually_free",
+        f"balance {before.text.strip()} -> {after.text.strip()} after a 400",
+    )
+
+
+@pytest.mark.clause(
+    "tryon.429.rate_limit_exceeded",
+    "tryon.429.retry_after_format",
+    "tryon.429.retry_after_honest",
+    "tryon.rate_limit.per_account",
+    "tryon.error.code_fits_status",
+)
+def test_a_burst_past_the_rate_limit_gets_429_and_waiting_recovers(
+    client: TryOnClient, target: Target, observe
+) -> None:
+    """A bounded burst of cheap refused requests, unpaced, stopping at the first 429."""
+    if not target.allow_burst:
+        not_checked("provoking 429 on purpose needs --tryon-allow-burst")
+    body = TryOnRequest.json(garment_mode="sideways")  # 400 before any work: costs no credits
+    refused = None
+    for sent in range(1, 41):
+        response = client.send("POST", "/v1/try-on", body=body, retry=False, pace=False)
+        if response.status_code == 429:
+            refused = response
+            break
+    if refused is None:
+        raise ContractViolation(
+            "tryon.429.rate_limit_exceeded", "a 429 within 40 unpaced requests", "none"
+        )
+    observe("tryon.rate_limit.per_account", f"first 429 after {sent} unpaced requests")
+    expect_error(refused, 429, {"rate_limit_exceeded"}, "tryon.429.rate_limit_exceeded")
+    header = refused.headers.get("retry-after")
+    observe("tryon.open.retry_after", f"Retry-After: {header}" if header else "no Retry-After")
+    wait = 1.0
+    if header is not None:
+        seconds = parse_retry_after(header)
+        if seconds is None:
+            raise ContractViolation(
+                "tryon.429.retry_after_format", "seconds or an HTTP date", repr(header)
+            )
+        wait = max(seconds, 0.0)
+    target.sleep(wait + 0.05)
+    again = client.send("POST", "/v1/try-on", body=body, retry=False, pace=False)
+    if again.status_code == 429:
+        raise ContractViolation(
+            "tryon.429.retry_after_honest", f"no 429 after waiting {wait:g} s", "429 again"
+        )
+
+
+@pytest.mark.clause("tryon.rate_limit.paced_requests_pass")
+def test_requests_paced_under_the_limit_are_not_refused(
+    client: TryOnClient, target: Target
+) -> None:
+    body = TryOnRequest.json(garment_mode="sideways")
+    for _ in range(8):
+        response = client.send("POST", "/v1/try-on", body=body, retry=False)
+        if response.status_code == 429:
+            raise ContractViolation(
+                "tryon.rate_limit.paced_requests_pass",
+                f"no 429 at {client.pacer.rate if client.pacer else 0:g} requests/s",
+                "429",
+            )

@@ -1,0 +1,306 @@
+"""Every documented 400 code, provoked on purpose with real bytes or bodies."""
+
+from __future__ import annotations
+
+import pytest
+
+from contract.helpers import files, urls
+from tryon_suite.checks import expect_error
+from tryon_suite.client import TryOnClient, TryOnRequest
+from tryon_suite.contract import ERROR_400_CODES
+from tryon_suite.errors import ContractViolation
+from tryon_suite.fixtures import UNSUPPORTED_FORMATS
+from tryon_suite.pytest_plugin import not_checked
+from tryon_suite.targets import Target
+
+pytestmark = [pytest.mark.live]
+ANY_400 = set(ERROR_400_CODES)
+WAIT = {"wait_for_result": True}  # API.md: whether polling validates at once is an open point
+
+
+def _send_raw(client: TryOnClient, content: bytes, content_type: str | None):
+    headers = {"content-type": content_type} if content_type else {}
+    return client.send("POST", "/v1/try-on", content=content, headers=headers)
+
+
+@pytest.mark.clause(
+    "tryon.400.invalid_request_body",
+    "tryon.400.body",
+    "tryon.error.body_shape",
+    "tryon.error.code_fits_status",
+)
+@pytest.mark.parametrize(
+    "content", [b"", b"{not json", b'{"person_image_url": "x"'], ids=["empty", "garbage", "cut"]
+)
+def test_a_body_that_cannot_be_parsed_is_invalid_request_body(
+    client: TryOnClient, content: bytes
+) -> None:
+    expect_error(
+        _send_raw(client, content, "application/json"),
+        400,
+        {"invalid_request_body"},
+        "tryon.400.invalid_request_body",
+    )
+
+
+@pytest.mark.clause("tryon.400.unsupported_content_type", "tryon.content_type.others_refused")
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_another_content_type_is_refused(
+    client: TryOnClient, target: Target, content_type: str | None
+) -> None:
+    content = b"person_image_url=" + target.image_url("person.jpg").encode()
+    expect_error(
+        _send_raw(client, content, content_type),
+        400,
+        {"unsupported_content_type"},
+        "tryon.400.unsupported_content_type",
+    )
+
+
+@pytest.mark.clause(
+    "tryon.400.missing_parameter",
+    "tryon.request.person_image_required",
+    "tryon.request.garment_image_required",
+)
+@pytest.mark.parametrize(
+    ("kind", "drop"),
+    [("json", "person"), ("json", "garment"), ("multipart", "person"), ("multipart", "garment")],
+)
+def test_a_missing_image_is_missing_parameter(
+    client: TryOnClient, target: Target, kind: str, drop: str
+) -> None:
+    if kind == "json":
+        body = TryOnRequest.json(
+            **{k: v for k, v in urls(target).items() if not k.startswith(drop)}, **WAIT
+        )
+    else:
+        body = TryOnRequest.multipart(
+            {k: v for k, v in files(target).items() if not k.startswith(drop)}, **WAIT
+        )
+    expect_error(client.try_on(body), 400, {"missing_parameter"}, "tryon.400.missing_parameter")
+
+
+@pytest.mark.clause("tryon.400.invalid_parameter", "tryon.request.garment_mode")
+@pytest.mark.parametrize("kind", ["json", "multipart"])
+def test_a_garment_mode_outside_the_enum_is_invalid_parameter(
+    client: TryOnClient, target: Target, kind: str
+) -> None:
+    body = (
+        TryOnRequest.json(**urls(target), garment_mode="sideways", **WAIT)
+        if kind == "json"
+        else TryOnRequest.multipart(files(target), garment_mode="sideways", **WAIT)
+    )
+    expect_error(client.try_on(body), 400, {"invalid_parameter"}, "tryon.400.invalid_parameter")
+
+
+@pytest.mark.clause(
+    "tryon.request.preprocess_garment",
+    "tryon.request.remove_background",
+    "tryon.request.wait_for_result",
+)
+@pytest.mark.parametrize("flag", ["preprocess_garment", "remove_background", "wait_for_result"])
+def test_a_flag_that_is_not_a_boolean_is_refused(
+    client: TryOnClient, target: Target, flag: str
+) -> None:
+    body = TryOnRequest.json(**urls(target), **{flag: {"value": True}})
+    expect_error(
+        client.try_on(body),
+        400,
+        {"invalid_parameter", "invalid_request_body"},
+        f"tryon.request.{flag}",
+    )
+
+
+@pytest.mark.clause("tryon.request.files_need_multipart")
+def test_a_json_body_carries_no_files(client: TryOnClient, target: Target, observe) -> None:
+    """JSON cannot carry file parts: a body with only base64-ish text where files go is refused."""
+    body = TryOnRequest.json(person_image="aGVsbG8=", garment_image="aGVsbG8=", **WAIT)
+    code = expect_error(client.try_on(body), 400, ANY_400, "tryon.request.files_need_multipart")
+    observe("tryon.open.unknown_request_fields", f"image files as JSON fields: 400 {code}")
+
+
+@pytest.mark.clause("tryon.400.malformed_image")
+@pytest.mark.parametrize(
+    ("fixture", "how"),
+    [
+        ("truncated.jpg", "file"),
+        ("truncated.jpg", "url"),
+        ("random.bin", "file"),
+        ("random.bin", "url"),
+        ("empty.jpg", "file"),
+    ],
+)
+def test_undecodable_bytes_are_malformed_image(
+    client: TryOnClient, target: Target, fixture: str, how: str
+) -> None:
+    body = _with_person(target, fixture, how)
+    expect_error(client.try_on(body), 400, {"malformed_image"}, "tryon.400.malformed_image")
+
+
+def _with_person(target: Target, fixture: str, how: str) -> TryOnRequest:
+    if how == "file":
+        person = (fixture, target.images[fixture], target.images.mime_type(fixture))
+        return TryOnRequest.multipart({**files(target), "person_image": person}, **WAIT)
+    return TryOnRequest.json(
+        **{**urls(target), "person_image_url": target.image_url(fixture)}, **WAIT
+    )
+
+
+@pytest.mark.clause("tryon.400.unknown_foreground")
+@pytest.mark.parametrize("fixture", ["plain.png", "plain.jpg"])
+def test_a_single_colour_image_is_unknown_foreground(
+    client: TryOnClient, target: Target, fixture: str
+) -> None:
+    expect_error(
+        client.try_on(_with_person(target, fixture, "file")),
+        400,
+        {"unknown_foreground"},
+        "tryon.400.unknown_foreground",
+    )
+
+
+@pytest.mark.clause(
+    "tryon.400.resolution_too_high", "tryon.limits.max_resolution", "tryon.limits.both_images"
+)
+@pytest.mark.parametrize("how", ["file", "url"])
+def test_an_image_past_the_maximum_is_resolution_too_high(
+    client: TryOnClient, target: Target, how: str
+) -> None:
+    expect_error(
+        client.try_on(_with_person(target, "too-high.png", how)),
+        400,
+        {"resolution_too_high"},
+        "tryon.400.resolution_too_high",
+    )
+
+
+@pytest.mark.clause("tryon.limits.min_resolution", "tryon.open.too_small_image")
+def test_an_image_below_the_minimum_is_refused(
+    client: TryOnClient, target: Target, observe
+) -> None:
+    code = expect_error(
+        client.try_on(_with_person(target, "too-small.png", "file")),
+        400,
+        ANY_400,
+        "tryon.limits.min_resolution",
+    )
+    observe("tryon.open.too_small_image", f"400 {code}")
+
+
+@pytest.mark.clause("tryon.400.file_size_too_large", "tryon.limits.max_file_size")
+def test_a_file_past_the_size_limit_is_file_size_too_large(
+    client: TryOnClient, target: Target
+) -> None:
+    expect_error(
+        client.try_on(_with_person(target, "oversize.jpg", "file")),
+        400,
+        {"file_size_too_large"},
+        "tryon.400.file_size_too_large",
+    )
+
+
+@pytest.mark.clause("tryon.open.file_size_unit")
+def test_what_a_file_between_25e6_and_25_mib_gets(
+    client: TryOnClient, target: Target, observe
+) -> None:
+    response = client.try_on(_with_person(target, "between.jpg", "file"))
+    size = len(target.images["between.jpg"])
+    code = response.json().get("error_code", "") if response.status_code == 400 else ""
+    observe("tryon.open.file_size_unit", f"{size:,} bytes: {response.status_code} {code}".strip())
+    if response.status_code not in (200, 400):
+        raise ContractViolation(
+            "tryon.open.file_size_unit", "200 or 400", f"{response.status_code}"
+        )
+
+
+@pytest.mark.clause("tryon.400.unsupported_image_format", "tryon.open.image_formats")
+def test_some_recognised_formats_are_unsupported_image_format(
+    client: TryOnClient, target: Target, observe
+) -> None:
+    """Which formats beyond JPEG, PNG and WEBP a target takes is open; it must refuse some."""
+    answers = {}
+    for fmt in UNSUPPORTED_FORMATS:
+        name = f"photo.{fmt.lower()}"
+        response = client.try_on(_with_person(target, name, "file"))
+        code = response.json().get("error_code") if response.status_code == 400 else None
+        answers[fmt] = f"{response.status_code} {code or ''}".strip()
+        if response.status_code == 400 and code not in (
+            "unsupported_image_format",
+            "malformed_image",
+        ):
+            raise ContractViolation(
+                "tryon.400.unsupported_image_format",
+                f"{fmt} accepted or refused as unsupported_image_format",
+                answers[fmt],
+            )
+    observe("tryon.open.image_formats", ", ".join(f"{k}: {v}" for k, v in answers.items()))
+    if not any("unsupported_image_format" in v for v in answers.values()):
+        raise ContractViolation(
+            "tryon.400.unsupported_image_format",
+            f"at least one of {', '.join(UNSUPPORTED_FORMATS)} refused with unsupported_image_format",
+            str(answers),
+        )
+
+
+@pytest.mark.clause("tryon.open.check_order")
+def test_which_error_wins_when_two_rules_break(
+    client: TryOnClient, target: Target, observe
+) -> None:
+    body = TryOnRequest.multipart(
+        {**files(target), "person_image": ("t.jpg", target.images["truncated.jpg"], "image/jpeg")},
+        garment_mode="sideways",
+        **WAIT,
+    )
+    response = client.try_on(body)
+    code = expect_error(response, 400, ANY_400, "tryon.400.body")
+    observe("tryon.open.check_order", f"bad garment_mode with a truncated image: {code}")
+
+
+@pytest.mark.clause("tryon.open.unknown_request_fields")
+def test_what_an_unknown_field_gets(client: TryOnClient, target: Target, observe) -> None:
+    response = client.try_on(TryOnRequest.json(**urls(target), style="casual", **WAIT))
+    code = response.json().get("error_code", "") if response.status_code == 400 else ""
+    observe(
+        "tryon.open.unknown_request_fields",
+        f"an extra JSON field: {response.status_code} {code}".strip(),
+    )
+    if response.status_code not in (200, 400):
+        raise ContractViolation(
+            "tryon.open.unknown_request_fields", "200 or 400", str(response.status_code)
+        )
+
+
+@pytest.mark.clause("tryon.open.image_url_unreachable")
+def test_what_an_unreachable_image_url_gets(client: TryOnClient, target: Target, observe) -> None:
+    body = TryOnRequest.json(
+        **{**urls(target), "garment_image_url": target.image_url("no-such-image.png")}, **WAIT
+    )
+    code = expect_error(client.try_on(body), 400, ANY_400, "tryon.400.body")
+    observe("tryon.open.image_url_unreachable", f"a URL answering 404: 400 {code}")
+
+
+@pytest.mark.clause("tryon.open.form_booleans")
+def test_which_spellings_of_a_form_flag_are_taken(
+    client: TryOnClient, target: Target, observe
+) -> None:
+    seen = []
+    for spelling in ("True", "1"):
+        response = client.try_on(TryOnRequest.multipart(files(target), wait_for_result=spelling))
+        seen.append(f"{spelling!r}: {response.status_code}")
+    observe("tryon.open.form_booleans", ", ".join(seen))
+
+
+@pytest.mark.clause("tryon.limits.vendor_docs_profile")
+def test_under_the_vendor_profile_64_and_6000_px_are_accepted(
+    client: TryOnClient, target: Target
+) -> None:
+    if target.limits.name != "vendor-2025":
+        not_checked("runs with --tryon-limits vendor-2025")
+    for edge in ("edge-min.png", "edge-max.png"):
+        response = client.try_on(_with_person(target, edge, "file"))
+        if response.status_code != 200:
+            raise ContractViolation(
+                "tryon.limits.vendor_docs_profile",
+                f"200 for {edge}",
+                f"{response.status_code} {response.text[:200]!r}",
+            )

@@ -1,0 +1,92 @@
+"""Polling mode: 202 with a job id and a Location, states that only move forward, a result."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from contract.helpers import polling_body
+from tryon_suite.checks import expect_documented, expect_jpeg, expect_status
+from tryon_suite.client import TryOnClient
+from tryon_suite.errors import ContractViolation
+from tryon_suite.jobs import follow
+from tryon_suite.pytest_plugin import not_checked
+from tryon_suite.targets import Target
+
+pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
+
+
+def submit(client: TryOnClient, target: Target, kind: str = "multipart") -> tuple[str, str]:
+    """Send a polling try-on; returns (job_id, Location as sent)."""
+    response = client.try_on(polling_body(target, kind))
+    body = expect_status(response, {202}, "tryon.202.when_not_waiting")
+    expect_documented(response, clause="tryon.202.job_id")
+    location = response.headers.get("location")
+    if not location:
+        raise ContractViolation(
+            "tryon.202.location", "a Location header", f"headers {dict(response.headers)}"
+        )
+    return str(body["job_id"]), location
+
+
+@pytest.mark.clause(
+    "tryon.202.when_not_waiting",
+    "tryon.202.job_id",
+    "tryon.202.location",
+    "tryon.202.location_names_the_job",
+    "tryon.job.status_body",
+    "tryon.job.same_job_id",
+    "tryon.job.status_values",
+    "tryon.job.forward_only",
+    "tryon.job.final_states",
+    "tryon.job.result_url_when_completed",
+    "tryon.job.error_when_failed",
+    "tryon.job.reaches_a_final_state",
+    "tryon.result.jpeg",
+    "tryon.request.wait_for_result",
+)
+@pytest.mark.parametrize("kind", ["json", "multipart"])
+def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
+    client: TryOnClient, target: Target, kind: str, observe
+) -> None:
+    job_id, location = submit(client, target, kind)
+    form = "absolute" if httpx.URL(location).is_absolute_url else "relative"
+    observe("tryon.open.location_form", f"{form}, e.g. {location.replace(job_id, '{job_id}')}")
+    trace = follow(client, target, job_id, location, extra=2)
+    if trace.timed_out:
+        raise ContractViolation(
+            "tryon.job.reaches_a_final_state",
+            f"completed or failed within {target.poll_timeout:g} s",
+            f"{trace.statuses}",
+        )
+    if trace.final == "failed":
+        observe("tryon.open.job_error_codes", str(trace.last.get("error", {}).get("error_code")))
+        not_checked(f"the job failed ({trace.last.get('error')}), so no result to download")
+    expect_jpeg(client.download(trace.last["result_url"]))
+
+
+@pytest.mark.clause("tryon.job.other_account_hidden")
+def test_another_account_cannot_see_a_job(client: TryOnClient, target: Target, observe) -> None:
+    if target.other_key is None:
+        not_checked("needs a second account's key (--tryon-other-key)")
+    job_id, location = submit(client, target)
+    response = client.job(location, key=target.other_key)
+    observe("tryon.open.other_account_job", f"{response.status_code} {response.text[:120]}")
+    if response.status_code == 200 or response.status_code >= 500:
+        raise ContractViolation(
+            "tryon.job.other_account_hidden",
+            "a refusal (4xx) for another account's job",
+            f"{response.status_code} {response.text[:200]!r}",
+        )
+
+
+@pytest.mark.clause("tryon.job.unknown_id")
+def test_a_job_id_never_issued_is_not_answered_with_a_status(client: TryOnClient, observe) -> None:
+    response = client.job("00000000-0000-4000-8000-000000000000")
+    observe("tryon.open.unknown_job_id", f"{response.status_code} {response.text[:120]}")
+    if response.status_code == 200 or response.status_code >= 500:
+        raise ContractViolation(
+            "tryon.job.unknown_id",
+            "a 4xx for an id never issued",
+            f"{response.status_code} {response.text[:200]!r}",
+        )

@@ -304,3 +304,51 @@ def test_under_the_vendor_profile_64_and_6000_px_are_accepted(
                 f"200 for {edge}",
                 f"{response.status_code} {response.text[:200]!r}",
             )
+
+
+@pytest.mark.clause("tryon.open.resolution_per_side")
+def test_whether_the_minimum_bounds_each_side_or_the_pixel_count(
+    client: TryOnClient, target: Target, observe
+) -> None:
+    response = client.try_on(_with_person(target, "narrow.png", "file"))
+    code = response.json().get("error_code", "") if response.status_code == 400 else ""
+    width = target.limits.min_dimension * 3 // 4
+    observe(
+        "tryon.open.resolution_per_side",
+        f"{width}x{target.limits.min_dimension * 2} px: {response.status_code} {code}".strip(),
+    )
+    if response.status_code not in (200, 400):
+        raise ContractViolation(
+            "tryon.open.resolution_per_side", "200 or 400", str(response.status_code)
+        )
+
+
+@pytest.mark.clause("tryon.open.async_validation")
+@pytest.mark.spends_credits
+def test_whether_polling_mode_refuses_a_bad_image_at_once(
+    client: TryOnClient, target: Target, observe
+) -> None:
+    from tryon_suite.jobs import follow
+
+    person = ("plain.png", target.images["plain.png"], "image/png")
+    body = TryOnRequest.multipart({**files(target), "person_image": person}, wait_for_result=False)
+    response = client.try_on(body)
+    if response.status_code == 400:
+        observe(
+            "tryon.open.async_validation",
+            f"refused at once: 400 {response.json().get('error_code')}",
+        )
+        return
+    accepted = expect_error_or_202(response)
+    trace = follow(client, target, accepted, response.headers.get("location") or accepted)
+    observe("tryon.open.async_validation", f"accepted (202), then the job went {trace.statuses}")
+
+
+def expect_error_or_202(response) -> str:
+    if response.status_code != 202:
+        raise ContractViolation(
+            "tryon.open.async_validation",
+            "400 at once or 202",
+            f"{response.status_code} {response.text[:200]!r}",
+        )
+    return str(response.json()["job_id"])

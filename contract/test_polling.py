@@ -53,6 +53,11 @@ def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
     form = "absolute" if httpx.URL(location).is_absolute_url else "relative"
     observe("tryon.open.location_form", f"{form}, e.g. {location.replace(job_id, '{job_id}')}")
     trace = follow(client, target, job_id, location, extra=2)
+    extra = sorted(set(trace.last) - {"job_id", "status", "result_url", "error"})
+    observe(
+        "tryon.open.extra_response_fields",
+        f"job status body: {extra or 'none beyond the documented'}",
+    )
     if trace.timed_out:
         raise ContractViolation(
             "tryon.job.reaches_a_final_state",

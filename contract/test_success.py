@@ -15,7 +15,7 @@ from contract.helpers import files, urls
 pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
 
 
-def _result(client: TryOnClient, body: TryOnRequest) -> str:
+def _result(client: TryOnClient, body: TryOnRequest, observe=None) -> str:
     """Send, expect 200 with a result_url, download it as a JPEG; returns the URL."""
     response = client.try_on(body)
     answer = expect_status(response, {200}, "tryon.200.when_waiting")
@@ -25,6 +25,11 @@ def _result(client: TryOnClient, body: TryOnRequest) -> str:
             "tryon.content_type.json_answers",
             "Content-Type application/json",
             repr(response.headers.get("content-type")),
+        )
+    if observe is not None:
+        extra = sorted(set(answer) - {"result_url"})
+        observe(
+            "tryon.open.extra_response_fields", f"200 body: {extra or 'none beyond result_url'}"
         )
     expect_jpeg(client.download(answer["result_url"]))
     return str(answer["result_url"])
@@ -42,9 +47,13 @@ def _result(client: TryOnClient, body: TryOnRequest) -> str:
 )
 @pytest.mark.parametrize("mode", ["auto", "full", "upper", "lower"])
 def test_a_multipart_try_on_answers_200_with_a_jpeg_for_each_garment_mode(
-    client: TryOnClient, target: Target, mode: str
+    client: TryOnClient, target: Target, mode: str, observe
 ) -> None:
-    _result(client, TryOnRequest.multipart(files(target), garment_mode=mode, wait_for_result=True))
+    _result(
+        client,
+        TryOnRequest.multipart(files(target), garment_mode=mode, wait_for_result=True),
+        observe,
+    )
 
 
 @pytest.mark.clause(

@@ -85,7 +85,11 @@ class TryOnRequest:
     def httpx_kwargs(self) -> dict[str, Any]:
         if self.kind == "json":
             return {"json": dict(self.fields)}
-        return {"data": dict(self.fields), "files": dict(self.files)}
+        # Text fields go in as parts without a filename, so the body is multipart even when
+        # no file is sent (httpx would otherwise fall back to a urlencoded form).
+        parts: list[tuple[str, Any]] = [(k, (None, str(v))) for k, v in self.fields.items()]
+        parts += list(self.files.items())
+        return {"files": parts}
 
     def with_fields(self, **changes: Any) -> TryOnRequest:
         merged = {**self.fields, **changes}
@@ -147,6 +151,7 @@ class TryOnClient:
         sleep: Callable[[float], None] = time.sleep,
         secrets: tuple[str, ...] = (),
         seed: int = 0,
+        server_errors: list[tuple[int, str]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.key = key
@@ -159,6 +164,10 @@ class TryOnClient:
         self.secrets = tuple(s for s in (key, *secrets) if s)
         self.exchanges: list[Exchange] = []
         self.retries = 0
+        #: every 5xx answer seen, as (status, body text): the run judges the 500 clause on them
+        self.server_errors: list[tuple[int, str]] = (
+            server_errors if server_errors is not None else []
+        )
 
     # -- the API --------------------------------------------------------------------------
 
@@ -221,6 +230,8 @@ class TryOnClient:
                 self._record(request, body, None, time.perf_counter() - started, note=repr(exc))
                 raise
             self._record(request, body, response, time.perf_counter() - started)
+            if response.status_code >= 500:
+                self.server_errors.append((response.status_code, response.text[:2000]))
             if not retry:
                 return response
             decision = self.retry.decide(

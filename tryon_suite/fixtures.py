@@ -54,6 +54,9 @@ class FixtureImages:
             # Both sides past the edge, so per-side and pixel-count readings agree.
             "too-small.png": lambda: render_image(low - 1, low - 1, "PNG", seed=9),
             "too-high.png": lambda: _large_png(high + 1),
+            # One side under the minimum, but more pixels than min x min: per-side and
+            # pixel-count readings of the limit disagree on it.
+            "narrow.png": lambda: render_image(low * 3 // 4, low * 2, "PNG", seed=17),
             "plain.png": lambda: render_image(mid, mid, "PNG", kind="plain", seed=10),
             "plain.jpg": lambda: render_image(mid, mid, "JPEG", kind="plain", seed=11),
             "truncated.jpg": lambda: _half(render_image(mid, mid, "JPEG", seed=12)),

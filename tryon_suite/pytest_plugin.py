@@ -378,6 +378,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         tests=tests,
         observations=config.stash[_OBSERVED],
     )
+    if target is not None:
+        tests.append(_server_error_outcome(target))
     from tryon_suite.report import write_report
 
     secrets = target.secrets if target else ()
@@ -391,6 +393,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             session.exitstatus = pytest.ExitCode.OK
     elif session.exitstatus == pytest.ExitCode.OK and not results.must_clauses_hold():
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _server_error_outcome(target: Target) -> TestOutcome:
+    """tryon.500.body is judged on every 500 the run happened to see (none can be forced)."""
+    import json
+
+    from tryon_suite.contract import validation_problem
+
+    nodeid = "session::every 500 answer seen"
+    seen = [(status, text) for status, text in target.server_errors if status == 500]
+    if not seen:
+        return TestOutcome(nodeid, ("tryon.500.body",), "not checked", "no 500 answer was seen")
+    for _, text in seen:
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = text
+        problem = validation_problem("error-500.json", body)
+        if problem is not None:
+            return TestOutcome(nodeid, ("tryon.500.body",), "failed", problem)
+    return TestOutcome(nodeid, ("tryon.500.body",), "passed")
 
 
 _WRITTEN = pytest.StashKey[list[Path]]()

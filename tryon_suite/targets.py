@@ -67,6 +67,7 @@ class Target:
     publish: Callable[[str, bytes], str] | None = None
     seed: int = 0
     started: float = field(default_factory=time.time)
+    server_errors: list[tuple[int, str]] = field(default_factory=list)
 
     def client(self, retry: RetryPolicy | None = None) -> TryOnClient:
         """A client for this target, sharing the run's budget and pacing."""
@@ -79,6 +80,7 @@ class Target:
             sleep=self.sleep,
             secrets=tuple(k for k in (self.other_key, self.no_credits_key) if k),
             seed=self.seed,
+            server_errors=self.server_errors,
         )
 
     @property

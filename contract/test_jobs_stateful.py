@@ -1,0 +1,101 @@
+"""The job lifecycle as a state machine: submit, poll, let time pass, download, peek as another
+account; states never go back, result_url exactly when completed, jobs stay private."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from contract.helpers import polling_body
+from tryon_suite.checks import expect_jpeg, expect_status
+from tryon_suite.client import TryOnClient
+from tryon_suite.errors import ContractViolation
+from tryon_suite.jobs import JobTrace, poll_once
+from tryon_suite.targets import Target
+
+pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
+
+
+@pytest.mark.clause(
+    "tryon.job.forward_only",
+    "tryon.job.final_states",
+    "tryon.job.result_url_when_completed",
+    "tryon.job.error_when_failed",
+    "tryon.job.other_account_hidden",
+    "tryon.job.same_job_id",
+)
+def test_jobs_behave_under_any_sequence_of_submits_polls_and_waits(
+    client: TryOnClient, target: Target
+) -> None:
+    class Jobs(RuleBasedStateMachine):
+        jobs = Bundle("jobs")
+
+        @initialize()
+        def start(self) -> None:
+            self.traces: list[JobTrace] = []
+
+        @rule(target=jobs, kind=st.sampled_from(["json", "multipart"]))
+        def submit(self, kind: str) -> JobTrace:
+            response = client.try_on(polling_body(target, kind))
+            body = expect_status(response, {202}, "tryon.202.when_not_waiting")
+            trace = JobTrace(body["job_id"], response.headers.get("location") or body["job_id"])
+            self.traces.append(trace)
+            return trace
+
+        @rule(trace=jobs)
+        def poll(self, trace: JobTrace) -> None:
+            poll_once(client, trace)
+
+        @rule(seconds=st.sampled_from([0.2, 0.5, 1.0, 2.0]))
+        def wait(self, seconds: float) -> None:
+            target.sleep(seconds)
+
+        @rule(trace=jobs)
+        def download(self, trace: JobTrace) -> None:
+            if trace.final == "completed":
+                expect_jpeg(client.download(trace.last["result_url"]))
+
+        @rule(trace=jobs)
+        def peek_as_another_account(self, trace: JobTrace) -> None:
+            if target.other_key is None:
+                return
+            response = client.job(trace.location, key=target.other_key)
+            if response.status_code == 200:
+                raise ContractViolation(
+                    "tryon.job.other_account_hidden",
+                    "a refusal for another account",
+                    response.text[:200],
+                )
+
+        @invariant()
+        def result_url_exactly_when_completed(self) -> None:
+            for trace in getattr(self, "traces", []):
+                if trace.last and (trace.last["status"] == "completed") != (
+                    "result_url" in trace.last
+                ):
+                    raise ContractViolation(
+                        "tryon.job.result_url_when_completed",
+                        "result_url exactly when completed",
+                        str(trace.last),
+                    )
+
+    base = settings()
+    run_state_machine_as_test(
+        Jobs,
+        settings=settings(
+            base,
+            max_examples=max(3, base.max_examples // 10),
+            stateful_step_count=12 if target.live else 25,
+            suppress_health_check=list(HealthCheck),
+            deadline=None,
+        ),
+    )

@@ -1,0 +1,95 @@
+"""Properties over generated bodies: valid ones are accepted, each broken rule gets its code,
+and nothing at all gets a 5xx."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tryon_suite.checks import expect_documented, expect_error, expect_status
+from tryon_suite.client import TryOnClient
+from tryon_suite.errors import ContractViolation
+from tryon_suite.strategies import Violation, invalid_try_on_bodies, try_on_bodies
+from tryon_suite.targets import Target
+
+pytestmark = [pytest.mark.live]
+# The client fixture is a thin recorder; sharing it across examples is intended.
+FIXTURES_OK = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.mark.spends_credits
+@pytest.mark.clause(
+    "tryon.limits.within_limits_accepted",
+    "tryon.request.wait_for_result",
+    "tryon.200.when_waiting",
+    "tryon.202.when_not_waiting",
+)
+@FIXTURES_OK
+@given(data=st.data())
+def test_a_valid_body_is_accepted_and_answered_per_schema(
+    client: TryOnClient, target: Target, data: st.DataObject
+) -> None:
+    body = data.draw(try_on_bodies(target.images, target.image_url, target.publish), "body")
+    response = client.try_on(body)
+    if body.waits:
+        expect_status(response, {200}, "tryon.200.when_waiting")
+    else:
+        expect_status(response, {202}, "tryon.202.when_not_waiting")
+        if not response.headers.get("location"):
+            raise ContractViolation("tryon.202.location", "a Location header", "none")
+
+
+@pytest.mark.clause("tryon.400.body", "tryon.robustness.documented_error_on_bad_input")
+@FIXTURES_OK
+@given(data=st.data())
+def test_a_body_with_one_broken_rule_gets_the_code_that_rule_calls_for(
+    client: TryOnClient, target: Target, data: st.DataObject
+) -> None:
+    violation: Violation = data.draw(
+        invalid_try_on_bodies(target.images, target.image_url), "violation"
+    )
+    if violation.body is not None:
+        response = client.try_on(violation.body)
+    else:
+        headers = {"content-type": violation.content_type} if violation.content_type else {}
+        response = client.send("POST", "/v1/try-on", content=violation.content, headers=headers)
+    expect_error(response, 400, violation.codes, violation.clause)
+
+
+junk_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+@pytest.mark.clause("tryon.robustness.no_5xx_on_bad_input", "tryon.error.documented_statuses")
+@FIXTURES_OK
+@given(
+    content=st.one_of(
+        st.binary(max_size=600), junk_json.map(lambda v: __import__("json").dumps(v).encode())
+    ),
+    content_type=st.sampled_from(
+        [
+            "application/json",
+            "multipart/form-data; boundary=x",
+            "multipart/form-data",
+            "text/plain",
+            "application/octet-stream",
+        ]
+    ),
+)
+def test_no_input_gets_a_5xx(client: TryOnClient, content: bytes, content_type: str) -> None:
+    response = client.send(
+        "POST", "/v1/try-on", content=content, headers={"content-type": content_type}
+    )
+    if response.status_code >= 500:
+        raise ContractViolation(
+            "tryon.robustness.no_5xx_on_bad_input",
+            "a 4xx for bad input",
+            f"{response.status_code} {response.text[:200]!r}",
+        )
+    expect_documented(response, clause="tryon.error.documented_statuses")

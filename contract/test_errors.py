@@ -237,7 +237,7 @@ def test_some_recognised_formats_are_unsupported_image_format(
     if not any("unsupported_image_format" in v for v in answers.values()):
         raise ContractViolation(
             "tryon.400.unsupported_image_format",
-            f"at least one of {', '.join(UNSUPPORTED_FORMATS)} refused with unsupported_image_format",
+            f"at least one of {', '.join(UNSUPPORTED_FORMATS)} refused as unsupported_image_format",
             str(answers),
         )
 

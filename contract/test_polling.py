@@ -74,7 +74,7 @@ def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
 def test_another_account_cannot_see_a_job(client: TryOnClient, target: Target, observe) -> None:
     if target.other_key is None:
         not_checked("needs a second account's key (--tryon-other-key)")
-    job_id, location = submit(client, target)
+    _, location = submit(client, target)
     response = client.job(location, key=target.other_key)
     observe("tryon.open.other_account_job", f"{response.status_code} {response.text[:120]}")
     if response.status_code == 200 or response.status_code >= 500:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from contract.helpers import files, urls
 from tryon_suite.checks import expect_documented, expect_jpeg, expect_status
 from tryon_suite.client import TryOnClient, TryOnRequest
 from tryon_suite.errors import ContractViolation
 from tryon_suite.pytest_plugin import not_checked
 from tryon_suite.targets import Target
-
-from contract.helpers import files, urls
 
 pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
 

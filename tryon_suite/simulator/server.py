@@ -81,12 +81,16 @@ def uvicorn_config(app: SimulatorApp) -> uvicorn.Config:
 
 @contextlib.contextmanager
 def serving(
-    config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+    config: SimulatorConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    simulator: Simulator | None = None,
 ) -> Iterator[tuple[str, Simulator]]:
-    """Serve a fresh simulator on the real clock in a thread; yields its base URL and core."""
+    """Serve a simulator (a fresh one on the real clock unless given) in a thread; yields its
+    base URL and core."""
     sock = bind(host, port)
     base_url = base_url_of(sock)
-    simulator = Simulator(config, RealClock())
+    simulator = simulator or Simulator(config, RealClock())
     server = SimulatorServer(uvicorn_config(SimulatorApp(simulator, base_url)))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="tryon-mock", daemon=True

@@ -1,0 +1,131 @@
+"""The contract suite judged against servers we know: it fails on a broken clause and says why,
+stays green where only a should-clause breaks, and never writes a key."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import QUIET
+from tryon_suite.clock import RealClock
+from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
+from tryon_suite.simulator.server import serving
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class MissingKeyIs403(Simulator):
+    """Breaks tryon.401.missing_key (a must clause): no key gets 403, not 401."""
+
+    def _authenticate(self, request: SimRequest) -> str | SimResponse:
+        answer = super()._authenticate(request)
+        if isinstance(answer, SimResponse) and "x-api-key" not in request.headers:
+            body = b'{"error":"no credits","error_code":"insufficient_api_credits"}'
+            return SimResponse(403, {"content-type": "application/json"}, body)
+        return answer
+
+
+class PacedRequestsGet429(Simulator):
+    """Breaks only tryon.rate_limit.paced_requests_pass (a should clause)."""
+
+    def __init__(self) -> None:
+        super().__init__(QUIET, RealClock())
+        self.count = 0
+
+    def _throttle(self, key: str) -> SimResponse | None:
+        self.count += 1
+        if self.count % 5 == 0:  # clients that retry 429 never notice; pacing does not help
+            body = b'{"error":"slow down","error_code":"rate_limit_exceeded"}'
+            return SimResponse(429, {"content-type": "application/json"}, body)
+        return None
+
+
+def run_contract(base_url: str, report_dir: Path, *paths: str, key: str = "tryon-demo-key") -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_")}
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *paths,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--tryon-base-url",
+        base_url,
+        "--tryon-api-key",
+        key,
+        "--tryon-rate",
+        "200",
+        "--tryon-report-dir",
+        str(report_dir),
+    ]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True).returncode
+
+
+@pytest.fixture
+def broken() -> Iterator[str]:
+    with serving(simulator=MissingKeyIs403(QUIET, RealClock())) as (url, _):
+        yield url
+
+
+def test_a_broken_must_clause_fails_the_run_and_the_report_says_why(
+    broken: str, tmp_path: Path
+) -> None:
+    code = run_contract(broken, tmp_path, "contract/test_auth.py")
+    assert code == 1, f"expected exit code 1 for a broken must clause, got {code}"
+    report = json.loads((tmp_path / "compliance.json").read_text())
+    clause = next(c for c in report["clauses"] if c["id"] == "tryon.401.missing_key")
+    assert clause["status"] == "fails", f"expected tryon.401.missing_key to fail, got {clause}"
+    assert "expected 401 with error_code invalid_auth_token, got 403" in clause["reason"], (
+        f"expected the reason to say what came back, got {clause['reason']!r}"
+    )
+    sent = clause["exchanges"][-1]
+    assert sent["status"] == 403, f"expected the failing exchange in the report, got {sent}"
+    assert "insufficient_api_credits" in sent["response_body"], f"got {sent['response_body']}"
+    assert report["clauses"][0]["status"] == "fails", "expected failures listed first"
+    others = {c["id"]: c["status"] for c in report["clauses"]}
+    assert others["tryon.401.wrong_key"] == "holds", f"expected other clauses to hold, got {others}"
+
+
+def test_a_broken_should_clause_alone_leaves_the_exit_code_zero(tmp_path: Path) -> None:
+    with serving(simulator=PacedRequestsGet429()) as (url, _):
+        code = run_contract(url, tmp_path, "contract/test_auth.py")
+    report = json.loads((tmp_path / "compliance.json").read_text())
+    statuses = {c["id"]: c["status"] for c in report["clauses"]}
+    assert statuses["tryon.rate_limit.paced_requests_pass"] == "fails", f"got {statuses}"
+    assert code == 0, f"expected exit 0 when only a should clause fails, got {code}"
+    assert report["verdict"] == "pass", f"expected the verdict pass, got {report['verdict']}"
+
+
+def test_no_key_is_written_to_the_report(tmp_path: Path) -> None:
+    secret = "live-secret-key-7f3a9c2e11d4"
+    config = QUIET.__class__(**{**QUIET.__dict__, "accounts": QUIET.accounts})
+    simulator = Simulator(config, RealClock())
+    simulator.credits[secret] = 10
+    with serving(simulator=simulator) as (url, _):
+        run_contract(url, tmp_path, "contract/test_auth.py", key=secret)
+    for path in tmp_path.iterdir():
+        text = path.read_text(errors="replace")
+        assert secret not in text, f"expected the key redacted everywhere, found it in {path.name}"
+    assert (tmp_path / "compliance.html").exists(), "expected the HTML report to be written"
+
+
+def test_checks_needing_options_not_given_are_reported_not_checked(tmp_path: Path) -> None:
+    with serving(QUIET) as (url, _):
+        run_contract(url, tmp_path, "contract/test_auth.py")
+    clauses = {
+        c["id"]: c for c in json.loads((tmp_path / "compliance.json").read_text())["clauses"]
+    }
+    for clause_id, needs in (
+        ("tryon.403.insufficient_api_credits", "--tryon-no-credits-key"),
+        ("tryon.429.rate_limit_exceeded", "--tryon-allow-burst"),
+    ):
+        got = clauses[clause_id]
+        assert got["status"] == "not checked", f"expected {clause_id} not checked, got {got}"
+        assert needs in got["reason"], f"expected the reason to name {needs}, got {got['reason']}"

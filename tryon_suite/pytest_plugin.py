@@ -19,7 +19,7 @@ from tryon_suite.clauses import catalogue
 from tryon_suite.client import BudgetExhausted, TryOnClient
 from tryon_suite.contract import limit_profile
 from tryon_suite.errors import ConfigError, SchemaError
-from tryon_suite.results import RunResults, TestOutcome
+from tryon_suite.results import CheckOutcome, RunResults
 from tryon_suite.targets import Target, TargetOptions, open_target
 
 __all__ = ["NOT_CHECKED"]
@@ -201,7 +201,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 _OPTIONS_KEY = pytest.StashKey[TargetOptions]()
 _REPORT_DIR = pytest.StashKey[Path]()
-_TESTS = pytest.StashKey[list[TestOutcome]]()
+_TESTS = pytest.StashKey[list[CheckOutcome]]()
 _OBSERVED = pytest.StashKey[dict[str, list[str]]]()
 _TARGET = pytest.StashKey[Target]()
 _EXCHANGES = pytest.StashKey[list[TryOnClient]]()
@@ -341,7 +341,7 @@ def pytest_runtest_makereport(
         message = _failure_message(call)
     exchanges = [e for c in item.stash.get(_CLIENTS, []) for e in c.exchanges]
     item.config.stash[_TESTS].append(
-        TestOutcome(item.nodeid, clause_ids, outcome, message, exchanges[-12:])
+        CheckOutcome(item.nodeid, clause_ids, outcome, message, exchanges[-12:])
     )
     return report
 
@@ -395,7 +395,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def _server_error_outcome(target: Target) -> TestOutcome:
+def _server_error_outcome(target: Target) -> CheckOutcome:
     """tryon.500.body is judged on every 500 the run happened to see (none can be forced)."""
     import json
 
@@ -404,7 +404,7 @@ def _server_error_outcome(target: Target) -> TestOutcome:
     nodeid = "session::every 500 answer seen"
     seen = [(status, text) for status, text in target.server_errors if status == 500]
     if not seen:
-        return TestOutcome(nodeid, ("tryon.500.body",), "not checked", "no 500 answer was seen")
+        return CheckOutcome(nodeid, ("tryon.500.body",), "not checked", "no 500 answer was seen")
     for _, text in seen:
         try:
             body = json.loads(text)
@@ -412,8 +412,8 @@ def _server_error_outcome(target: Target) -> TestOutcome:
             body = text
         problem = validation_problem("error-500.json", body)
         if problem is not None:
-            return TestOutcome(nodeid, ("tryon.500.body",), "failed", problem)
-    return TestOutcome(nodeid, ("tryon.500.body",), "passed")
+            return CheckOutcome(nodeid, ("tryon.500.body",), "failed", problem)
+    return CheckOutcome(nodeid, ("tryon.500.body",), "passed")
 
 
 _WRITTEN = pytest.StashKey[list[Path]]()

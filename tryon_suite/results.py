@@ -13,14 +13,14 @@ from PIL import Image
 from tryon_suite.clauses import Clause, catalogue
 from tryon_suite.client import Exchange
 
-__all__ = ["ClauseResult", "Outcome", "RunResults", "TestOutcome", "thumbnail"]
+__all__ = ["CheckOutcome", "ClauseResult", "Outcome", "RunResults", "thumbnail"]
 
 Outcome = Literal["passed", "failed", "not checked"]
 Status = Literal["holds", "fails", "not checked", "observed"]
 
 
 @dataclass
-class TestOutcome:
+class CheckOutcome:
     """One test's result, with the clauses it names and what it sent and received."""
 
     nodeid: str
@@ -37,7 +37,7 @@ class ClauseResult:
     clause: Clause
     status: Status
     reason: str
-    tests: list[TestOutcome]
+    tests: list[CheckOutcome]
     observations: list[str]
 
 
@@ -51,7 +51,7 @@ class RunResults:
     limits: str
     requests: int
     budget: int | None
-    tests: list[TestOutcome] = field(default_factory=list)
+    tests: list[CheckOutcome] = field(default_factory=list)
     observations: dict[str, list[str]] = field(default_factory=dict)
 
     def observe(self, clause_id: str, text: str) -> None:
@@ -60,7 +60,7 @@ class RunResults:
             seen.append(text)
 
     def clause_results(self) -> list[ClauseResult]:
-        by_clause: dict[str, list[TestOutcome]] = {}
+        by_clause: dict[str, list[CheckOutcome]] = {}
         for test in self.tests:
             for cid in test.clauses:
                 by_clause.setdefault(cid, []).append(test)
@@ -85,7 +85,7 @@ class RunResults:
         return counts
 
 
-def _judge(clause: Clause, tests: list[TestOutcome], observed: list[str]) -> ClauseResult:
+def _judge(clause: Clause, tests: list[CheckOutcome], observed: list[str]) -> ClauseResult:
     failed = [t for t in tests if t.outcome == "failed"]
     passed = [t for t in tests if t.outcome == "passed"]
     if failed:
@@ -99,7 +99,7 @@ def _judge(clause: Clause, tests: list[TestOutcome], observed: list[str]) -> Cla
     return ClauseResult(clause, "not checked", _why_not(clause, tests), tests, observed)
 
 
-def _why_not(clause: Clause, tests: Iterable[TestOutcome]) -> str:
+def _why_not(clause: Clause, tests: Iterable[CheckOutcome]) -> str:
     reasons = sorted({t.message for t in tests if t.message})
     if reasons:
         return "; ".join(reasons)

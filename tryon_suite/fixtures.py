@@ -126,3 +126,33 @@ def _large_png(side: int) -> bytes:
 
 def _unsupported(fmt: str, side: int) -> bytes:
     return render_image(side, side, fmt, seed=16)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tryon_suite.fixtures DIR [--limits PROFILE]`: write the fixture images."""
+    import argparse
+    import sys
+
+    from tryon_suite.contract import limit_profile
+    from tryon_suite.errors import ConfigError
+
+    parser = argparse.ArgumentParser(
+        prog="python -m tryon_suite.fixtures",
+        description="Write the fixture images to a folder, to host them where a remote target "
+        "can fetch them (then pass --tryon-image-base-url).",
+    )
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--limits", default=None, help="limit profile (default reference)")
+    args = parser.parse_args(argv)
+    try:
+        profile = limit_profile(args.limits)
+    except ConfigError as exc:
+        print(f"fixtures: error: {exc}", file=sys.stderr)
+        return 2
+    written = FixtureImages(profile).export(args.folder)
+    print(f"wrote {len(written)} images to {args.folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -93,7 +93,8 @@ def main() -> int:
         if args.thorough:
             elapsed, requests, checks, _ = run(["--hypothesis-profile=thorough"], out)
             rows.append(
-                f"| thorough profile (1000 examples) | {elapsed:.1f} | {requests} | {checks} | {elapsed / base:.1f} |"
+                f"| thorough profile (1000 examples) | {elapsed:.1f} | {requests} | {checks} "
+                f"| {elapsed / base:.1f} |"
             )
         if args.live:
             from tryon_suite.simulator.config import SimulatorConfig
@@ -115,7 +116,8 @@ def main() -> int:
                     out,
                 )
             rows.append(
-                f"| over HTTP against tryon-mock (5/s, 2 s processing), live profile | {elapsed:.1f} | {requests} | {checks} | {elapsed / base:.1f} |"
+                "| over HTTP against tryon-mock (5/s, 2 s processing), live profile "
+                f"| {elapsed:.1f} | {requests} | {checks} | {elapsed / base:.1f} |"
             )
     lines = [
         "# Contract run: time and requests",

@@ -8,12 +8,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import QUIET
 from tryon_suite.clock import RealClock
+from tryon_suite.contract import limit_profile
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.server import serving
 
@@ -46,7 +48,9 @@ class PacedRequestsGet429(Simulator):
         return None
 
 
-def run_contract(base_url: str, report_dir: Path, *paths: str, key: str = "tryon-demo-key") -> int:
+def run_contract(
+    base_url: str, report_dir: Path, *paths: str, key: str = "tryon-demo-key", rate: int = 200
+) -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_")}
     command = [
         sys.executable,
@@ -61,7 +65,7 @@ def run_contract(base_url: str, report_dir: Path, *paths: str, key: str = "tryon
         "--tryon-api-key",
         key,
         "--tryon-rate",
-        "200",
+        str(rate),
         "--tryon-report-dir",
         str(report_dir),
     ]
@@ -129,3 +133,57 @@ def test_checks_needing_options_not_given_are_reported_not_checked(tmp_path: Pat
         got = clauses[clause_id]
         assert got["status"] == "not checked", f"expected {clause_id} not checked, got {got}"
         assert needs in got["reason"], f"expected the reason to name {needs}, got {got['reason']}"
+
+
+class OtherReadings(Simulator):
+    """Reads every open point differently from our simulator, and breaks no clause."""
+
+    def __init__(self) -> None:
+        reference = limit_profile()
+        limits = replace(reference, name="reference", formats=(*reference.formats, "GIF"))
+        config = replace(QUIET, location="relative", limits=limits, rate_limit=20.0, burst=5)
+        super().__init__(config, RealClock())
+
+    def _throttle(self, key: str) -> SimResponse | None:
+        answer = super()._throttle(key)
+        if answer is None:
+            return None
+        headers = {k: v for k, v in answer.headers.items() if k != "retry-after"}
+        return SimResponse(answer.status, headers, answer.body)  # no Retry-After at all
+
+    async def _images(self, parsed):  # type: ignore[no-untyped-def]
+        answer = await super()._images(parsed)
+        if isinstance(answer, SimResponse) and b"expected at least" in answer.body:
+            body = b'{"error":"too small","error_code":"malformed_image"}'
+            return SimResponse(400, {"content-type": "application/json"}, body)
+        return answer
+
+    async def _job(self, request: SimRequest, job_id: str) -> SimResponse:
+        answer = await super()._job(request, job_id)
+        if answer.status == 404:
+            body = b'{"error":"bad id","error_code":"invalid_parameter"}'
+            return SimResponse(400, {"content-type": "application/json"}, body)
+        return answer
+
+
+def test_a_server_reading_the_open_points_otherwise_still_passes(tmp_path: Path) -> None:
+    with serving(simulator=OtherReadings()) as (url, _):
+        code = run_contract(
+            url,
+            tmp_path,
+            "contract",
+            "--tryon-no-credits-key",
+            "tryon-no-credits-key",
+            "--tryon-other-key",
+            "tryon-other-key",
+            "--tryon-allow-burst",
+            rate=15,  # under its 20/s, so pacing is tested too
+        )
+    report = json.loads((tmp_path / "compliance.json").read_text())
+    failing = [(c["id"], c["reason"]) for c in report["clauses"] if c["status"] == "fails"]
+    assert not failing, f"expected no clause to fail on other readings, got {failing}"
+    assert code == 0, f"expected exit 0, got {code}"
+    observed = {c["id"]: c["observations"] for c in report["clauses"]}
+    assert any("relative" in o for o in observed["tryon.open.location_form"]), observed
+    assert observed["tryon.open.retry_after"] == ["no Retry-After"], observed
+    assert any("malformed_image" in o for o in observed["tryon.open.too_small_image"]), observed

@@ -151,7 +151,7 @@ class OtherReadings(Simulator):
         headers = {k: v for k, v in answer.headers.items() if k != "retry-after"}
         return SimResponse(answer.status, headers, answer.body)  # no Retry-After at all
 
-    async def _images(self, parsed):  # type: ignore[no-untyped-def]
+    async def _images(self, parsed):
         answer = await super()._images(parsed)
         if isinstance(answer, SimResponse) and b"expected at least" in answer.body:
             body = b'{"error":"too small","error_code":"malformed_image"}'

@@ -111,6 +111,9 @@ def test_keys_given_on_the_command_line_are_the_accounts_and_are_not_printed(
         ),
         (["--fail-rate", "2"], "expected fail_rate between 0 and 1, got 2.0"),
         (["--rate-limit", "-1"], "expected rate_limit >= 0, got -1.0"),
+        (["--rate-limit", "nan"], "expected a finite rate_limit, got nan"),
+        (["--processing-time", "inf"], "expected a finite processing_time, got inf"),
+        (["--port", "99999"], "expected --port between 0 and 65535, got 99999"),
     ],
 )
 def test_a_bad_option_prints_one_line_and_exits_2(
@@ -119,6 +122,12 @@ def test_a_bad_option_prints_one_line_and_exits_2(
     assert main(args) == 2, f"expected exit code 2 for {args}"
     err = capsys.readouterr().err
     assert err == f"tryon-mock: error: {message}\n", f"expected one line naming it, got {err!r}"
+
+
+def test_an_unknown_option_prints_one_line_not_the_usage() -> None:
+    done = subprocess.run([*COMMAND, "--bogus"], capture_output=True, text=True)
+    assert done.returncode == 2, f"expected exit 2, got {done.returncode}"
+    assert done.stderr == "tryon-mock: error: unrecognized arguments: --bogus\n", done.stderr
 
 
 def test_a_port_in_use_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

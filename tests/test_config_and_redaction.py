@@ -94,3 +94,30 @@ def test_a_json_body_past_one_mebibyte_is_refused() -> None:
 def test_deeply_nested_json_is_a_clear_400_not_a_crash() -> None:
     result = anyio.run(bodies.read_json, _stream(b"[" * 100_000 + b"]" * 100_000))
     assert isinstance(result, bodies.BodyProblem), f"expected a problem, got {type(result)}"
+
+
+@pytest.mark.parametrize("name", ["rate_limit", "processing_time", "latency"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_non_finite_time_or_rate_is_refused(name: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=f"expected a finite {name}"):
+        SimulatorConfig(**{name: value})  # type: ignore[arg-type]
+
+
+def test_a_multipart_body_cut_before_its_closing_boundary_is_refused() -> None:
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="wait_for_result"\r\n\r\nfalse\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="garment_mode"\r\n\r\nup'
+    )
+    result = anyio.run(bodies.read_multipart, _stream(body), "b", 1 << 20)
+    assert result == bodies.BodyProblem(
+        "invalid_request_body", "expected a multipart body ending in its closing boundary"
+    ), f"got {result}"
+
+
+def test_json_errors_name_the_place_not_python_internals() -> None:
+    result = anyio.run(bodies.read_json, _stream(b'{"a": 1,}'))
+    assert isinstance(result, bodies.BodyProblem)
+    assert result.message.startswith("expected valid JSON, got expecting property name"), result
+    huge = anyio.run(bodies.read_json, _stream(b'{"wait_for_result": ' + b"9" * 5000 + b"}"))
+    assert isinstance(huge, bodies.BodyProblem)
+    assert "sys." not in huge.message and "4300" not in huge.message, huge.message

@@ -91,6 +91,11 @@ class TryOnRequest:
         parts += list(self.files.items())
         return {"files": parts}
 
+    def encode(self) -> tuple[bytes, dict[str, str]]:
+        """The body bytes and Content-Type, for clients other than httpx (Locust's, say)."""
+        request = httpx.Request("POST", "http://encode.invalid/", **self.httpx_kwargs())
+        return request.read(), {"Content-Type": request.headers["content-type"]}
+
     def with_fields(self, **changes: Any) -> TryOnRequest:
         merged = {**self.fields, **changes}
         return TryOnRequest(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -28,9 +28,17 @@ class SimulatorApp:
     the request came to.
     """
 
-    def __init__(self, simulator: Simulator, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        simulator: Simulator,
+        base_url: str | None = None,
+        fixtures: Mapping[str, bytes] | None = None,
+    ) -> None:
         self.simulator = simulator
         self.base_url = base_url.rstrip("/") if base_url else None
+        #: images served at /fixtures/<name> (tryon-mock --serve-fixtures), so JSON bodies in
+        #: load runs have URLs the simulator can fetch; not part of the API
+        self.fixtures = dict(fixtures or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -39,6 +47,13 @@ class SimulatorApp:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
+        if self.fixtures and request.url.path.startswith("/fixtures/"):
+            data = self.fixtures.get(request.url.path.removeprefix("/fixtures/"))
+            status, kind = (200, "image/*") if data is not None else (404, "text/plain")
+            await Response(data or b"no such fixture", status, media_type=kind)(
+                scope, receive, send
+            )
+            return
         base_url = self.base_url or str(request.base_url).rstrip("/")
         sim_request = SimRequest(
             method=request.method,

@@ -67,8 +67,15 @@ async def read_json(chunks: AsyncIterator[bytes]) -> object | BodyProblem:
         return BodyProblem("invalid_request_body", "expected a JSON object, got an empty body")
     try:
         parsed: object = json.loads(bytes(buffer))
-    except (ValueError, RecursionError) as exc:
-        return BodyProblem("invalid_request_body", f"expected valid JSON, got an error: {exc}")
+    except json.JSONDecodeError as exc:
+        return BodyProblem(
+            "invalid_request_body",
+            f"expected valid JSON, got {exc.msg.lower()} at line {exc.lineno} column {exc.colno}",
+        )
+    except (ValueError, RecursionError):
+        return BodyProblem(
+            "invalid_request_body", "expected valid JSON, got a number or nesting too large to read"
+        )
     return parsed
 
 
@@ -88,10 +95,14 @@ class _PartCollector:
         self._name = ""
         self._is_file = False
         self._skip = False
+        self.ended = False
 
     def _fail(self, code: str, message: str) -> None:
         if self.problem is None:
             self.problem = BodyProblem(code, message)
+
+    def on_end(self) -> None:
+        self.ended = True
 
     def on_part_begin(self) -> None:
         self._parts += 1
@@ -181,6 +192,7 @@ async def read_multipart(
             "on_header_value",
             "on_header_end",
             "on_headers_finished",
+            "on_end",
         )
     }
     try:
@@ -197,6 +209,10 @@ async def read_multipart(
     await _drain(chunks)
     if collector.problem is not None:
         return collector.problem
+    if not collector.ended:
+        return BodyProblem(
+            "invalid_request_body", "expected a multipart body ending in its closing boundary"
+        )
     if collector._parts == 0:
         return BodyProblem("invalid_request_body", "expected a multipart body with parts, got none")
     return collector.form

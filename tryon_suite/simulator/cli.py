@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from tryon_suite.contract import limit_profile, limit_profiles
 from tryon_suite.errors import ConfigError
@@ -20,9 +22,16 @@ from tryon_suite.simulator.server import (
 __all__ = ["main", "parser"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad options print one line and exit 2 (no usage block): scripts read the line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"tryon-mock: error: {message}\n")
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line of `tryon-mock`."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="tryon-mock",
         description="Serve a faithful simulator of Pixelcut's Try-On API over HTTP. Once it "
         "accepts connections it prints 'Listening on <base URL>' and the keys it accepts.",
@@ -87,7 +96,17 @@ def parser() -> argparse.ArgumentParser:
         help="an account's key and credit balance (default 1000); repeatable. Without it: "
         + ", ".join(f"{a.key} ({a.credits} credits)" for a in DEFAULT_ACCOUNTS),
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for ids and injected faults")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed for ids and injected faults (default: random, so ids differ between runs)",
+    )
+    p.add_argument(
+        "--serve-fixtures",
+        action="store_true",
+        help="also serve the fixture images at /fixtures/<name> (for JSON bodies in load runs)",
+    )
     return p
 
 
@@ -103,7 +122,7 @@ def _config(args: argparse.Namespace) -> SimulatorConfig:
         latency=args.latency,
         limits=limit_profile(args.limits),
         location=args.location,
-        seed=args.seed,
+        seed=args.seed if args.seed is not None else secrets.randbits(32),
     )
 
 
@@ -118,6 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = _config(args)
     except ConfigError as exc:
         print(f"tryon-mock: error: {exc}", file=sys.stderr)
+        return 2
+    if not 0 <= args.port <= 65535:
+        print(
+            f"tryon-mock: error: expected --port between 0 and 65535, got {args.port}",
+            file=sys.stderr,
+        )
         return 2
     try:
         sock = bind(args.host, args.port)
@@ -144,7 +169,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(lines), flush=True)
 
     simulator = Simulator(config, RealClock())
-    server = SimulatorServer(uvicorn_config(SimulatorApp(simulator, base_url)), announce)
+    fixtures = None
+    if args.serve_fixtures:
+        from tryon_suite.fixtures import FixtureImages
+
+        images = FixtureImages(config.limits)
+        fixtures = {name: images[name] for name in ("person.jpg", "garment.png", "person.png")}
+    app = SimulatorApp(simulator, base_url, fixtures)
+    server = SimulatorServer(uvicorn_config(app), announce)
     try:
         server.run(sockets=[sock])
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -87,10 +88,12 @@ class SimulatorConfig:
         if len(set(keys)) != len(keys):
             raise ConfigError(f"expected distinct keys, got {len(keys) - len(set(keys))} repeated")
         for name in ("rate_limit", "processing_time", "latency", "fetch_timeout"):
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"expected a finite {name}, got {getattr(self, name)!r}")
             if getattr(self, name) < 0:
                 raise ConfigError(f"expected {name} >= 0, got {getattr(self, name)!r}")
         for name in ("fail_rate", "job_failure_rate", "processing_spread", "queue_share"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
+            if not 0.0 <= getattr(self, name) <= 1.0:  # also refuses nan
                 raise ConfigError(f"expected {name} between 0 and 1, got {getattr(self, name)!r}")
         if self.burst is not None and self.burst < 1:
             raise ConfigError(f"expected burst >= 1, got {self.burst!r}")

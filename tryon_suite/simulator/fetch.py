@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+import anyio
 import httpx
 
 __all__ = ["FetchProblem", "HttpFetcher", "ImageFetcher", "StaticFetcher"]
@@ -35,33 +36,48 @@ class HttpFetcher:
         self._client: httpx.AsyncClient | None = None
 
     async def fetch(self, url: str, max_bytes: int) -> bytes | FetchProblem:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=self._timeout, follow_redirects=True, max_redirects=5
-            )
         try:
-            async with self._client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    # Which code an unreachable image gets is not documented: invalid_parameter.
-                    return FetchProblem(
-                        "invalid_parameter",
-                        f"expected the image URL to answer 200, got {response.status_code}",
-                    )
-                buffer = bytearray()
-                async for chunk in response.aiter_bytes():
-                    buffer += chunk
-                    if len(buffer) > max_bytes:
-                        return FetchProblem(
-                            "file_size_too_large",
-                            f"expected at most {max_bytes} bytes at the image URL, got more",
-                        )
-                return bytes(buffer)
-        except (httpx.HTTPError, httpx.InvalidURL, ValueError, UnicodeError) as exc:
-            # InvalidURL is not an HTTPError; hostile URLs also raise ValueError and UnicodeError.
+            # One deadline for the whole fetch: a server dripping bytes cannot hold us.
+            with anyio.fail_after(self._timeout):
+                return await self._fetch(url, max_bytes)
+        except TimeoutError:
+            return FetchProblem(
+                "invalid_parameter",
+                f"expected the image URL to answer within {self._timeout:g} s, it did not",
+            )
+        except Exception as exc:  # any failure to fetch is the URL's problem, never a 500
             return FetchProblem(
                 "invalid_parameter",
                 f"expected the image URL to be reachable, got {type(exc).__name__}",
             )
+
+    async def _fetch(self, url: str, max_bytes: int) -> bytes | FetchProblem:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=self._timeout, follow_redirects=True, max_redirects=5
+            )
+        async with self._client.stream("GET", url) as response:
+            if response.status_code != 200:
+                # Which code an unreachable image gets is not documented: invalid_parameter.
+                return FetchProblem(
+                    "invalid_parameter",
+                    f"expected the image URL to answer 200, got {response.status_code}",
+                )
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                return FetchProblem(
+                    "file_size_too_large",
+                    f"expected at most {max_bytes} bytes at the image URL, got {declared}",
+                )
+            buffer = bytearray()
+            async for chunk in response.aiter_bytes():
+                buffer += chunk
+                if len(buffer) > max_bytes:
+                    return FetchProblem(
+                        "file_size_too_large",
+                        f"expected at most {max_bytes} bytes at the image URL, got more",
+                    )
+            return bytes(buffer)
 
     async def aclose(self) -> None:
         if self._client is not None:

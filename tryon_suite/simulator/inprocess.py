@@ -37,7 +37,8 @@ class InProcessSimulator:
 
     Requests to any other host pass through to the network (image URLs the simulator fetches,
     a loopback image server); such servers must not run on the caller's own event loop, which
-    waits while the simulator answers.
+    waits while the simulator answers. Open one at a time: respx asks the first router opened
+    first, and its pass-through route would take another simulator's requests.
     """
 
     def __init__(

@@ -58,9 +58,11 @@ def _check_url(name: str, value: object) -> str | ParamProblem:
     if len(value) > _MAX_URL_CHARS or not _URL.match(value):
         return ParamProblem("invalid_parameter", f"{name}: expected an http(s) URL, got {shown!r}")
     try:
-        httpx.URL(value)
+        port = httpx.URL(value).port
     except (httpx.InvalidURL, ValueError, UnicodeError):
         return ParamProblem("invalid_parameter", f"{name}: expected a valid URL, got {shown!r}")
+    if port is not None and not 0 < port < 65536:
+        return ParamProblem("invalid_parameter", f"{name}: expected a port 1-65535, got {port}")
     return value
 
 

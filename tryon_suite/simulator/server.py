@@ -76,6 +76,8 @@ def uvicorn_config(app: SimulatorApp) -> uvicorn.Config:
         lifespan="on",
         backlog=2048,
         timeout_keep_alive=30,
+        # Stopping waits for answers in flight, but not for a long sync try-on forever.
+        timeout_graceful_shutdown=5,
     )
 
 

@@ -1,0 +1,280 @@
+"""What the scenarios stand on: options, the embedded simulator, the user base, the listeners.
+
+The requests, retries, bodies and redaction come from the tryon_suite client layer.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import FastHttpUser, between, constant_throughput, events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from tryon_suite.client import TryOnRequest
+from tryon_suite.contract import limit_profile
+from tryon_suite.fixtures import FixtureImages
+from tryon_suite.load.metrics import Timeline
+from tryon_suite.load.report import write_load_report
+from tryon_suite.load.summary import Thresholds, summarise
+from tryon_suite.redact import redact
+from tryon_suite.retry import RETRYABLE, RetryPolicy
+
+TRY_ON = "/v1/try-on"
+DEFAULT_KEY = "tryon-demo-key"
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any, **_kwargs: Any) -> None:
+    group = parser  # Locust lists these under its custom arguments, web UI included
+    group.add_argument("--tryon-key", default=os.environ.get("TRYON_API_KEY", ""), help="API key (default $TRYON_API_KEY; the embedded simulator's demo key without --host)", is_secret=True)
+    group.add_argument("--tryon-body", choices=["multipart", "json", "mixed"], default="multipart", help="body kind; json needs image URLs the target can fetch")
+    group.add_argument("--tryon-image-base-url", default=os.environ.get("TRYON_IMAGE_BASE_URL", ""), help="where a live target fetches fixture images (json bodies)")
+    group.add_argument("--tryon-retry", choices=["none", "fixed", "backoff", "retry-after"], default="retry-after", help="retry policy for 429 and transient 5xx")
+    group.add_argument("--tryon-max-retries", type=int, default=5, help="retries before giving up")
+    group.add_argument("--tryon-poll", choices=["fixed", "backoff"], default="fixed", help="polling interval policy")
+    group.add_argument("--tryon-poll-interval", type=float, default=1.0, help="first polling interval, seconds")
+    group.add_argument("--tryon-poll-timeout", type=float, default=120.0, help="give up on a job after this many seconds")
+    group.add_argument("--tryon-arrival-rate", type=float, default=0.0, help="open workload: try-ons per second per user (constant_throughput); 0 = closed workload")
+    group.add_argument("--tryon-shape", choices=["steady", "step", "spike"], default="steady", help="load shape over -t")
+    group.add_argument("--tryon-processing-time", type=float, default=2.0, help="embedded simulator: mean processing time, seconds")
+    group.add_argument("--tryon-rate-limit", type=float, default=5.0, help="embedded simulator: requests/s per key")
+    group.add_argument("--tryon-fail-rate", type=float, default=0.01, help="embedded simulator: share of injected 500s")
+    group.add_argument("--tryon-max-p95-ttr", type=float, default=None, help="threshold: p95 time_to_result, seconds")
+    group.add_argument("--tryon-max-429-ratio", type=float, default=None, help="threshold: share of 429 answers")
+    group.add_argument("--tryon-max-error-ratio", type=float, default=None, help="threshold: share of failed requests other than 429")
+    group.add_argument("--tryon-min-goodput", type=float, default=None, help="threshold: results per minute")
+    group.add_argument("--tryon-report-dir", default="reports", help="where the load report is written")
+
+
+class _Embedded:
+    """The simulator as a separate process (so it never competes with gevent in this one)."""
+
+    process: subprocess.Popen[str] | None = None
+    url: str | None = None
+
+    @classmethod
+    def start(cls, options: Any) -> str:
+        command = [
+            sys.executable, "-m", "tryon_suite.simulator.cli", "--port", "0", "--serve-fixtures",
+            "--rate-limit", str(options.tryon_rate_limit),
+            "--processing-time", str(options.tryon_processing_time),
+            "--processing-spread", "0.5", "--fail-rate", str(options.tryon_fail_rate),
+        ]
+        cls.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert cls.process.stdout is not None
+        line = cls.process.stdout.readline()
+        if not line.startswith("Listening on "):
+            raise SystemExit(f"tryon: expected the embedded simulator to start, got {line!r}")
+        cls.url = line.removeprefix("Listening on ").strip()
+        return cls.url
+
+    @classmethod
+    def stop(cls) -> None:
+        if cls.process is not None and cls.process.poll() is None:
+            cls.process.terminate()
+            cls.process.wait(timeout=10)
+
+
+TIMELINE = Timeline()
+_STARTED: dict[str, float] = {}
+
+
+@events.init.add_listener
+def _init(environment: Environment, **_kwargs: Any) -> None:
+    options = environment.parsed_options
+    if options is None or isinstance(environment.runner, WorkerRunner):
+        return
+    if not environment.host:
+        environment.host = _Embedded.start(options)
+        options.tryon_key = options.tryon_key or DEFAULT_KEY
+        options.tryon_image_base_url = options.tryon_image_base_url or f"{environment.host}/fixtures"
+        print(f"tryon: embedded simulator at {environment.host}", flush=True)
+    elif not options.tryon_key:
+        raise SystemExit("tryon: expected --tryon-key or TRYON_API_KEY with --host, got none")
+    if options.tryon_body != "multipart" and not options.tryon_image_base_url:
+        raise SystemExit("tryon: --tryon-body json needs --tryon-image-base-url against --host")
+
+
+@events.request.add_listener
+def _on_request(request_type: str, name: str, response_time: float, exception: Any, **_kw: Any) -> None:
+    TIMELINE.on_request(request_type, name, response_time, exception, time.time())
+
+
+@events.report_to_master.add_listener
+def _to_master(client_id: str, data: dict[str, Any], **_kw: Any) -> None:
+    data["tryon_timeline"] = TIMELINE.export()
+
+
+@events.worker_report.add_listener
+def _from_worker(client_id: str, data: dict[str, Any], **_kw: Any) -> None:
+    TIMELINE.merge(data.get("tryon_timeline", {}))
+
+
+@events.test_start.add_listener
+def _test_start(environment: Environment, **_kw: Any) -> None:
+    _STARTED["at"] = time.time()
+
+
+@events.quitting.add_listener
+def _quitting(environment: Environment, **_kw: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    try:
+        options = environment.parsed_options
+        duration = time.time() - _STARTED.get("at", time.time())
+        summary = summarise(environment.stats.entries, duration)
+        thresholds = Thresholds(
+            options.tryon_max_p95_ttr, options.tryon_max_429_ratio,
+            options.tryon_max_error_ratio, options.tryon_min_goodput,
+        )
+        broken = thresholds.broken(summary)
+        for line in broken:
+            print(f"tryon: threshold broken: {line}", flush=True)
+        if broken:
+            environment.process_exit_code = 3
+        if options.headless:
+            settings = {
+                "users": options.num_users, "retry": options.tryon_retry,
+                "poll": f"{options.tryon_poll} {options.tryon_poll_interval:g} s",
+                "body": options.tryon_body, "shape": options.tryon_shape,
+                "workload": f"open, {options.tryon_arrival_rate:g}/s per user" if options.tryon_arrival_rate else "closed",
+                "key": redact(options.tryon_key),
+            }
+            path = write_load_report(
+                summary, TIMELINE.rows(), Path(options.tryon_report_dir),
+                target=environment.host or "", settings=settings, broken=broken,
+            )
+            print(f"tryon: load report {path}", flush=True)
+    finally:
+        _Embedded.stop()
+
+
+class _Bodies:
+    """Encoded bodies, built once per process from the fixture images."""
+
+    cache: dict[str, tuple[bytes, dict[str, str]]] = {}
+
+    @classmethod
+    def get(cls, kind: str, wait: bool, image_base_url: str) -> tuple[bytes, dict[str, str]]:
+        key = f"{kind}:{wait}"
+        if key not in cls.cache:
+            images = FixtureImages(limit_profile())
+            if kind == "json":
+                base = image_base_url.rstrip("/")
+                body = TryOnRequest.json(person_image_url=f"{base}/person.jpg", garment_image_url=f"{base}/garment.png", wait_for_result=wait)
+            else:
+                files = {
+                    "person_image": ("person.jpg", images["person.jpg"], "image/jpeg"),
+                    "garment_image": ("garment.png", images["garment.png"], "image/png"),
+                }
+                body = TryOnRequest.multipart(files, wait_for_result=wait)
+            cls.cache[key] = body.encode()
+        return cls.cache[key]
+
+
+class TryOnUser(FastHttpUser):
+    """Shared by the scenarios: bodies, the retry policy, polling and the custom metrics."""
+
+    abstract = True
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        options = environment.parsed_options
+        self.options = options
+        self.policy = RetryPolicy(options.tryon_retry, max_retries=options.tryon_max_retries)
+        self.rng = random.Random()
+        self.headers = {"X-API-KEY": options.tryon_key}
+        rate = options.tryon_arrival_rate
+        self._wait = constant_throughput(rate) if rate > 0 else between(0.5, 1.5)
+
+    def wait_time(self) -> float:
+        return self._wait(self)
+
+    # -- metrics -------------------------------------------------------------------------
+
+    def _metric(self, kind: str, name: str, value: float = 0.0, exception: Exception | None = None) -> None:
+        self.environment.events.request.fire(
+            request_type=kind, name=name, response_time=value, response_length=0,
+            exception=exception, context={},
+        )
+
+    # -- requests with the retry policy --------------------------------------------------
+
+    def _send(self, method: str, path: str, name: str, ok: set[int], **kwargs: Any) -> Any:
+        attempt = 0
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        while True:
+            with self.client.request(method, path, name=name, catch_response=True, headers=headers, **kwargs) as response:
+                status = response.status_code
+                retry_after = response.headers.get("retry-after") if response.headers else None
+                if status == 429:
+                    response.failure("429 rate_limit_exceeded")
+                    self._metric("RATE_LIMITED", name)
+                    if retry_after is not None:
+                        self._metric("RETRY_AFTER", str(retry_after)[:20])
+                elif status in ok:
+                    response.success()
+                else:
+                    response.failure(f"{status} {str(response.text or '')[:80]}")
+            decision = self.policy.decide(attempt, status, retry_after, self.rng)
+            if decision.delay is None:
+                if status in RETRYABLE and self.policy.kind != "none":
+                    self._metric("GIVE_UP", self.policy.kind)
+                return response
+            self._metric("RETRY", self.policy.kind)
+            attempt += 1
+            gevent.sleep(decision.delay)
+
+    def _body(self, wait: bool) -> tuple[bytes, dict[str, str]]:
+        kind = self.options.tryon_body
+        if kind == "mixed":
+            kind = self.rng.choice(["json", "multipart"])
+        return _Bodies.get(kind, wait, self.options.tryon_image_base_url)
+
+    def sync_try_on(self) -> None:
+        data, headers = self._body(True)
+        started = time.perf_counter()
+        response = self._send("POST", TRY_ON, "POST /v1/try-on (sync)", {200}, data=data, headers=headers)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code == 200:
+            self._metric("TTR", "sync", elapsed)
+            self._metric("RESULT", "sync")
+        else:
+            self._metric("TTR", "sync", elapsed, RuntimeError(f"no result: {response.status_code}"))
+
+    def polling_try_on(self) -> None:
+        data, headers = self._body(False)
+        started = time.perf_counter()
+        response = self._send("POST", TRY_ON, "POST /v1/try-on (polling)", {202}, data=data, headers=headers)
+        if response.status_code != 202:
+            self._metric("TTR", "polling", (time.perf_counter() - started) * 1000, RuntimeError(f"not accepted: {response.status_code}"))
+            return
+        location = response.headers.get("location") or f"{TRY_ON}/job/{response.json()['job_id']}"
+        interval, polls, status = self.options.tryon_poll_interval, 0, "pending"
+        deadline = time.perf_counter() + self.options.tryon_poll_timeout
+        while status in ("pending", "running") and time.perf_counter() < deadline:
+            gevent.sleep(interval)
+            if self.options.tryon_poll == "backoff":
+                interval = min(interval * 1.5, 10.0)
+            polled = self._send("GET", location, "GET /v1/try-on/job/{job_id}", {200})
+            polls += 1
+            if polled.status_code == 200:
+                status = polled.json().get("status", "pending")
+        elapsed = (time.perf_counter() - started) * 1000
+        self._metric("POLLS", "polling", polls)
+        if status == "completed":
+            self._metric("TTR", "polling", elapsed)
+            self._metric("RESULT", "polling")
+        else:
+            self._metric("TTR", "polling", elapsed, RuntimeError(f"job ended {status}"))
+
+
+_ = (MasterRunner,)

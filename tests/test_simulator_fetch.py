@@ -1,0 +1,109 @@
+"""Image URLs fetched for real (HttpFetcher): hostile URLs, closed ports, servers that drip.
+
+Kept apart from the fuzz module: in-process simulators answer through respx, and only one
+may be open at a time (the first one's pass-through route would take the other's requests).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import DEMO_KEY, QUIET
+from tests.test_simulator_fuzz import _check
+from tryon_suite.simulator.fetch import HttpFetcher
+from tryon_suite.simulator.inprocess import InProcessSimulator
+
+PERSON_URL = "http://127.0.0.1:9/person.jpg"
+JSON = {"content-type": "application/json"}
+
+
+HOSTILE_URLS = [
+    "https://\ud9c3\udd2e\x0e\xafn",
+    "http://exa mple.com/p.jpg",
+    "http://[::1/p.jpg",
+    "http://127.0.0.1:99999/p.jpg",
+    "http://" + "a" * 300 + "/p.jpg",
+    "https://xn--/p.jpg",
+    "http://127.0.0.1:9/p.jpg",  # nothing listens on the discard port
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_a_hostile_image_url_is_a_400_when_really_fetched(url: str) -> None:
+    """Through the real HttpFetcher: every URL either is refused or fails to fetch, as a 400."""
+    with InProcessSimulator(QUIET) as sim:
+        client = httpx.Client(base_url=sim.base_url, headers={"X-API-KEY": DEMO_KEY})
+        body = {"person_image_url": url, "garment_image_url": "http://127.0.0.1:9/g.png"}
+        # json.dumps escapes lone surrogates, which httpx's own encoder refuses to send
+        content = json.dumps(body).encode()
+        response = client.post("/v1/try-on", content=content, headers=JSON)
+    assert response.status_code == 400, f"expected 400 for {url!r}, got {response.status_code}"
+    assert response.json()["error_code"] == "invalid_parameter", f"got {response.json()}"
+
+
+@given(path=st.text(max_size=40))
+def test_any_url_on_a_closed_port_is_a_400_when_really_fetched(path: str) -> None:
+    with InProcessSimulator(QUIET) as sim:
+        client = httpx.Client(base_url=sim.base_url, headers={"X-API-KEY": DEMO_KEY})
+        body = {"person_image_url": "http://127.0.0.1:9/" + path, "garment_image_url": PERSON_URL}
+        response = client.post("/v1/try-on", json=body)
+    _check(response)
+    assert response.status_code == 400, (
+        f"expected 400 for path {path!r}, got {response.status_code}"
+    )
+
+
+class _Drip(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        if self.path == "/huge":
+            self.send_header("Content-Length", "999999999999")
+            self.end_headers()
+            return
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        try:
+            for _ in range(1000):  # 10 bytes at a time, far slower than the deadline
+                self.wfile.write(b"\xff" * 10)
+                self.wfile.flush()
+                threading.Event().wait(0.05)
+        except OSError:
+            return  # the simulator hung up, as it should
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def drip_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("path", "code"), [("/drip", "invalid_parameter"), ("/huge", "file_size_too_large")]
+)
+def test_an_image_server_that_drips_or_declares_too_much_cannot_hold_the_simulator(
+    drip_url: str, path: str, code: str
+) -> None:
+    """One deadline covers the whole fetch (here 0.5 s); a declared size past the cap is refused at once."""
+    config = replace(QUIET, fetch_timeout=0.5)
+    with InProcessSimulator(config, fetcher=HttpFetcher(0.5)) as sim:
+        client = httpx.Client(base_url=sim.base_url, headers={"X-API-KEY": DEMO_KEY}, timeout=30)
+        body = {"person_image_url": drip_url + path, "garment_image_url": drip_url + path}
+        response = client.post("/v1/try-on", json=body)
+    assert (response.status_code, response.json()["error_code"]) == (400, code), response.text

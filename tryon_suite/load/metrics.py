@@ -1,0 +1,101 @@
+"""The load run's own metrics, bucketed per second so they merge across Locust workers.
+
+Each custom metric is also fired as a Locust request event with its own `request_type`
+(TTR, RESULT, POLLS, RATE_LIMITED, RETRY_AFTER, RETRY, GIVE_UP), so Locust's UI, CSV and
+HTML show it and its distributed mode aggregates it; the timeline adds what Locust keeps only
+for the aggregate: per-mode percentiles over time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = ["CUSTOM_TYPES", "Timeline", "percentile"]
+
+CUSTOM_TYPES: Final = frozenset(
+    {"TTR", "RESULT", "POLLS", "RATE_LIMITED", "RETRY_AFTER", "RETRY", "GIVE_UP"}
+)
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile (0 < share <= 1); 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, int(-(-share * len(ordered) // 1)))  # ceil without math
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+@dataclass
+class Second:
+    """What happened in one second of the run."""
+
+    ttr: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    results: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    rate_limited: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    requests: int = 0
+
+
+class Timeline:
+    """Per-second buckets; workers ship theirs to the master, which merges them."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[int, Second] = defaultdict(Second)
+
+    def on_request(
+        self, request_type: str, name: str, response_time: float, exception: object, when: float
+    ) -> None:
+        bucket = self.seconds[int(when)]
+        if request_type == "TTR" and exception is None:
+            bucket.ttr[name].append(float(response_time))
+        elif request_type == "RESULT":
+            bucket.results[name] += 1
+        elif request_type == "RATE_LIMITED":
+            bucket.rate_limited[name] += 1
+        elif request_type not in CUSTOM_TYPES:
+            bucket.requests += 1
+
+    def export(self) -> dict[str, Any]:
+        """A plain-data copy (for report_to_master), and the buckets are emptied."""
+        data = {
+            str(second): {
+                "ttr": {k: list(v) for k, v in bucket.ttr.items()},
+                "results": dict(bucket.results),
+                "rate_limited": dict(bucket.rate_limited),
+                "requests": bucket.requests,
+            }
+            for second, bucket in self.seconds.items()
+        }
+        self.seconds.clear()
+        return data
+
+    def merge(self, data: dict[str, Any]) -> None:
+        for second_text, part in data.items():
+            bucket = self.seconds[int(second_text)]
+            for mode, values in part["ttr"].items():
+                bucket.ttr[mode].extend(values)
+            for mode, count in part["results"].items():
+                bucket.results[mode] += count
+            for endpoint, count in part["rate_limited"].items():
+                bucket.rate_limited[endpoint] += count
+            bucket.requests += part["requests"]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row a second (relative to the first), for the CSV and the charts."""
+        if not self.seconds:
+            return []
+        start = min(self.seconds)
+        rows = []
+        for second in sorted(self.seconds):
+            bucket = self.seconds[second]
+            row: dict[str, Any] = {"t": second - start, "requests": bucket.requests}
+            for mode in ("sync", "polling"):
+                values = bucket.ttr.get(mode, [])
+                row[f"{mode}_p50_ms"] = round(percentile(values, 0.50), 1)
+                row[f"{mode}_p95_ms"] = round(percentile(values, 0.95), 1)
+                row[f"{mode}_results"] = bucket.results.get(mode, 0)
+            row["rate_limited"] = sum(bucket.rate_limited.values())
+            rows.append(row)
+        return rows

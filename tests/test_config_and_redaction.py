@@ -120,4 +120,4 @@ def test_json_errors_name_the_place_not_python_internals() -> None:
     assert result.message.startswith("expected valid JSON, got expecting property name"), result
     huge = anyio.run(bodies.read_json, _stream(b'{"wait_for_result": ' + b"9" * 5000 + b"}"))
     assert isinstance(huge, bodies.BodyProblem)
-    assert "sys." not in huge.message and "4300" not in huge.message, huge.message
+    assert huge.message == "expected valid JSON, got a number or nesting too large to read", huge

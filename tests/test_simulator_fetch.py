@@ -100,7 +100,7 @@ def drip_url() -> Iterator[str]:
 def test_an_image_server_that_drips_or_declares_too_much_cannot_hold_the_simulator(
     drip_url: str, path: str, code: str
 ) -> None:
-    """One deadline covers the whole fetch (here 0.5 s); a declared size past the cap is refused at once."""
+    """One deadline covers the whole fetch (0.5 s here); a declared size past the cap is refused."""
     config = replace(QUIET, fetch_timeout=0.5)
     with InProcessSimulator(config, fetcher=HttpFetcher(0.5)) as sim:
         client = httpx.Client(base_url=sim.base_url, headers={"X-API-KEY": DEMO_KEY}, timeout=30)

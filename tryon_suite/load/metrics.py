@@ -93,8 +93,9 @@ class Timeline:
             row: dict[str, Any] = {"t": second - start, "requests": bucket.requests}
             for mode in ("sync", "polling"):
                 values = bucket.ttr.get(mode, [])
-                row[f"{mode}_p50_ms"] = round(percentile(values, 0.50), 1)
-                row[f"{mode}_p95_ms"] = round(percentile(values, 0.95), 1)
+                # no result that second: no point (a gap in the chart, an empty CSV cell)
+                row[f"{mode}_p50_ms"] = round(percentile(values, 0.50), 1) if values else None
+                row[f"{mode}_p95_ms"] = round(percentile(values, 0.95), 1) if values else None
                 row[f"{mode}_results"] = bucket.results.get(mode, 0)
             row["rate_limited"] = sum(bucket.rate_limited.values())
             rows.append(row)

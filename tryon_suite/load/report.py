@@ -26,7 +26,7 @@ def _chart(
     figure, axes = plt.subplots(figsize=(8, 3.2), dpi=100)
     xs = [row["t"] for row in rows]
     for key, label in series:
-        axes.plot(xs, [row.get(key, 0) for row in rows], label=label, linewidth=1.6)
+        axes.plot(xs, [row.get(key, 0) for row in rows], label=label, linewidth=1.6, marker=".")
     axes.set_xlabel("seconds into the run")
     axes.set_ylabel(ylabel)
     axes.set_title(title)
@@ -68,7 +68,8 @@ def write_load_report(
     for row in rows:
         for mode in ("sync", "polling"):
             for q in ("p50", "p95"):
-                row[f"{mode}_{q}_s"] = row[f"{mode}_{q}_ms"] / 1000
+                ms = row[f"{mode}_{q}_ms"]
+                row[f"{mode}_{q}_s"] = ms / 1000 if ms is not None else float("nan")
     charts = []
     if rows:
         charts = [

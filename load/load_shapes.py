@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from locust import LoadTestShape
 
@@ -13,7 +14,7 @@ class TryOnShape(LoadTestShape):
     use_common_options = True
 
     def tick(self) -> tuple[int, float] | None:
-        options = self.runner.environment.parsed_options  # type: ignore[union-attr]
+        options: Any = self.runner.environment.parsed_options  # type: ignore[union-attr]
         users = int(options.num_users or 1)
         rate = float(options.spawn_rate or 1)
         run_time = options.run_time

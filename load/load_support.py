@@ -143,7 +143,7 @@ _STARTED: dict[str, float] = {}
 
 @events.init.add_listener
 def _init(environment: Environment, **_kwargs: Any) -> None:
-    options = environment.parsed_options
+    options: Any = environment.parsed_options
     if options is None or isinstance(environment.runner, WorkerRunner):
         return
     if not environment.host:
@@ -186,7 +186,7 @@ def _quitting(environment: Environment, **_kw: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return
     try:
-        options = environment.parsed_options
+        options: Any = environment.parsed_options
         duration = time.time() - _STARTED.get("at", time.time())
         summary = summarise(environment.stats.entries, duration)
         thresholds = Thresholds(
@@ -260,7 +260,7 @@ class TryOnUser(FastHttpUser):
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        options = environment.parsed_options
+        options: Any = environment.parsed_options
         self.options = options
         self.policy = RetryPolicy(options.tryon_retry, max_retries=options.tryon_max_retries)
         self.rng = random.Random()

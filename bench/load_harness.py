@@ -1,0 +1,184 @@
+"""Does a load run measure the target and not the harness?
+
+    python bench/load_harness.py [--seconds 10]
+
+1. Throughput: requests/s one Locust process (SyncUser, FastHttpUser, no think time) drives
+   against tryon-mock with no rate limit and no processing time, beside wrk sending the same
+   multipart body to the same simulator (the baseline: what the simulator itself sustains).
+2. Overhead: time_to_result measured by Locust against a simulator with a fixed 0.5 s
+   processing time, beside the same request timed by a plain httpx loop (the baseline).
+Needs wrk (Debian: apt-get install wrk). Results: bench/results/load_harness.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "load_harness.md"
+KEY = "tryon-demo-key"
+
+
+def start_mock(*args: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tryon_suite.simulator.cli", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith("Listening on "):
+        raise SystemExit(f"expected tryon-mock to start, got {line!r}")
+    return process, line.removeprefix("Listening on ").strip()
+
+
+def body() -> tuple[bytes, dict[str, str]]:
+    from tryon_suite.client import TryOnRequest
+    from tryon_suite.contract import limit_profile
+    from tryon_suite.fixtures import FixtureImages
+
+    images = FixtureImages(limit_profile())
+    files = {
+        "person_image": ("person.jpg", images["person.jpg"], "image/jpeg"),
+        "garment_image": ("garment.png", images["garment.png"], "image/png"),
+    }
+    return TryOnRequest.multipart(files, wait_for_result=True).encode()
+
+
+def locust_run(url: str, seconds: int, users: int, report: Path, *extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_")}
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        "load/locustfile.py",
+        "--headless",
+        "--only-summary",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{seconds}s",
+        "--host",
+        url,
+        "--tryon-key",
+        KEY,
+        "--tryon-report-dir",
+        str(report),
+        *extra,
+        "SyncUser",
+    ]
+    subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    return json.loads((report / "load.json").read_text())["summary"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print(
+            "bench: error: expected wrk on PATH (apt-get install wrk), found none", file=sys.stderr
+        )
+        return 2
+    data, headers = body()
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        # 1. throughput
+        mock, url = start_mock("--rate-limit", "0", "--processing-time", "0", "--seed", "1")
+        try:
+            check = httpx.post(
+                f"{url}/v1/try-on", content=data, headers={**headers, "X-API-KEY": KEY}
+            )
+            assert check.status_code == 200, f"expected 200 before timing, got {check.status_code}"
+            (tmp_path / "body.bin").write_bytes(data)
+            script = tmp_path / "post.lua"
+            script.write_text(
+                'wrk.method = "POST"\n'
+                f'local f = io.open("{tmp_path / "body.bin"}", "rb")\n'
+                'wrk.body = f:read("*a")\nf:close()\n'
+                f'wrk.headers["Content-Type"] = "{headers["Content-Type"]}"\n'
+                f'wrk.headers["X-API-KEY"] = "{KEY}"\n'
+            )
+            out = subprocess.run(
+                ["wrk", "-t1", "-c16", f"-d{args.seconds}s", "-s", str(script), f"{url}/v1/try-on"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            wrk_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
+            summary = locust_run(
+                url, args.seconds, 16, tmp_path / "t", "--tryon-arrival-rate", "1000"
+            )
+            locust_rps = sum(summary["requests"].values()) / summary["duration_s"]
+        finally:
+            mock.terminate()
+            mock.wait()
+        lines += [
+            f"| throughput: wrk, same multipart body (baseline) | {wrk_rps:.0f} req/s | 1.00 |",
+            f"| throughput: one Locust process, SyncUser, 16 users, no think time | "
+            f"{locust_rps:.0f} req/s | {locust_rps / wrk_rps:.2f} |",
+        ]
+        # 2. overhead on measured latency
+        mock, url = start_mock("--rate-limit", "0", "--processing-time", "0.5", "--seed", "2")
+        try:
+            timings = []
+            with httpx.Client(headers={**headers, "X-API-KEY": KEY}) as client:
+                for _ in range(20):
+                    started = time.perf_counter()
+                    response = client.post(f"{url}/v1/try-on", content=data)
+                    timings.append(time.perf_counter() - started)
+                    assert response.status_code == 200, response.text
+            direct = statistics.median(timings)
+            summary = locust_run(url, args.seconds, 10, tmp_path / "o")
+            measured = summary["modes"]["sync"]["ttr_p50_s"]
+        finally:
+            mock.terminate()
+            mock.wait()
+        lines += [
+            "| time_to_result p50, plain httpx loop (baseline), 0.5 s processing | "
+            f"{direct * 1000:.0f} ms | 1.00 |",
+            f"| time_to_result p50 as Locust measures it, 10 users | {measured * 1000:.0f} ms | "
+            f"{measured / direct:.2f} |",
+        ]
+    text = (
+        "\n".join(
+            [
+                "# Load harness: throughput and measurement overhead",
+                "",
+                f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
+                f"CPython {platform.python_version()}, {args.seconds} s per run; simulator and load "
+                "generator share the machine.",
+                "",
+                "| measure | value | ratio to baseline |",
+                "|---|---|---|",
+                *lines,
+            ]
+        )
+        + "\n"
+    )
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -163,9 +163,9 @@ def main() -> int:
             [
                 "# Load harness: throughput and measurement overhead",
                 "",
-                f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
-                f"CPython {platform.python_version()}, {args.seconds} s per run; simulator and load "
-                "generator share the machine.",
+                f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+                f"{os.cpu_count()} cores, CPython {platform.python_version()}, "
+                f"{args.seconds} s per run; simulator and load generator share the machine.",
                 "",
                 "| measure | value | ratio to baseline |",
                 "|---|---|---|",

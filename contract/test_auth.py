@@ -43,7 +43,7 @@ def test_a_job_status_without_or_with_a_wrong_key_gets_401(
     client: TryOnClient, target: Target
 ) -> None:
     accepted = client.try_on(polling_body(target))
-    body = expect_status(accepted, {202}, "tryon.202.when_not_waiting")
+    body = expect_status(accepted, {202}, "tryon.202.when_not_waiting", "tryon.202.job_id")
     location = accepted.headers.get("location") or body["job_id"]
     expect_error(
         client.job(location, key=None), 401, {"invalid_auth_token"}, "tryon.401.job_missing_key"

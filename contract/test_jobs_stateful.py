@@ -46,7 +46,7 @@ def test_jobs_behave_under_any_sequence_of_submits_polls_and_waits(
         @rule(target=jobs, kind=st.sampled_from(["json", "multipart"]))
         def submit(self, kind: str) -> JobTrace:
             response = client.try_on(polling_body(target, kind))
-            body = expect_status(response, {202}, "tryon.202.when_not_waiting")
+            body = expect_status(response, {202}, "tryon.202.when_not_waiting", "tryon.202.job_id")
             trace = JobTrace(body["job_id"], response.headers.get("location") or body["job_id"])
             self.traces.append(trace)
             return trace

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from contract.helpers import polling_body
-from tryon_suite.checks import expect_documented, expect_jpeg, expect_status
+from tryon_suite.checks import expect_jpeg, expect_status, headers_problem
 from tryon_suite.client import TryOnClient
 from tryon_suite.errors import ContractViolation
 from tryon_suite.jobs import follow
@@ -19,14 +19,10 @@ pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
 def submit(client: TryOnClient, target: Target, kind: str = "multipart") -> tuple[str, str]:
     """Send a polling try-on; returns (job_id, Location as sent)."""
     response = client.try_on(polling_body(target, kind))
-    body = expect_status(response, {202}, "tryon.202.when_not_waiting")
-    expect_documented(response, clause="tryon.202.job_id")
-    location = response.headers.get("location")
-    if not location:
-        raise ContractViolation(
-            "tryon.202.location", "a Location header", f"headers {dict(response.headers)}"
-        )
-    return str(body["job_id"]), location
+    if response.status_code == 202 and (problem := headers_problem(response)) is not None:
+        raise ContractViolation("tryon.202.location", "a Location header", problem)
+    body = expect_status(response, {202}, "tryon.202.when_not_waiting", "tryon.202.job_id")
+    return str(body["job_id"]), response.headers["location"]
 
 
 @pytest.mark.clause(

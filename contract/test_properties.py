@@ -33,9 +33,9 @@ def test_a_valid_body_is_accepted_and_answered_per_schema(
     body = data.draw(try_on_bodies(target.images, target.image_url, target.publish), "body")
     response = client.try_on(body)
     if body.waits:
-        expect_status(response, {200}, "tryon.200.when_waiting")
+        expect_status(response, {200}, "tryon.200.when_waiting", "tryon.200.result_url")
     else:
-        expect_status(response, {202}, "tryon.202.when_not_waiting")
+        expect_status(response, {202}, "tryon.202.when_not_waiting", "tryon.202.job_id")
         if not response.headers.get("location"):
             raise ContractViolation("tryon.202.location", "a Location header", "none")
 

@@ -17,7 +17,11 @@ pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
 def _result(client: TryOnClient, body: TryOnRequest, observe=None) -> str:
     """Send, expect 200 with a result_url, download it as a JPEG; returns the URL."""
     response = client.try_on(body)
-    answer = expect_status(response, {200}, "tryon.200.when_waiting")
+    if response.status_code == 400 and "unsupported_content_type" in response.text:
+        raise ContractViolation(
+            f"tryon.content_type.{body.kind}", f"a {body.kind} body accepted", response.text[:200]
+        )
+    answer = expect_status(response, {200}, "tryon.200.when_waiting", "tryon.200.result_url")
     expect_documented(response, clause="tryon.200.result_url")
     if "application/json" not in response.headers.get("content-type", ""):
         raise ContractViolation(

@@ -51,9 +51,15 @@ def answer_problem(endpoint: Endpoint, response: httpx.Response) -> str | None:
     if (problem := validation_problem(name, body)) is not None:
         return f"status {response.status_code}: {problem}; body {json.dumps(body)[:300]}"
     if endpoint == "try-on" and response.status_code == 202:
-        headers = {k.lower(): v for k, v in response.headers.items()}
-        if (problem := validation_problem("try-on-accepted-headers.json", headers)) is not None:
-            return f"status 202 headers: {problem}"
+        return headers_problem(response)
+    return None
+
+
+def headers_problem(response: httpx.Response) -> str | None:
+    """None when a 202's headers match try-on-accepted-headers.json (Location, that is)."""
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    if (problem := validation_problem("try-on-accepted-headers.json", headers)) is not None:
+        return f"status 202 headers: {problem}"
     return None
 
 
@@ -74,12 +80,15 @@ def expect_documented(
     return response.json()
 
 
-def expect_status(response: httpx.Response, statuses: set[int], clause: str) -> Any:
-    """The status is one of `statuses` and the body matches its schema; returns the body."""
+def expect_status(
+    response: httpx.Response, statuses: set[int], clause: str, schema_clause: str | None = None
+) -> Any:
+    """The status is one of `statuses` (else `clause` fails) and the body matches its schema
+    (else `schema_clause` fails, by default the same); returns the body."""
     if response.status_code not in statuses:
         wanted = " or ".join(str(s) for s in sorted(statuses))
         raise ContractViolation(clause, f"status {wanted}", _body_text(response))
-    return expect_documented(response, clause=clause)
+    return expect_documented(response, clause=schema_clause or clause)
 
 
 def expect_error(response: httpx.Response, status: int, codes: Iterable[str], clause: str) -> str:
@@ -88,12 +97,16 @@ def expect_error(response: httpx.Response, status: int, codes: Iterable[str], cl
     shown = allowed[0] if len(allowed) == 1 else "one of " + ", ".join(allowed)
     if response.status_code != status:
         raise ContractViolation(clause, f"{status} with error_code {shown}", _body_text(response))
-    body = expect_documented(response, clause="tryon.error.body_shape")
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
     code = body.get("error_code") if isinstance(body, dict) else None
     if code not in allowed:
         raise ContractViolation(
             clause, f"error_code {shown}", f"{code!r} in {_body_text(response)}"
         )
+    expect_documented(response, clause="tryon.error.body_shape")
     return str(code)
 
 

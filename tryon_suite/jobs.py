@@ -45,15 +45,35 @@ def check_step(previous: str | None, current: str, trace: list[str]) -> None:
         )
 
 
+def _check_exactly_when(response: Any) -> None:
+    """result_url exactly when completed, error exactly when failed: judged before the schema,
+    so the failure names the rule that broke."""
+    try:
+        raw = response.json()
+    except ValueError:
+        return
+    if not isinstance(raw, dict) or raw.get("status") not in _RANK:
+        return
+    for key, state, clause in (
+        ("result_url", "completed", "tryon.job.result_url_when_completed"),
+        ("error", "failed", "tryon.job.error_when_failed"),
+    ):
+        if (raw["status"] == state) != (key in raw):
+            raise ContractViolation(
+                clause, f"{key} exactly when {state}", f"status {raw['status']}, keys {sorted(raw)}"
+            )
+
+
 def poll_once(client: TryOnClient, trace: JobTrace) -> dict[str, Any]:
     """One poll: the body must match job-status.json and name the job polled."""
     response = client.job(trace.location)
     if response.status_code != 200:
+        # The first poll follows the 202's Location: failing there is the Location's fault.
+        clause = "tryon.job.status_body" if trace.statuses else "tryon.202.location_names_the_job"
         raise ContractViolation(
-            "tryon.job.status_body",
-            "200 with the job's status",
-            f"{response.status_code} {response.text[:300]!r}",
+            clause, "200 with the job's status", f"{response.status_code} {response.text[:300]!r}"
         )
+    _check_exactly_when(response)
     body: dict[str, Any] = expect_documented(response, "job", clause="tryon.job.status_body")
     if body.get("job_id") != trace.job_id:
         raise ContractViolation(

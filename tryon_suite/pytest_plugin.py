@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from tryon_suite.clauses import catalogue
 from tryon_suite.client import BudgetExhausted, TryOnClient
 from tryon_suite.contract import limit_profile
-from tryon_suite.errors import ConfigError, SchemaError
+from tryon_suite.errors import ConfigError, ContractViolation, SchemaError
 from tryon_suite.results import CheckOutcome, RunResults
 from tryon_suite.targets import Target, TargetOptions, open_target
 
@@ -46,6 +46,15 @@ settings.register_profile(
 settings.register_profile(
     "live",
     max_examples=6,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+# The self-test runs the suite once per mutant: fewer examples, the same every time.
+settings.register_profile(
+    "selftest",
+    max_examples=25,
     derandomize=True,
     database=None,
     deadline=None,
@@ -109,6 +118,12 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         "where the compliance report is written (default reports/)",
         {"metavar": "DIR"},
     ),
+    (
+        "--tryon-mutant",
+        "TRYON_MUTANT",
+        "run in process against this mutant of the simulator (tryon-suite selftest uses it)",
+        {"metavar": "NAME"},
+    ),
 ]
 
 
@@ -160,6 +175,16 @@ def _target_options(config: pytest.Config) -> TargetOptions:
         limits = limit_profile(get["--tryon-limits"])
     except ConfigError as exc:
         raise pytest.UsageError(f"--tryon-limits: {exc}") from None
+    mutant = get["--tryon-mutant"]
+    if mutant is not None:
+        from tryon_suite.mutants import mutant as find_mutant
+
+        if base_url:
+            raise pytest.UsageError("expected --tryon-mutant without --tryon-base-url, got both")
+        try:
+            find_mutant(mutant)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"--tryon-mutant: {exc}") from None
     burst = config.getoption("--tryon-allow-burst")
     if burst is None:
         burst = os.environ.get("TRYON_ALLOW_BURST", "").lower() in ("1", "true", "yes")
@@ -173,6 +198,7 @@ def _target_options(config: pytest.Config) -> TargetOptions:
         budget=budget,
         limits=limits,
         rate=rate,
+        mutant=mutant,
     )
 
 
@@ -340,8 +366,13 @@ def pytest_runtest_makereport(
         outcome = "failed"
         message = _failure_message(call)
     exchanges = [e for c in item.stash.get(_CLIENTS, []) for e in c.exchanges]
+    failed_clause = None
+    if outcome == "failed" and call.excinfo is not None:
+        violation = call.excinfo.value
+        if isinstance(violation, ContractViolation):
+            failed_clause = violation.clause
     item.config.stash[_TESTS].append(
-        CheckOutcome(item.nodeid, clause_ids, outcome, message, exchanges[-12:])
+        CheckOutcome(item.nodeid, clause_ids, outcome, message, exchanges[-12:], failed_clause)
     )
     return report
 

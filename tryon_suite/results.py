@@ -28,6 +28,14 @@ class CheckOutcome:
     outcome: Outcome
     message: str = ""
     exchanges: list[Exchange] = field(default_factory=list)
+    #: the clause a ContractViolation named: the failure is that clause's; the test's other
+    #: clauses were not reached, so they are not judged by this test
+    failed_clause: str | None = None
+
+    def outcome_for(self, clause_id: str) -> Outcome:
+        if self.outcome == "failed" and self.failed_clause and clause_id != self.failed_clause:
+            return "not checked"
+        return self.outcome
 
 
 @dataclass
@@ -62,13 +70,17 @@ class RunResults:
     def clause_results(self) -> list[ClauseResult]:
         by_clause: dict[str, list[CheckOutcome]] = {}
         for test in self.tests:
-            for cid in test.clauses:
+            for cid in {*test.clauses, *([test.failed_clause] if test.failed_clause else [])}:
                 by_clause.setdefault(cid, []).append(test)
         results = []
         for clause in catalogue():
             tests = by_clause.get(clause.id, [])
             observed = self.observations.get(clause.id, [])
             results.append(_judge(clause, tests, observed))
+        known = {c.id for c in catalogue()}
+        for cid in sorted(set(by_clause) - known):  # a violation naming no catalogue clause
+            tests = by_clause[cid]
+            results.append(ClauseResult(_unknown(cid), "fails", tests[0].message, tests, []))
         order = {"fails": 0, "not checked": 1, "holds": 2, "observed": 3}
         return sorted(results, key=lambda r: order[r.status])
 
@@ -85,9 +97,13 @@ class RunResults:
         return counts
 
 
+def _unknown(clause_id: str) -> Clause:
+    return Clause(clause_id, "must", "suite", "a clause id missing from clauses.yaml", (), True)
+
+
 def _judge(clause: Clause, tests: list[CheckOutcome], observed: list[str]) -> ClauseResult:
-    failed = [t for t in tests if t.outcome == "failed"]
-    passed = [t for t in tests if t.outcome == "passed"]
+    failed = [t for t in tests if t.outcome_for(clause.id) == "failed"]
+    passed = [t for t in tests if t.outcome_for(clause.id) == "passed"]
     if failed:
         return ClauseResult(clause, "fails", failed[0].message, tests, observed)
     if clause.level == "observe":
@@ -100,7 +116,13 @@ def _judge(clause: Clause, tests: list[CheckOutcome], observed: list[str]) -> Cl
 
 
 def _why_not(clause: Clause, tests: Iterable[CheckOutcome]) -> str:
-    reasons = sorted({t.message for t in tests if t.message})
+    reasons = sorted(
+        {
+            f"stopped at a failure of {t.failed_clause}" if t.outcome == "failed" else t.message
+            for t in tests
+            if t.message
+        }
+    )
     if reasons:
         return "; ".join(reasons)
     if not clause.checkable:

@@ -39,6 +39,8 @@ class TargetOptions:
     rate: float | None = None
     poll_timeout: float = 120.0
     seed: int = 0
+    #: run in process against this mutant of the simulator (tryon_suite.mutants)
+    mutant: str | None = None
 
 
 @dataclass
@@ -110,11 +112,16 @@ def _in_process(
         extra[name] = data
         return f"{IMAGE_HOST}/{name}"
 
-    with InProcessSimulator(config, clock=clock) as sim:
+    simulator = None
+    if options.mutant is not None:
+        from tryon_suite.mutants import mutant
+
+        simulator = mutant(options.mutant).build(config, clock)
+    with InProcessSimulator(config, clock=clock, simulator=simulator) as sim:
         sim.mock_host(IMAGE_HOST, lambda request: _serve_fixture(images, extra, request))
         keys = {a.credits: a.key for a in DEFAULT_ACCOUNTS}
         yield Target(
-            name="in-process simulator",
+            name="in-process simulator" + (f" (mutant {options.mutant})" if options.mutant else ""),
             base_url=sim.base_url,
             key=DEFAULT_ACCOUNTS[0].key,
             other_key=DEFAULT_ACCOUNTS[1].key,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Final
 
 from python_multipart.multipart import MultipartParser, parse_options_header
+
+# python-multipart logs every malformed body it meets; each one is answered 400 here instead.
+logging.getLogger("python_multipart").setLevel(logging.CRITICAL)
 
 __all__ = ["BodyProblem", "Form", "media_type", "read_json", "read_multipart"]
 

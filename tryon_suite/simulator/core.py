@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from tryon_suite.clock import Clock
-from tryon_suite.images import ImageInfo, compose_result, inspect_image
+from tryon_suite.images import ImageInfo, ImageProblem, compose_result, inspect_image
 from tryon_suite.simulator import bodies, params
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.fetch import FetchProblem, HttpFetcher, ImageFetcher
@@ -128,13 +128,30 @@ class Simulator:
     async def handle(self, request: SimRequest) -> SimResponse:
         """Answer one request; bad input gets a documented 4xx, never an exception."""
         try:
-            return await self._route(request)
+            return self.answer(request, await self._route(request))
         except Disconnected:
             raise
         except Exception as exc:
             # A bug of ours, not the client's: answer as a server would, and log it for us.
             _log.exception("simulator error on %s %s", request.method, request.path[:200])
             return _error(500, "internal_server_error", f"simulator error: {type(exc).__name__}")
+
+    # -- hooks: a mutant (tryon_suite.mutants) overrides one of these to break one clause ------
+
+    def answer(self, request: SimRequest, response: SimResponse) -> SimResponse:
+        """The last word on every answer; the correct simulator changes nothing."""
+        return response
+
+    def inspect(self, data: bytes, field: str) -> ImageInfo | ImageProblem:
+        """Check one image as the API does (images.inspect_image under the config's limits)."""
+        return inspect_image(data, self.config.limits, field)
+
+    def owns(self, job: Job, key: str) -> bool:
+        """Whether `key` may see `job`: only its own account."""
+        return job.owner == key
+
+    def has_credits(self, key: str) -> bool:
+        return self.credits[key] >= self.config.credits_per_try_on
 
     async def _route(self, request: SimRequest) -> SimResponse:
         method = request.method.upper()
@@ -207,7 +224,7 @@ class Simulator:
         if isinstance(key, SimResponse):
             return await self._drained(request, key)
         config = self.config
-        if self.credits[key] < config.credits_per_try_on:
+        if not self.has_credits(key):
             return await self._drained(
                 request,
                 _error(
@@ -278,7 +295,7 @@ class Simulator:
                 if isinstance(fetched, FetchProblem):
                     return _error(400, fetched.error_code, f"{name}_url: {fetched.message}")
                 data = fetched
-            checked = inspect_image(data, self.config.limits, name)
+            checked = self.inspect(data, name)
             if not isinstance(checked, ImageInfo):
                 return _error(400, checked.error_code, checked.message)
             out.append(data)
@@ -325,7 +342,7 @@ class Simulator:
         if isinstance(key, SimResponse):
             return key
         job = self._jobs.get(job_id)
-        if job is None or job.owner != key:
+        if job is None or not self.owns(job, key):
             # Not documented (API.md, open points); another account's job looks unknown too.
             return _error(404, "job_not_found", "expected the id of one of your jobs, got another")
         now = self.clock.now()

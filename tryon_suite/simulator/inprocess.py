@@ -48,10 +48,16 @@ class InProcessSimulator:
         base_url: str = DEFAULT_BASE_URL,
         clock: Clock | None = None,
         fetcher: ImageFetcher | None = None,
+        simulator: Simulator | None = None,
     ) -> None:
+        """`simulator`, when given (a mutant, say), is used as it is, with its own clock."""
         self.base_url = base_url.rstrip("/")
-        self.clock: Clock = clock if clock is not None else VirtualClock()
-        self.simulator = Simulator(config, self.clock, fetcher)
+        if simulator is not None:
+            self.clock = simulator.clock
+            self.simulator = simulator
+        else:
+            self.clock = clock if clock is not None else VirtualClock()
+            self.simulator = Simulator(config, self.clock, fetcher)
         self.router = respx.MockRouter(assert_all_called=False)
         url = httpx.URL(self.base_url)
         where = {"scheme": url.scheme, "host": url.host}

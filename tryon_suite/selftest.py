@@ -1,0 +1,240 @@
+"""`tryon-suite selftest`: the contract suite against the correct simulator and every mutant.
+
+Writes the kill matrix (reports/selftest.json and .html): each mutant, killed or not, by which
+clauses and tests. A mutant counts as killed when at least one of the clauses it is tagged
+with fails; a run that fails only other clauses is reported as killed off target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tryon_suite.mutants import CATALOGUE, Mutant, mutant
+
+__all__ = ["KillResult", "main", "run_selftest"]
+
+ROOT = Path(__file__).resolve().parent.parent
+PERMISSIONS = [
+    "--tryon-no-credits-key",
+    "tryon-no-credits-key",
+    "--tryon-other-key",
+    "tryon-other-key",
+    "--tryon-allow-burst",
+]
+
+
+@dataclass
+class KillResult:
+    """One row of the kill matrix."""
+
+    mutant: str
+    description: str
+    tagged: list[str]
+    needs: list[str]
+    face: str
+    killed: bool
+    on_target: bool
+    failing: list[str] = field(default_factory=list)
+    tests: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    exit_code: int = 0
+
+
+def _contract_dir() -> Path:
+    candidate = ROOT / "contract"
+    if not candidate.is_dir():
+        raise SystemExit(f"tryon-suite: error: expected the contract suite in {candidate}")
+    return candidate
+
+
+def _pytest(
+    args: Sequence[str], report_dir: Path, profile: str
+) -> tuple[int, dict[str, Any], float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_")}
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(_contract_dir()),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--hypothesis-profile={profile}",
+        "--tryon-report-dir",
+        str(report_dir),
+        "-o",
+        "junit_family=xunit2",
+        *args,
+    ]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    report = report_dir / "compliance.json"
+    if not report.exists():
+        raise RuntimeError(
+            f"expected a report from {' '.join(args)}, got none:\n{done.stdout[-2000:]}"
+        )
+    return done.returncode, json.loads(report.read_text()), elapsed
+
+
+def _judge(
+    m: Mutant | None, face: str, code: int, report: dict[str, Any], seconds: float
+) -> KillResult:
+    failing = [c for c in report["clauses"] if c["status"] == "fails"]
+    ids = [c["id"] for c in failing]
+    tests = sorted(
+        {
+            t["nodeid"].split("::")[-1]
+            for c in failing
+            for t in c["tests"]
+            if t["outcome"] == "failed"
+        }
+    )
+    tagged = list(m.clauses) if m else []
+    return KillResult(
+        mutant=m.name if m else "(correct simulator)",
+        description=m.description if m else "no deviation",
+        tagged=tagged,
+        needs=list(m.needs) if m else [],
+        face=face,
+        killed=bool(failing),
+        on_target=bool(set(ids) & set(tagged)),
+        failing=ids,
+        tests=tests,
+        seconds=round(seconds, 1),
+        exit_code=code,
+    )
+
+
+def _in_process(name: str | None, work: Path, profile: str) -> KillResult:
+    folder = work / (name or "correct")
+    args = ["--tryon-mutant", name] if name else []
+    code, report, seconds = _pytest(args, folder, profile)
+    return _judge(mutant(name) if name else None, "in process", code, report, seconds)
+
+
+@contextlib.contextmanager
+def _served(name: str) -> Iterator[str]:
+    from tryon_suite.clock import RealClock
+    from tryon_suite.simulator.config import SimulatorConfig
+    from tryon_suite.simulator.server import serving
+
+    config = SimulatorConfig(rate_limit=20.0, burst=5, processing_time=0.05)
+    with serving(simulator=mutant(name).build(config, RealClock())) as (url, _):
+        yield url
+
+
+def _over_http(name: str, work: Path) -> KillResult:
+    with _served(name) as url:
+        args = [
+            "--tryon-base-url",
+            url,
+            "--tryon-api-key",
+            "tryon-demo-key",
+            "--tryon-rate",
+            "15",
+            *PERMISSIONS,
+        ]
+        code, report, seconds = _pytest(args, work / f"http-{name}", "live")
+    return _judge(mutant(name), "over HTTP", code, report, seconds)
+
+
+#: Mutants also run over real HTTP against tryon-mock's ASGI face, to prove the live path.
+HTTP_SELECTION = ("location_missing", "result_is_png", "wrong_key_accepted")
+
+
+def run_selftest(
+    names: Sequence[str] | None = None,
+    *,
+    jobs: int = 2,
+    http: Sequence[str] = HTTP_SELECTION,
+    profile: str = "selftest",
+) -> list[KillResult]:
+    """Run the suite against the correct simulator and the mutants; one row each."""
+    chosen = list(names) if names else [m.name for m in CATALOGUE]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            rows = list(pool.map(lambda n: _in_process(n, work, profile), [None, *chosen]))
+        rows += [_over_http(name, work) for name in http]
+    return rows
+
+
+def write_matrix(rows: list[KillResult], folder: Path) -> list[Path]:
+    """reports/selftest.json and selftest.html; the compliance report links the matrix."""
+    from tryon_suite.report.render import _environment
+
+    folder.mkdir(parents=True, exist_ok=True)
+    mutants = [r for r in rows if r.mutant != "(correct simulator)"]
+    data = {
+        "mutants": len({r.mutant for r in mutants}),
+        "killed": sum(r.killed for r in mutants),
+        "killed_on_target": sum(r.on_target for r in mutants),
+        "false_alarms": [r.failing for r in rows if r.mutant == "(correct simulator)" and r.killed],
+        "rows": [asdict(r) for r in rows],
+    }
+    json_path = folder / "selftest.json"
+    json_path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    html = _environment().get_template("selftest.html.j2").render(matrix=data)
+    html_path = folder / "selftest.html"
+    html_path.write_text(html, encoding="utf-8")
+    return [html_path, json_path]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`tryon-suite selftest [MUTANT ...]`: exit 0 when the correct simulator passes and every
+    mutant is killed on target."""
+    parser = argparse.ArgumentParser(prog="tryon-suite", description="tryon-suite commands")
+    commands = parser.add_subparsers(dest="command", required=True)
+    selftest = commands.add_parser("selftest", help="run the suite against every mutant")
+    selftest.add_argument("mutants", nargs="*", help="only these mutants (default: all)")
+    selftest.add_argument("--jobs", type=int, default=2, help="runs at once (default 2)")
+    selftest.add_argument("--no-http", action="store_true", help="skip the runs over HTTP")
+    selftest.add_argument("--report-dir", default="reports", help="where the matrix goes")
+    commands.add_parser("list", help="list the mutant catalogue")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for m in CATALOGUE:
+            needs = f" [needs {', '.join(m.needs)}]" if m.needs else ""
+            print(f"{m.name}: {m.description} -> {', '.join(m.clauses)}{needs}")
+        return 0
+    try:
+        for name in args.mutants:
+            mutant(name)
+    except Exception as exc:
+        print(f"tryon-suite: error: {exc}", file=sys.stderr)
+        return 2
+    rows = run_selftest(args.mutants, jobs=args.jobs, http=() if args.no_http else HTTP_SELECTION)
+    paths = write_matrix(rows, Path(args.report_dir))
+    width = max(len(r.mutant) for r in rows)
+    for r in rows:
+        verdict = (
+            ("killed" if r.on_target else "killed off target" if r.killed else "SURVIVED")
+            if r.mutant != "(correct simulator)"
+            else ("FALSE ALARM" if r.killed else "passes")
+        )
+        print(f"{r.mutant:<{width}}  {r.face:<10}  {verdict:<17}  {', '.join(r.failing[:4])}")
+    mutants = [r for r in rows if r.mutant != "(correct simulator)"]
+    correct = [r for r in rows if r.mutant == "(correct simulator)"]
+    ok = all(r.on_target for r in mutants) and not any(r.killed for r in correct)
+    print(
+        f"{sum(r.on_target for r in mutants)}/{len(mutants)} mutant runs killed on target; "
+        f"matrix: {paths[0]}"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -218,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     rows = run_selftest(args.mutants, jobs=args.jobs, http=() if args.no_http else HTTP_SELECTION)
     paths = write_matrix(rows, Path(args.report_dir))
+    # the compliance report of the correct simulator, with the matrix as its last section
+    _pytest([], Path(args.report_dir), "selftest")
     width = max(len(r.mutant) for r in rows)
     for r in rows:
         verdict = (

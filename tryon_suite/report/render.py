@@ -93,6 +93,9 @@ def write_report(results: RunResults, folder: Path, secrets: tuple[str, ...] = (
     """Write compliance.html and compliance.json; every known key is scrubbed from both."""
     data = report_data(results)
     folder.mkdir(parents=True, exist_ok=True)
+    matrix = folder / "selftest.json"
+    if matrix.exists():  # written by `tryon-suite selftest` into the same folder
+        data["selftest"] = json.loads(matrix.read_text(encoding="utf-8"))
     html = _environment().get_template("compliance.html.j2").render(report=data)
     text = json.dumps(data, indent=2)
     html_path, json_path = folder / "compliance.html", folder / "compliance.json"

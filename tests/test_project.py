@@ -27,3 +27,19 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
         f"expected .ci/run to hold the README's test command {test_command!r} as a line, "
         "found it nowhere"
     )
+
+
+def test_pytest_lists_the_suite_markers_and_options() -> None:
+    import subprocess
+    import sys
+
+    markers = subprocess.run(
+        [sys.executable, "-m", "pytest", "--markers"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    for marker in ("@pytest.mark.clause(*ids)", "@pytest.mark.live", "@pytest.mark.spends_credits"):
+        assert marker in markers, f"expected {marker} in pytest --markers, got none"
+    helptext = subprocess.run(
+        [sys.executable, "-m", "pytest", "--help"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    for option in ("--tryon-base-url", "--tryon-budget", "--tryon-allow-burst", "--tryon-limits"):
+        assert option in helptext, f"expected {option} in pytest --help, got none"

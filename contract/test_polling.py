@@ -40,6 +40,7 @@ def submit(client: TryOnClient, target: Target, kind: str = "multipart") -> tupl
     "tryon.job.reaches_a_final_state",
     "tryon.result.jpeg",
     "tryon.request.wait_for_result",
+    "tryon.open.job_error_codes",
 )
 @pytest.mark.parametrize("kind", ["json", "multipart"])
 def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(

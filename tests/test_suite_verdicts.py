@@ -187,3 +187,29 @@ def test_a_server_reading_the_open_points_otherwise_still_passes(tmp_path: Path)
     assert any("relative" in o for o in observed["tryon.open.location_form"]), observed
     assert observed["tryon.open.retry_after"] == ["no Retry-After"], observed
     assert any("malformed_image" in o for o in observed["tryon.open.too_small_image"]), observed
+
+
+def test_when_the_budget_runs_out_the_rest_is_not_checked_never_passed(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_")}
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "contract",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--tryon-budget",
+        "40",
+        "--tryon-report-dir",
+        str(tmp_path),
+    ]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    report = json.loads((tmp_path / "compliance.json").read_text())
+    assert report["requests"] == 40, (
+        f"expected exactly the 40 requests allowed, got {report['requests']}"
+    )
+    spent = [c for c in report["clauses"] if "--tryon-budget" in c["reason"]]
+    assert spent, "expected clauses reported not checked for the spent budget"
+    assert all(c["status"] == "not checked" for c in spent), [c["status"] for c in spent]
+    assert done.returncode == 0, f"expected exit 0 (no must clause fails), got {done.returncode}"

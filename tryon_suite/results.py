@@ -107,8 +107,11 @@ def _judge(clause: Clause, tests: list[CheckOutcome], observed: list[str]) -> Cl
     if failed:
         return ClauseResult(clause, "fails", failed[0].message, tests, observed)
     if clause.level == "observe":
-        if observed or passed:
+        if observed:
             return ClauseResult(clause, "observed", "", tests, observed)
+        if passed:
+            reason = "the run met no case to observe"
+            return ClauseResult(clause, "not checked", reason, tests, observed)
         return ClauseResult(clause, "not checked", _why_not(clause, tests), tests, observed)
     if passed:
         return ClauseResult(clause, "holds", "", tests, observed)

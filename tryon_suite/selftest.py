@@ -53,10 +53,14 @@ class KillResult:
 
 
 def _contract_dir() -> Path:
-    candidate = ROOT / "contract"
-    if not candidate.is_dir():
-        raise SystemExit(f"tryon-suite: error: expected the contract suite in {candidate}")
-    return candidate
+    """contract/ of this checkout, or of the folder the command runs in (a wheel install)."""
+    for candidate in (ROOT / "contract", Path.cwd() / "contract"):
+        if candidate.is_dir():
+            return candidate
+    raise SystemExit(
+        f"tryon-suite: error: expected the contract suite in {Path.cwd() / 'contract'}, "
+        "found none (run it from a clone of the repository)"
+    )
 
 
 def _pytest(
@@ -79,7 +83,8 @@ def _pytest(
         *args,
     ]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    cwd = _contract_dir().parent
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     report = report_dir / "compliance.json"
     if not report.exists():

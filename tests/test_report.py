@@ -133,3 +133,28 @@ def test_the_report_renders_in_chromium_with_its_table_and_failure_details(
     assert "relative, e.g." in observed, f"expected the open point observed, got {observed[:200]!r}"
     assert page.locator("#totals").inner_text().count("\n") >= 3, "expected the four totals"
     assert not errors, f"expected no script errors, got {errors}"
+
+
+def test_a_kill_matrix_beside_the_report_becomes_its_last_section(tmp_path: Path) -> None:
+    from tryon_suite.selftest import KillResult, write_matrix
+
+    rows = [
+        KillResult("(correct simulator)", "no deviation", [], [], "in process", False, False),
+        KillResult(
+            "location_missing",
+            "202 without Location",
+            ["tryon.202.location"],
+            [],
+            "in process",
+            True,
+            True,
+            ["tryon.202.location"],
+            ["test_x"],
+        ),
+    ]
+    write_matrix(rows, tmp_path)
+    write_report(_results(), tmp_path, ())
+    html = (tmp_path / "compliance.html").read_text()
+    assert 'id="selftest"' in html, "expected the kill matrix section in the compliance report"
+    assert "1 of 1 mutant runs" in " ".join(html.split()), "expected the kill count stated"
+    assert (tmp_path / "selftest.html").exists(), "expected the matrix page itself"

@@ -11,7 +11,6 @@ permission. Medians and the machine go to bench/results/contract_run.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -28,27 +27,10 @@ RESULTS = ROOT / "bench" / "results" / "contract_run.md"
 
 def run(args: list[str], report_dir: Path) -> tuple[float, int, int, int]:
     """(seconds, requests, checks, exit code) of one pytest run of the contract suite."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_")}
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "contract",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--tryon-report-dir",
-        str(report_dir),
-        *args,
-    ]
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    report = report_dir / "compliance.json"
-    if not report.exists():
-        return elapsed, 0, 0, done.returncode
-    data = json.loads(report.read_text())
-    return elapsed, data["requests"], data["tests"], done.returncode
+    from tryon_suite.selftest import run_contract
+
+    done = run_contract(args, report_dir)
+    return done.seconds, done.report["requests"], done.report["tests"], done.exit_code
 
 
 def main() -> int:

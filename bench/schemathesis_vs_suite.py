@@ -15,7 +15,6 @@ fails on the correct simulator is a false alarm. Results: bench/results/schemath
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -67,35 +66,12 @@ def schemathesis(url: str, examples: int, exclude: list[str]) -> tuple[bool, flo
 
 
 def suite(url: str, report_dir: Path) -> tuple[bool, float, int]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_")}
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "contract",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--tryon-base-url",
-        url,
-        "--tryon-api-key",
-        KEY,
-        "--tryon-rate",
-        "15",
-        "--tryon-no-credits-key",
-        "tryon-no-credits-key",
-        "--tryon-other-key",
-        "tryon-other-key",
-        "--tryon-allow-burst",
-        "--tryon-report-dir",
-        str(report_dir),
-    ]
-    started = time.perf_counter()
-    subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
-    elapsed = time.perf_counter() - started
-    report = json.loads((report_dir / "compliance.json").read_text())
-    failing = [c for c in report["clauses"] if c["status"] == "fails"]
-    return bool(failing), elapsed, report["requests"]
+    from tryon_suite.selftest import PERMISSIONS, run_contract
+
+    args = ["--tryon-base-url", url, "--tryon-api-key", KEY, "--tryon-rate", "15", *PERMISSIONS]
+    done = run_contract(args, report_dir)
+    failing = [c for c in done.report["clauses"] if c["status"] == "fails"]
+    return bool(failing), done.seconds, done.report["requests"]
 
 
 def main() -> int:

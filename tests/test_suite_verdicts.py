@@ -4,9 +4,6 @@ stays green where only a should-clause breaks, and never writes a key."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import QUIET
+from tryon_suite import selftest
 from tryon_suite.clock import RealClock
 from tryon_suite.contract import limit_profile
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
@@ -49,27 +47,16 @@ class PacedRequestsGet429(Simulator):
 
 
 def run_contract(
-    base_url: str, report_dir: Path, *paths: str, key: str = "tryon-demo-key", rate: int = 200
+    base_url: str,
+    report_dir: Path,
+    path: str,
+    *options: str,
+    key: str = "tryon-demo-key",
+    rate: int = 200,
 ) -> int:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_")}
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        *paths,
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--tryon-base-url",
-        base_url,
-        "--tryon-api-key",
-        key,
-        "--tryon-rate",
-        str(rate),
-        "--tryon-report-dir",
-        str(report_dir),
-    ]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True).returncode
+    """The suite (or the file `path` of it) over HTTP against `base_url`; the exit code."""
+    args = ["--tryon-base-url", base_url, "--tryon-api-key", key, "--tryon-rate", str(rate)]
+    return selftest.run_contract([*args, *options], report_dir, paths=[path]).exit_code
 
 
 @pytest.fixture
@@ -190,21 +177,7 @@ def test_a_server_reading_the_open_points_otherwise_still_passes(tmp_path: Path)
 
 
 def test_when_the_budget_runs_out_the_rest_is_not_checked_never_passed(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_")}
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "contract",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--tryon-budget",
-        "40",
-        "--tryon-report-dir",
-        str(tmp_path),
-    ]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    done = selftest.run_contract(["--tryon-budget", "40"], tmp_path)
     report = json.loads((tmp_path / "compliance.json").read_text())
     assert report["requests"] == 40, (
         f"expected exactly the 40 requests allowed, got {report['requests']}"
@@ -212,4 +185,4 @@ def test_when_the_budget_runs_out_the_rest_is_not_checked_never_passed(tmp_path:
     spent = [c for c in report["clauses"] if "--tryon-budget" in c["reason"]]
     assert spent, "expected clauses reported not checked for the spent budget"
     assert all(c["status"] == "not checked" for c in spent), [c["status"] for c in spent]
-    assert done.returncode == 0, f"expected exit 0 (no must clause fails), got {done.returncode}"
+    assert done.exit_code == 0, f"expected exit 0 (no must clause fails), got {done.exit_code}"

@@ -23,7 +23,7 @@ from typing import Any
 
 from tryon_suite.mutants import CATALOGUE, Mutant, mutant
 
-__all__ = ["KillResult", "main", "run_selftest"]
+__all__ = ["ContractRun", "KillResult", "main", "run_contract", "run_selftest"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PERMISSIONS = [
@@ -63,25 +63,42 @@ def _contract_dir() -> Path:
     )
 
 
-def _pytest(
-    args: Sequence[str], report_dir: Path, profile: str
-) -> tuple[int, dict[str, Any], float]:
+@dataclass(frozen=True)
+class ContractRun:
+    """One run of the contract suite in a fresh process: exit code, report, output, time."""
+
+    exit_code: int
+    report: dict[str, Any]
+    stdout: str
+    seconds: float
+
+
+def run_contract(
+    args: Sequence[str],
+    report_dir: Path,
+    profile: str | None = None,
+    paths: Sequence[str] = (),
+) -> ContractRun:
+    """Run `pytest contract` (or `paths` in it) with `args` in a fresh process, TRYON_*
+    variables cleared."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_")}
+    targets = list(paths) or [str(_contract_dir())]
     command = [
         sys.executable,
         "-m",
         "pytest",
-        str(_contract_dir()),
+        *targets,
         "-q",
         "-p",
         "no:cacheprovider",
-        f"--hypothesis-profile={profile}",
         "--tryon-report-dir",
         str(report_dir),
         "-o",
         "junit_family=xunit2",
         *args,
     ]
+    if profile is not None:
+        command.append(f"--hypothesis-profile={profile}")
     started = time.perf_counter()
     cwd = _contract_dir().parent
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
@@ -91,7 +108,7 @@ def _pytest(
         raise RuntimeError(
             f"expected a report from {' '.join(args)}, got none:\n{done.stdout[-2000:]}"
         )
-    return done.returncode, json.loads(report.read_text()), elapsed
+    return ContractRun(done.returncode, json.loads(report.read_text()), done.stdout, elapsed)
 
 
 def _judge(
@@ -126,8 +143,10 @@ def _judge(
 def _in_process(name: str | None, work: Path, profile: str) -> KillResult:
     folder = work / (name or "correct")
     args = ["--tryon-mutant", name] if name else []
-    code, report, seconds = _pytest(args, folder, profile)
-    return _judge(mutant(name) if name else None, "in process", code, report, seconds)
+    run = run_contract(args, folder, profile)
+    return _judge(
+        mutant(name) if name else None, "in process", run.exit_code, run.report, run.seconds
+    )
 
 
 @contextlib.contextmanager
@@ -152,8 +171,8 @@ def _over_http(name: str, work: Path) -> KillResult:
             "15",
             *PERMISSIONS,
         ]
-        code, report, seconds = _pytest(args, work / f"http-{name}", "live")
-    return _judge(mutant(name), "over HTTP", code, report, seconds)
+        run = run_contract(args, work / f"http-{name}", "live")
+    return _judge(mutant(name), "over HTTP", run.exit_code, run.report, run.seconds)
 
 
 #: Mutants also run over real HTTP against tryon-mock's ASGI face, to prove the live path.
@@ -224,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = run_selftest(args.mutants, jobs=args.jobs, http=() if args.no_http else HTTP_SELECTION)
     paths = write_matrix(rows, Path(args.report_dir))
     # the compliance report of the correct simulator, with the matrix as its last section
-    _pytest([], Path(args.report_dir), "selftest")
+    run_contract([], Path(args.report_dir), "selftest")
     width = max(len(r.mutant) for r in rows)
     for r in rows:
         verdict = (

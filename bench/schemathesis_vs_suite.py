@@ -15,6 +15,7 @@ fails on the correct simulator is a false alarm. Results: bench/results/schemath
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -106,6 +107,18 @@ def main() -> int:
                 totals[key][1] += value[1]
                 totals[key][2] += value[2]
             print(label, st[0], st_minus[0], ours[0], flush=True)
+            with (RESULTS.parent / "schemathesis_vs_suite.jsonl").open("a") as handle:
+                handle.write(
+                    json.dumps(
+                        {
+                            "target": label,
+                            "schemathesis": st,
+                            "schemathesis_minus": st_minus,
+                            "suite": ours,
+                        }
+                    )
+                    + "\n"
+                )
 
     def cell(result: tuple[bool, float, int], correct: bool) -> str:
         failed, seconds, sent = result

@@ -509,11 +509,23 @@ def _other_job_id(request: SimRequest, response: SimResponse) -> SimResponse:
 _register(
     "status_names_another_job", "the job status names another job", ("tryon.job.same_job_id",)
 )(_filter(_other_job_id))
+
+
+def _never_finishes(config: SimulatorConfig, clock: Clock) -> Simulator:
+    class NeverFinishes(Simulator):
+        def _submit(
+            self, request: SimRequest, key: str, person: bytes, garment: bytes, duration: float
+        ) -> SimResponse:
+            return super()._submit(request, key, person, garment, 500_000.0)
+
+    return NeverFinishes(config, clock)
+
+
 _register(
     "job_never_finishes",
-    "polled jobs stay pending for days",
+    "polled jobs stay pending for days (sync answers as usual)",
     ("tryon.job.reaches_a_final_state",),
-)(_configured(processing_time=500_000.0, queue_share=1.0))
+)(_never_finishes)
 
 # -- auth and credits -------------------------------------------------------------------------
 
@@ -616,16 +628,12 @@ _register(
 )(_retry_after("soon"))
 
 
-def _dishonest(config: SimulatorConfig, clock: Clock) -> Simulator:
-    return _retry_after("1")(replace(config, rate_limit=0.2), clock)
-
-
 _register(
     "dishonest_retry_after",
-    "Retry-After says 1 s, the limit lasts 5 s",
+    "Retry-After says 0 s while the bucket is still empty",
     ("tryon.429.retry_after_honest",),
     ("burst",),
-)(_dishonest)
+)(_retry_after("0"))
 _register(
     "empty_429",
     "429 with an empty body",

@@ -296,18 +296,6 @@ def client(target: Target, request: pytest.FixtureRequest) -> Iterator[TryOnClie
     made.close()
 
 
-@pytest.fixture
-def client_factory(target: Target, request: pytest.FixtureRequest) -> Callable[..., TryOnClient]:
-    """More clients (other retry policies, say), each recorded for the report."""
-
-    def make(**kwargs: Any) -> TryOnClient:
-        made = target.client(**kwargs)
-        request.node.stash[_CLIENTS] = [*request.node.stash.get(_CLIENTS, []), made]
-        return made
-
-    return make
-
-
 _CLIENTS = pytest.StashKey[list[TryOnClient]]()
 
 

@@ -8,8 +8,10 @@ from tryon_suite.client import TryOnRequest
 from tryon_suite.targets import Target
 
 
+# JPEG is the one format every reading of the contract accepts (the results are JPEGs); which
+# others are taken is an open point (tryon.limits.formats).
 def files(
-    target: Target, person: str = "person.jpg", garment: str = "garment.png"
+    target: Target, person: str = "person.jpg", garment: str = "garment.jpg"
 ) -> dict[str, Any]:
     images = target.images
     return {
@@ -19,7 +21,7 @@ def files(
 
 
 def urls(
-    target: Target, person: str = "person.jpg", garment: str = "garment.png"
+    target: Target, person: str = "person.jpg", garment: str = "garment.jpg"
 ) -> dict[str, str]:
     return {
         "person_image_url": target.image_url(person),

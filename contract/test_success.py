@@ -5,30 +5,48 @@ from __future__ import annotations
 import pytest
 
 from contract.helpers import files, urls
-from tryon_suite.checks import expect_documented, expect_jpeg, expect_status
+from tryon_suite.checks import NO_5XX, expect_error, expect_jpeg, expect_status
 from tryon_suite.client import TryOnClient, TryOnRequest
+from tryon_suite.contract import ERROR_400_CODES
 from tryon_suite.errors import ContractViolation
+from tryon_suite.evidence import held
 from tryon_suite.pytest_plugin import not_checked
 from tryon_suite.targets import Target
 
 pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
 
 
-def _result(client: TryOnClient, body: TryOnRequest, observe=None) -> str:
-    """Send, expect 200 with a result_url, download it as a JPEG; returns the URL."""
+#: What a successful answer shows about the body that got it, by body kind.
+_ACCEPTED = {
+    "multipart": (
+        "tryon.content_type.multipart",
+        "tryon.request.person_image",
+        "tryon.request.garment_image",
+    ),
+    "json": (
+        "tryon.content_type.json",
+        "tryon.request.person_image_url",
+        "tryon.request.garment_image_url",
+    ),
+}
+
+
+def _result(
+    client: TryOnClient, body: TryOnRequest, observe=None, accepted: tuple[str, ...] = ()
+) -> str:
+    """Send, expect 200 with a result_url, download it as a JPEG; returns the URL. A success
+    is evidence for the body's kind and fields, and for `accepted` (what the body tried)."""
     response = client.try_on(body)
     if response.status_code == 400 and "unsupported_content_type" in response.text:
         raise ContractViolation(
-            f"tryon.content_type.{body.kind}", f"a {body.kind} body accepted", response.text[:200]
+            f"tryon.content_type.{body.kind}",
+            f"a {body.kind} body accepted",
+            response.text[:200],
+            response,
         )
     answer = expect_status(response, {200}, "tryon.200.when_waiting", "tryon.200.result_url")
-    expect_documented(response, clause="tryon.200.result_url")
-    if "application/json" not in response.headers.get("content-type", ""):
-        raise ContractViolation(
-            "tryon.content_type.json_answers",
-            "Content-Type application/json",
-            repr(response.headers.get("content-type")),
-        )
+    for clause in (*_ACCEPTED[body.kind], *accepted):
+        held(clause, f"200 for a {body.kind} body with {sorted(body.fields)}", response)
     if observe is not None:
         extra = sorted(set(answer) - {"result_url"})
         observe(
@@ -56,6 +74,7 @@ def test_a_multipart_try_on_answers_200_with_a_jpeg_for_each_garment_mode(
         client,
         TryOnRequest.multipart(files(target), garment_mode=mode, wait_for_result=True),
         observe,
+        accepted=("tryon.request.garment_mode",),
     )
 
 
@@ -63,7 +82,7 @@ def test_a_multipart_try_on_answers_200_with_a_jpeg_for_each_garment_mode(
     "tryon.content_type.json",
     "tryon.request.person_image_url",
     "tryon.request.garment_image_url",
-    "tryon.limits.both_images",
+    "tryon.request.garment_mode",
     "tryon.200.result_url",
     "tryon.result.jpeg",
 )
@@ -71,7 +90,11 @@ def test_a_multipart_try_on_answers_200_with_a_jpeg_for_each_garment_mode(
 def test_a_json_try_on_with_image_urls_answers_200_with_a_jpeg(
     client: TryOnClient, target: Target, mode: str
 ) -> None:
-    _result(client, TryOnRequest.json(**urls(target), garment_mode=mode, wait_for_result=True))
+    _result(
+        client,
+        TryOnRequest.json(**urls(target), garment_mode=mode, wait_for_result=True),
+        accepted=("tryon.request.garment_mode",),
+    )
 
 
 @pytest.mark.clause(
@@ -97,7 +120,7 @@ def test_each_flag_value_is_accepted(
         if kind == "json"
         else TryOnRequest.multipart(files(target), **flags)
     )
-    _result(client, body)
+    _result(client, body, accepted=tuple(f"tryon.request.{flag}" for flag in flags))
 
 
 @pytest.mark.clause("tryon.request.wait_for_result_default", "tryon.request.garment_mode_default")
@@ -110,7 +133,7 @@ def test_without_optional_fields_the_try_on_waits_and_answers_200(
         if kind == "json"
         else TryOnRequest.multipart(files(target))
     )
-    _result(client, body)
+    _result(client, body, accepted=("tryon.request.wait_for_result_default",))
 
 
 @pytest.mark.clause("tryon.request.file_wins_over_url")
@@ -120,18 +143,34 @@ def test_a_file_wins_over_its_url(client: TryOnClient, target: Target) -> None:
         "person_image_url": target.image_url("random.bin"),
         "garment_image_url": target.image_url("random.bin"),
     }
-    _result(client, TryOnRequest.multipart(files(target), **urls, wait_for_result=True))
+    body = TryOnRequest.multipart(files(target), **urls, wait_for_result=True)
+    _result(client, body, accepted=("tryon.request.file_wins_over_url",))
 
 
-@pytest.mark.clause("tryon.limits.formats", "tryon.limits.within_limits_accepted")
-@pytest.mark.parametrize(
-    ("person", "garment"),
-    [("person.jpg", "garment.jpg"), ("person.png", "garment.png"), ("person.webp", "garment.webp")],
+@pytest.mark.clause(
+    "tryon.limits.formats", "tryon.limits.within_limits_accepted", NO_5XX, "tryon.400.body"
 )
-def test_jpeg_png_and_webp_are_accepted(
-    client: TryOnClient, target: Target, person: str, garment: str
+@pytest.mark.parametrize("fmt", ["jpg", "png", "webp"])
+def test_which_of_jpeg_png_and_webp_are_accepted(
+    client: TryOnClient, target: Target, fmt: str, observe
 ) -> None:
-    _result(client, TryOnRequest.multipart(files(target, person, garment)))
+    """The reference page names no format: each answer is a reading, 200 or a 400."""
+    body = TryOnRequest.multipart(files(target, f"person.{fmt}", f"garment.{fmt}"))
+    response = client.try_on(body)
+    if response.status_code == 200:
+        observe("tryon.limits.formats", f"{fmt.upper()}: accepted", response)
+        if fmt in ("jpg", "png"):
+            held("tryon.limits.within_limits_accepted", f"a {fmt} within limits", response)
+        return
+    code = expect_error(response, 400, ERROR_400_CODES, "tryon.400.body")
+    observe("tryon.limits.formats", f"{fmt.upper()}: 400 {code}", response)
+    if fmt in ("jpg", "png"):
+        raise ContractViolation(
+            "tryon.limits.within_limits_accepted",
+            f"a {fmt} image within every limit accepted",
+            f"400 {code}",
+            response,
+        )
 
 
 @pytest.mark.clause(
@@ -140,10 +179,18 @@ def test_jpeg_png_and_webp_are_accepted(
     "tryon.limits.max_resolution",
 )
 @pytest.mark.parametrize("edge", ["edge-min.png", "edge-max.png"])
+@pytest.mark.parametrize("image", ["person", "garment"])
 def test_images_exactly_at_the_resolution_limits_are_accepted(
-    client: TryOnClient, target: Target, edge: str
+    client: TryOnClient, target: Target, edge: str, image: str
 ) -> None:
-    _result(client, TryOnRequest.multipart(files(target, edge, "garment.png")))
+    limit = "tryon.limits.min_resolution" if "min" in edge else "tryon.limits.max_resolution"
+    chosen = (
+        files(target, edge, "garment.jpg")
+        if image == "person"
+        else files(target, "person.jpg", edge)
+    )
+    body = TryOnRequest.multipart(chosen)
+    _result(client, body, accepted=("tryon.limits.within_limits_accepted", limit))
 
 
 @pytest.mark.clause("tryon.result.valid_one_hour")
@@ -154,7 +201,7 @@ def test_a_result_url_still_downloads_just_before_an_hour(
     if target.advance is None:
         not_checked("needs an hour of waiting; only a target whose clock the suite moves checks it")
     target.advance(3590)
-    expect_jpeg(client.download(url), clause="tryon.result.valid_one_hour")
+    expect_jpeg(client.download(url), clause="tryon.result.valid_one_hour")  # holds on evidence
     target.advance(20)
     late = client.download(url)
     observe(
@@ -163,40 +210,62 @@ def test_a_result_url_still_downloads_just_before_an_hour(
     )
 
 
-@pytest.mark.clause("tryon.credits.success_costs", "tryon.credits.balance_endpoint")
+@pytest.mark.clause(
+    "tryon.credits.success_costs",
+    "tryon.credits.balance_endpoint",
+    "tryon.open.credit_endpoint_shape",
+)
 def test_a_success_costs_credits(client: TryOnClient, target: Target, observe) -> None:
     before = client.credits()
-    if before.status_code == 404:
-        not_checked("the target has no GET /v1/credits, so the balance cannot be read")
+    if before.status_code in (404, 405):
+        not_checked(f"the target has no GET /v1/credits ({before.status_code}): no balance to read")
     if before.status_code != 200:
         raise ContractViolation(
             "tryon.credits.balance_endpoint",
             "200 with the balance",
             f"{before.status_code} {before.text[:200]!r}",
+            before,
         )
-    body = before.json()
-    observe("tryon.open.credit_endpoint_shape", f"keys {sorted(body)}")
-    balance = _balance(body)
-    if balance is None:
-        not_checked(f"no numeric balance found in {body!r}")
+    try:
+        body = before.json()
+    except ValueError:
+        raise ContractViolation(
+            "tryon.credits.balance_endpoint", "a JSON balance", repr(before.text[:200]), before
+        ) from None
+    observe("tryon.open.credit_endpoint_shape", _shape(body), before)
+    balances = _numbers(body)
+    if not balances:
+        not_checked(f"no number in the balance {body!r}: its shape is not documented")
+    held("tryon.credits.balance_endpoint", "200 with a numeric balance", before)
     _result(client, TryOnRequest.multipart(files(target)))
-    after = _balance(client.credits().json())
-    if after is None or after >= balance:
+    after_response = client.credits()
+    after = _numbers(after_response.json()) if after_response.status_code == 200 else {}
+    # The shape is open ({"credits"}, {"total", "remaining"}, a bare number, ...): a success
+    # costs credits when some balance figure went down, whichever it is.
+    if not any(after.get(path, value) < value for path, value in balances.items()):
         raise ContractViolation(
             "tryon.credits.success_costs",
-            f"fewer than {balance} credits after a try-on",
+            f"some figure of {balances} lower after a try-on",
             repr(after),
+            after_response,
         )
+    held("tryon.credits.success_costs", f"balance {balances} -> {after}", after_response)
 
 
-def _balance(body: object) -> float | None:
-    """The first number in the body: the shape of the balance is not documented."""
-    if isinstance(body, bool):
-        return None
-    if isinstance(body, int | float):
-        return float(body)
+def _shape(body: object) -> str:
     if isinstance(body, dict):
-        for value in body.values():
-            if (found := _balance(value)) is not None:
-                return found
-    return None
+        return f"an object with keys {sorted(body)}"
+    return f"a bare {type(body).__name__}"
+
+
+def _numbers(body: object, path: str = "$") -> dict[str, float]:
+    """Every number in the body by its JSON path: the shape of the balance is not documented."""
+    if isinstance(body, bool):
+        return {}
+    if isinstance(body, int | float):
+        return {path: float(body)}
+    found: dict[str, float] = {}
+    if isinstance(body, dict):
+        for key, value in body.items():
+            found.update(_numbers(value, f"{path}.{key}"))
+    return found

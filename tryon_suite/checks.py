@@ -1,34 +1,74 @@
-"""Judging one answer against the schemas: which schema applies, and what is wrong with it."""
+"""Judging answers against the contract: which schema applies, what is wrong, and the evidence.
+
+Two kinds of check live here. The `expect_*` functions are the assertions contract tests make:
+each raises a `ContractViolation` naming its clause or records the evidence it held on.
+`judge_answer` is applied by the plugin to every answer the run received, whichever test sent
+the request, so a rule about every answer (JSON, the schema for its status) is checked on
+every path, not only where a test thought of it.
+"""
 
 from __future__ import annotations
 
 import io
 import json
 from collections.abc import Iterable, Mapping
+from email.message import Message
 from typing import Any, Final, Literal
 
 import httpx
 from PIL import Image
 
+from tryon_suite.client import TRY_ON, Exchange
 from tryon_suite.contract import RESPONSE_SCHEMAS, validation_problem
 from tryon_suite.errors import ContractViolation
+from tryon_suite.evidence import Evidence, held
 
 __all__ = [
+    "ANSWER_CLAUSES",
+    "NO_5XX",
     "Endpoint",
     "answer_problem",
+    "endpoint_of",
     "expect_documented",
     "expect_error",
     "expect_jpeg",
+    "expect_refusal",
     "expect_status",
+    "is_json_media_type",
+    "judge_answer",
     "schema_for",
 ]
 
 Endpoint = Literal["try-on", "job"]
 
-#: GET /v1/try-on/job/{id}: 200 is the job's status; errors share the try-on error schemas.
+#: A client's mistake answered with a 5xx is a server fault wherever it happens.
+NO_5XX: Final = "tryon.robustness.no_5xx_on_bad_input"
+
+#: GET /v1/try-on/job/{id}: 200 is the job's status; of its errors only 401 and 429 are
+#: documented (API.md: every API call is authenticated and rate limited). A refusal of an
+#: unknown or foreign job is an open point: its status and body are observed, not judged.
 _JOB_SCHEMAS: Final[Mapping[int, str]] = {
     200: "job-status.json",
-    **{status: name for status, name in RESPONSE_SCHEMAS.items() if status >= 400},
+    401: RESPONSE_SCHEMAS[401],
+    429: RESPONSE_SCHEMAS[429],
+}
+
+#: The clause a schema mismatch breaks, by endpoint and status.
+_SCHEMA_CLAUSE: Final[Mapping[tuple[Endpoint, int], str]] = {
+    ("try-on", 200): "tryon.200.result_url",
+    ("try-on", 202): "tryon.202.job_id",
+    ("job", 200): "tryon.job.status_body",
+    ("try-on", 500): "tryon.500.body",
+}
+
+
+#: Clauses judged on every answer the run received (judge_answer), with why one may have no
+#: evidence: no test provokes them, they are checked wherever an answer lets them be.
+ANSWER_CLAUSES: Final[Mapping[str, str]] = {
+    "tryon.500.body": "no 500 answer was seen (one cannot be provoked on purpose)",
+    "tryon.content_type.json_answers": "no documented answer was received",
+    "tryon.error.body_shape": "no error answer was received",
+    "tryon.error.code_fits_status": "no error answer was received",
 }
 
 
@@ -38,20 +78,42 @@ def schema_for(endpoint: Endpoint, status: int) -> str | None:
     return table.get(status)
 
 
+def schema_clause(endpoint: Endpoint, status: int) -> str:
+    return _SCHEMA_CLAUSE.get((endpoint, status), "tryon.error.body_shape")
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """RFC 9110: the media type is case-insensitive and may carry parameters (charset);
+    RFC 6839: `+json` suffixes are JSON too."""
+    if not content_type:
+        return False
+    message = Message()
+    message["content-type"] = content_type
+    kind = message.get_content_type().lower()
+    return kind == "application/json" or kind.endswith("+json")
+
+
+def _parse(text: str | bytes) -> Any:
+    return json.loads(text)
+
+
 def answer_problem(endpoint: Endpoint, response: httpx.Response) -> str | None:
     """None when the answer's body (and 202 headers) match the schema for its status."""
-    name = schema_for(endpoint, response.status_code)
+    return _body_problem(endpoint, response.status_code, response.text, response.headers)
+
+
+def _body_problem(
+    endpoint: Endpoint, status: int, text: str, headers: Mapping[str, str]
+) -> str | None:
+    name = schema_for(endpoint, status)
     if name is None:
-        return f"expected a documented status for {endpoint}, got {response.status_code}"
+        return f"expected a documented status for {endpoint}, got {status}"
     try:
-        body = response.json()
+        body = _parse(text)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        shown = response.text[:120]
-        return f"expected a JSON body with status {response.status_code}, got {shown!r}"
+        return f"expected a JSON body with status {status}, got {text[:120]!r}"
     if (problem := validation_problem(name, body)) is not None:
-        return f"status {response.status_code}: {problem}; body {json.dumps(body)[:300]}"
-    if endpoint == "try-on" and response.status_code == 202:
-        return headers_problem(response)
+        return f"status {status}: {problem}; body {json.dumps(body)[:300]}"
     return None
 
 
@@ -63,6 +125,68 @@ def headers_problem(response: httpx.Response) -> str | None:
     return None
 
 
+def endpoint_of(exchange: Exchange) -> Endpoint | None:
+    """Which documented endpoint an exchange called, by method and path."""
+    path = exchange.path.rstrip("/")
+    if exchange.method == "POST" and path.endswith(TRY_ON):
+        return "try-on"
+    if exchange.method == "GET" and f"{TRY_ON}/job/" in path:
+        return "job"
+    return None
+
+
+def judge_answer(exchange: Exchange) -> list[Evidence]:
+    """The rules every answer of the API obeys, judged on one recorded exchange: it is JSON
+    (RFC 9110 media type, parameters allowed) and matches the schema for its status. An
+    answer the documentation does not describe (a job refusal, an undocumented status) is
+    left to the tests that provoke it."""
+    endpoint = endpoint_of(exchange)
+    status = exchange.status
+    if endpoint is None or status is None or schema_for(endpoint, status) is None:
+        return []
+    found: list[Evidence] = []
+    kind = exchange.response_headers.get("content-type") or next(
+        (v for k, v in exchange.response_headers.items() if k.lower() == "content-type"), None
+    )
+    if status != 500:  # the 500 body is only a should (tryon.500.body), judged below
+        clause = "tryon.content_type.json_answers"
+        expected = f"a JSON media type on a {status} answer"
+        verdict: Literal["held", "failed"] = "held" if is_json_media_type(kind) else "failed"
+        found.append(Evidence(clause, verdict, expected, f"Content-Type {kind!r}", exchange))
+    problem = _body_problem(endpoint, status, exchange.response_body, exchange.response_headers)
+    clause = schema_clause(endpoint, status)
+    if problem is not None and status >= 400 and "at $.error_code" in problem:
+        clause = "tryon.error.code_fits_status"
+    expected = f"a {status} body matching {schema_for(endpoint, status)}"
+    if endpoint == "try-on" and status == 202:
+        headers = {k.lower(): v for k, v in exchange.response_headers.items()}
+        location = validation_problem("try-on-accepted-headers.json", headers)
+        found.append(
+            Evidence(
+                "tryon.202.location",
+                "failed" if location else "held",
+                "a 202 with a Location header (a URI reference)",
+                location or f"Location {headers.get('location')!r}",
+                exchange,
+            )
+        )
+    if problem is None:
+        found.append(Evidence(clause, "held", expected, f"{status} body", exchange))
+        if status >= 400 and status != 500:
+            found.append(
+                Evidence(
+                    "tryon.error.code_fits_status",
+                    "held",
+                    f"an error_code documented for {status}",
+                    f"{status} body",
+                    exchange,
+                )
+            )
+    else:
+        found.append(Evidence(clause, "failed", expected, problem, exchange))
+    return found
+
+
 # -- assertions the contract suite makes; each names its clause -----------------------------
 
 
@@ -71,13 +195,17 @@ def _body_text(response: httpx.Response) -> str:
 
 
 def expect_documented(
-    response: httpx.Response, endpoint: Endpoint = "try-on", clause: str = "tryon.error.body_shape"
+    response: httpx.Response, endpoint: Endpoint = "try-on", clause: str | None = None
 ) -> Any:
     """The answer matches the schema for its status; returns the parsed body."""
+    clause = clause or schema_clause(endpoint, response.status_code)
     problem = answer_problem(endpoint, response)
     if problem is not None:
-        raise ContractViolation(clause, "an answer that matches its documented schema", problem)
-    return response.json()
+        raise ContractViolation(
+            clause, "an answer that matches its documented schema", problem, response
+        )
+    held(clause, f"a {response.status_code} body matching its schema", response)
+    return _parse(response.text)
 
 
 def expect_status(
@@ -85,35 +213,68 @@ def expect_status(
 ) -> Any:
     """The status is one of `statuses` (else `clause` fails) and the body matches its schema
     (else `schema_clause` fails, by default the same); returns the body."""
+    wanted = " or ".join(str(s) for s in sorted(statuses))
     if response.status_code not in statuses:
-        wanted = " or ".join(str(s) for s in sorted(statuses))
-        raise ContractViolation(clause, f"status {wanted}", _body_text(response))
+        raise ContractViolation(clause, f"status {wanted}", _body_text(response), response)
+    held(clause, f"status {wanted}", response)
     return expect_documented(response, clause=schema_clause or clause)
 
 
-def expect_error(response: httpx.Response, status: int, codes: Iterable[str], clause: str) -> str:
-    """An error of `status` whose error_code is one of `codes`; returns the code."""
+def expect_refusal(response: httpx.Response, clause: str, what: str) -> None:
+    """A client's mistake is refused with a 4xx: a 5xx is a server fault (NO_5XX), anything
+    else breaks `clause`. For refusals whose status the documentation leaves open."""
+    if response.status_code >= 500:
+        raise ContractViolation(NO_5XX, f"a 4xx for {what}", _body_text(response), response)
+    held(NO_5XX, f"no 5xx for {what}", response)
+    if not 400 <= response.status_code < 500:
+        raise ContractViolation(clause, f"a 4xx for {what}", _body_text(response), response)
+    held(clause, f"a 4xx for {what}", response)
+
+
+def expect_error(
+    response: httpx.Response,
+    status: int,
+    codes: Iterable[str],
+    clause: str,
+    endpoint: Endpoint = "try-on",
+) -> str:
+    """An error of `status` whose error_code is one of `codes`; returns the code.
+
+    The request was a mistake on purpose, so a 5xx answer breaks NO_5XX first."""
     allowed = sorted(set(codes))
     shown = allowed[0] if len(allowed) == 1 else "one of " + ", ".join(allowed)
+    if response.status_code >= 500:
+        raise ContractViolation(
+            NO_5XX, f"{status} with error_code {shown}", _body_text(response), response
+        )
+    if status >= 400:
+        held(NO_5XX, "a 4xx, not a 5xx, for a client's mistake", response)
     if response.status_code != status:
-        raise ContractViolation(clause, f"{status} with error_code {shown}", _body_text(response))
+        raise ContractViolation(
+            clause, f"{status} with error_code {shown}", _body_text(response), response
+        )
     try:
-        body = response.json()
+        body = _parse(response.text)
     except (json.JSONDecodeError, UnicodeDecodeError):
         body = None
     code = body.get("error_code") if isinstance(body, dict) else None
     if code not in allowed:
         raise ContractViolation(
-            clause, f"error_code {shown}", f"{code!r} in {_body_text(response)}"
+            clause, f"error_code {shown}", f"{code!r} in {_body_text(response)}", response
         )
-    expect_documented(response, clause="tryon.error.body_shape")
+    held(clause, f"{status} with error_code {shown}", response)
+    expect_documented(response, endpoint, clause="tryon.error.body_shape")
+    if status == 400:
+        held("tryon.400.body", "a 400 whose error_code is one of the nine", response)
+    if status == 401:
+        held("tryon.401.invalid_auth_token", "a 401 with invalid_auth_token", response)
     return str(code)
 
 
 def expect_jpeg(response: httpx.Response, clause: str = "tryon.result.jpeg") -> tuple[int, int]:
     """A 200 whose bytes decode as a JPEG; returns its size in pixels."""
     if response.status_code != 200:
-        raise ContractViolation(clause, "200 with the result image", _body_text(response))
+        raise ContractViolation(clause, "200 with the result image", _body_text(response), response)
     try:
         with Image.open(io.BytesIO(response.content)) as image:
             fmt = image.format
@@ -121,8 +282,12 @@ def expect_jpeg(response: httpx.Response, clause: str = "tryon.result.jpeg") -> 
             size = image.size
     except Exception as exc:  # any decoding failure is the finding
         raise ContractViolation(
-            clause, "JPEG bytes", f"{len(response.content)} bytes Pillow cannot decode ({exc})"
+            clause,
+            "JPEG bytes",
+            f"{len(response.content)} bytes Pillow cannot decode ({exc})",
+            response,
         ) from None
     if fmt != "JPEG":
-        raise ContractViolation(clause, "a JPEG", f"a {fmt} image")
+        raise ContractViolation(clause, "a JPEG", f"a {fmt} image", response)
+    held(clause, "a JPEG Pillow decodes", response)
     return size

@@ -3,7 +3,6 @@ every exchange (keys redacted) for the report. Contract tests and load scenarios
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -12,9 +11,11 @@ from typing import Any, Final, Literal
 
 import httpx
 
+from tryon_suite.curl import curl_command
 from tryon_suite.errors import TryonError
 from tryon_suite.redact import redact_headers, scrub
 from tryon_suite.retry import Pacer, RetryPolicy
+from tryon_suite.secret import Secret, reveal
 
 __all__ = [
     "DEFAULT_KEY",
@@ -23,9 +24,11 @@ __all__ = [
     "Exchange",
     "TryOnClient",
     "TryOnRequest",
+    "exchange_of",
 ]
 
 TRY_ON: Final = "/v1/try-on"
+CREDITS: Final = "/v1/credits"
 
 
 class _DefaultKey:
@@ -123,6 +126,27 @@ class Exchange:
     response_image: bytes | None
     elapsed: float
     note: str = ""
+    #: whose key went with the request: "run key", "other key", "no-credits key", "no key",
+    #: or "another value" (a deliberately wrong key)
+    key_role: str = "run key"
+    #: a command that sends the same request, the key as $TRYON_API_KEY
+    curl: str = ""
+
+    @property
+    def path(self) -> str:
+        return httpx.URL(self.url).path
+
+
+#: Where a response keeps the Exchange that recorded it (a check's evidence points at it).
+_EXCHANGE: Final = "tryon_suite.exchange"
+
+
+def exchange_of(response: httpx.Response | None) -> Exchange | None:
+    """The recorded exchange behind a response from TryOnClient, if any."""
+    if response is None:
+        return None
+    found = response.extensions.get(_EXCHANGE)
+    return found if isinstance(found, Exchange) else None
 
 
 def _describe_request(
@@ -141,56 +165,82 @@ def _describe_request(
     return content.decode("utf-8", "replace"), []
 
 
+def _curl(request: httpx.Request, sent: TryOnRequest | None, role: str) -> str:
+    headers = dict(request.headers.items())
+    url = str(request.url)
+    if sent is not None and sent.kind == "multipart":
+        files = {name: (f, len(data), mime) for name, (f, data, mime) in sent.files.items()}
+        return curl_command(request.method, url, headers, role, form=dict(sent.fields), files=files)
+    if sent is not None:
+        return curl_command(request.method, url, headers, role, json_text=request.content.decode())
+    raw = request.content if request.method != "GET" else None
+    return curl_command(request.method, url, headers, role, raw=raw)
+
+
 class TryOnClient:
     """Talks to one target: paced, retried (429 and transient 5xx), counted and recorded."""
 
     def __init__(
         self,
         base_url: str,
-        key: str,
+        key: Secret | str,
         *,
+        other_key: Secret | None = None,
+        no_credits_key: Secret | None = None,
         http: httpx.Client | None = None,
         pacer: Pacer | None = None,
         retry: RetryPolicy | None = None,
         budget: Budget | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        secrets: tuple[str, ...] = (),
         seed: int = 0,
-        server_errors: list[tuple[int, str]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.key = key
+        self.key = Secret(key)
+        self._roles = {
+            reveal(k): role
+            for k, role in ((no_credits_key, "no-credits key"), (other_key, "other key"))
+            if k
+        }
+        self._roles[self.key.reveal()] = "run key"
         self.http = http or httpx.Client(timeout=httpx.Timeout(120.0, connect=10.0))
         self.pacer = pacer
         self.retry = retry or RetryPolicy("retry-after")
         self.budget = budget or Budget()
         self._sleep = sleep
         self._rng = random.Random(seed)
-        self.secrets = tuple(s for s in (key, *secrets) if s)
+        self.secrets = tuple(Secret(k) for k in (self.key, other_key, no_credits_key) if k)
         self.exchanges: list[Exchange] = []
         self.retries = 0
-        #: every 5xx answer seen, as (status, body text): the run judges the 500 clause on them
-        self.server_errors: list[tuple[int, str]] = (
-            server_errors if server_errors is not None else []
-        )
 
     # -- the API --------------------------------------------------------------------------
 
     def try_on(
-        self, body: TryOnRequest, *, key: str | _DefaultKey | None = DEFAULT_KEY, retry: bool = True
+        self,
+        body: TryOnRequest,
+        *,
+        key: Secret | str | _DefaultKey | None = DEFAULT_KEY,
+        retry: bool = True,
     ) -> httpx.Response:
         return self.send("POST", TRY_ON, key=key, retry=retry, body=body)
 
     def job(
-        self, location: str, *, key: str | _DefaultKey | None = DEFAULT_KEY, retry: bool = True
+        self,
+        location: str,
+        *,
+        key: Secret | str | _DefaultKey | None = DEFAULT_KEY,
+        retry: bool = True,
     ) -> httpx.Response:
-        """GET a job by its Location (absolute or relative) or by its id."""
-        if not location.startswith(("http://", "https://", "/")):
-            location = f"{TRY_ON}/job/{location}"
-        return self.send("GET", location, key=key, retry=retry)
+        """GET a job by its Location: a URL or a reference resolved against the try-on URL."""
+        return self.send("GET", self.location_url(location), key=key, retry=retry)
+
+    def job_by_id(
+        self, job_id: str, *, key: Secret | str | _DefaultKey | None = DEFAULT_KEY
+    ) -> httpx.Response:
+        """GET /v1/try-on/job/{job_id}: the documented path, for a job known by its id."""
+        return self.send("GET", f"{TRY_ON}/job/{job_id}", key=key)
 
     def credits(self) -> httpx.Response:
-        return self.send("GET", "/v1/credits")
+        return self.send("GET", CREDITS)
 
     def download(self, url: str) -> httpx.Response:
         """Fetch a result URL: no key is sent (it may be on a CDN), and no pacing applies."""
@@ -199,24 +249,32 @@ class TryOnClient:
     # -- the machinery --------------------------------------------------------------------
 
     def url(self, path_or_url: str) -> str:
-        """Resolve a relative reference (a Location, say) against the target's base URL."""
-        return str(httpx.URL(self.base_url + "/").join(path_or_url))
+        """Resolve a path (or take a URL) against the target's base URL."""
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return self.base_url + "/" + path_or_url.lstrip("/")
+
+    def location_url(self, location: str) -> str:
+        """A 202's Location resolved as RFC 3986 says: against the URL of the request that got
+        it (POST {base}/v1/try-on), so `try-on/job/x`, `/v1/try-on/job/x` and an absolute URL
+        all name the same job."""
+        return str(httpx.URL(self.url(TRY_ON)).join(location.strip()))
 
     def send(
         self,
         method: str,
         path_or_url: str,
         *,
-        key: str | _DefaultKey | None = DEFAULT_KEY,
+        key: Secret | str | _DefaultKey | None = DEFAULT_KEY,
         retry: bool = True,
         pace: bool = True,
         body: TryOnRequest | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        headers = dict(kwargs.pop("headers", None) or {})
+        headers = {k: reveal(v) for k, v in (kwargs.pop("headers", None) or {}).items()}
         chosen = self.key if isinstance(key, _DefaultKey) else key
         if chosen is not None:
-            headers["X-API-KEY"] = chosen
+            headers["X-API-KEY"] = reveal(chosen)
         if body is not None:
             kwargs.update(body.httpx_kwargs())
         attempt = 0
@@ -235,8 +293,6 @@ class TryOnClient:
                 self._record(request, body, None, time.perf_counter() - started, note=repr(exc))
                 raise
             self._record(request, body, response, time.perf_counter() - started)
-            if response.status_code >= 500:
-                self.server_errors.append((response.status_code, response.text[:2000]))
             if not retry:
                 return response
             decision = self.retry.decide(
@@ -258,6 +314,11 @@ class TryOnClient:
         note: str = "",
     ) -> None:
         request_text, images = _describe_request(request, body)
+        sent_key = next(
+            (v for k, v in request.headers.items() if k.lower() in ("x-api-key",)), None
+        )
+        role = "no key" if sent_key is None else self._roles.get(sent_key, "another value")
+        curl = _curl(request, body, role)
         status, headers, text, image = None, {}, "", None
         if response is not None:
             status = response.status_code
@@ -281,16 +342,12 @@ class TryOnClient:
                 response_image=image,
                 elapsed=elapsed,
                 note=scrub(note, self.secrets),
+                key_role=role,
+                curl=scrub(curl, self.secrets),
             )
         )
+        if response is not None:
+            response.extensions[_EXCHANGE] = self.exchanges[-1]
 
     def close(self) -> None:
         self.http.close()
-
-
-def json_or_none(response: httpx.Response) -> Any:
-    """The JSON body, or None when there is none to parse."""
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None

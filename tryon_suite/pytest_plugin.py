@@ -10,16 +10,21 @@ import os
 import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 
 from tryon_suite.clauses import catalogue
 from tryon_suite.client import BudgetExhausted, TryOnClient
 from tryon_suite.contract import limit_profile
-from tryon_suite.errors import ConfigError, ContractViolation, SchemaError
+from tryon_suite.errors import ConfigError, PreflightError, SchemaError
+from tryon_suite.evidence import Collector, collecting, observed
+from tryon_suite.outcomes import outcome_of
+from tryon_suite.report.console import failing_clause_lines
 from tryon_suite.results import CheckOutcome, RunResults
+from tryon_suite.secret import Secret
 from tryon_suite.targets import Target, TargetOptions, open_target
 
 __all__ = ["NOT_CHECKED"]
@@ -127,10 +132,16 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
 ]
 
 
+#: Options whose values are keys: parsed straight into a Secret, so not even pytest's own
+#: option namespace holds the text.
+_KEY_OPTIONS = ("--tryon-api-key", "--tryon-no-credits-key", "--tryon-other-key")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("tryon", "tryon-suite: the Try-On API contract")
     for flag, env, help_text, extra in _OPTIONS:
-        group.addoption(flag, default=None, help=f"{help_text}; env {env}", **extra)
+        kind = {"type": Secret} if flag in _KEY_OPTIONS else {}
+        group.addoption(flag, default=None, help=f"{help_text}; env {env}", **extra, **kind)
     group.addoption(
         "--tryon-allow-burst",
         action="store_true",
@@ -141,15 +152,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _option(config: pytest.Config, flag: str, env: str) -> str | None:
     value = config.getoption(flag)
+    if isinstance(value, Secret):
+        return None  # keys are read by _key
     if value is None or value == "":
         value = os.environ.get(env) or None
     return value  # type: ignore[no-any-return]
 
 
+def _key(config: pytest.Config, flag: str, env: str) -> Secret | None:
+    """A key from its option or the environment, masked from the moment it is read."""
+    value = config.getoption(flag)
+    if isinstance(value, Secret) and value:
+        return value
+    text = os.environ.get(env)
+    return Secret(text) if text else None
+
+
 def _target_options(config: pytest.Config) -> TargetOptions:
     get = {flag: _option(config, flag, env) for flag, env, _, _ in _OPTIONS}
+    keys = {flag: _key(config, flag, env) for flag, env, _, _ in _OPTIONS if flag in _KEY_OPTIONS}
     base_url = get["--tryon-base-url"]
-    api_key = get["--tryon-api-key"]
+    api_key = keys["--tryon-api-key"]
     if base_url and not api_key:
         raise pytest.UsageError(
             "expected --tryon-api-key (or TRYON_API_KEY) with --tryon-base-url, got none"
@@ -191,8 +214,8 @@ def _target_options(config: pytest.Config) -> TargetOptions:
     return TargetOptions(
         base_url=base_url,
         api_key=api_key,
-        no_credits_key=get["--tryon-no-credits-key"],
-        other_key=get["--tryon-other-key"],
+        no_credits_key=keys["--tryon-no-credits-key"],
+        other_key=keys["--tryon-other-key"],
         allow_burst=bool(burst),
         image_base_url=get["--tryon-image-base-url"],
         budget=budget,
@@ -230,7 +253,11 @@ _REPORT_DIR = pytest.StashKey[Path]()
 _TESTS = pytest.StashKey[list[CheckOutcome]]()
 _OBSERVED = pytest.StashKey[dict[str, list[str]]]()
 _TARGET = pytest.StashKey[Target]()
-_EXCHANGES = pytest.StashKey[list[TryOnClient]]()
+#: every collected contract test: nodeid -> the clauses it names (for "not run")
+_COLLECTED = pytest.StashKey[dict[str, tuple[str, ...]]]()
+_REPORTED = pytest.StashKey[set[str]]()
+_STOPPED_BY = pytest.StashKey[str]()
+_EVIDENCE = pytest.StashKey[Collector]()
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -245,6 +272,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     known = {c.id for c in catalogue()}
+    collected = config.stash.setdefault(_COLLECTED, {})
     for item in items:
         for marker in item.iter_markers("clause"):
             unknown = [cid for cid in marker.args if cid not in known]
@@ -252,6 +280,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 raise pytest.UsageError(
                     f"{item.nodeid}: expected clause ids from clauses.yaml, got {unknown}"
                 )
+        if clause_ids := _clause_ids(item):
+            collected[item.nodeid] = clause_ids
+
+
+def _clause_ids(item: pytest.Item) -> tuple[str, ...]:
+    return tuple(cid for m in item.iter_markers("clause") for cid in m.args)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Preflight a live target before anything is collected or sent by a check."""
+    config = session.config
+    options = config.stash.get(_OPTIONS_KEY, None)
+    if options is None or options.base_url is None or options.api_key is None:
+        return
+    if config.option.collectonly or hasattr(config, "workerinput") or config.option.help:
+        return
+    from tryon_suite.preflight import KeyToCheck, preflight
+
+    keys = [KeyToCheck(options.api_key, "--tryon-api-key")]
+    if options.other_key:
+        keys.append(KeyToCheck(options.other_key, "--tryon-other-key"))
+    if options.no_credits_key:
+        keys.append(KeyToCheck(options.no_credits_key, "--tryon-no-credits-key", True))
+    try:
+        preflight(options.base_url, keys, sleep=time.sleep)
+    except PreflightError as exc:
+        config.stash[_PREFLIGHT_FAILED] = True
+        raise pytest.UsageError(f"tryon preflight: {exc}") from None
+
+
+_PREFLIGHT_FAILED = pytest.StashKey[bool]()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -300,27 +359,36 @@ _CLIENTS = pytest.StashKey[list[TryOnClient]]()
 
 
 @pytest.fixture
-def observe(pytestconfig: pytest.Config) -> Callable[[str, str], None]:
+def observe(pytestconfig: pytest.Config) -> Callable[..., None]:
     """Record what the target answered to an open point (shown in the report, never judged)."""
-    observed = pytestconfig.stash[_OBSERVED]
+    observations = pytestconfig.stash[_OBSERVED]
     known = {c.id for c in catalogue()}
 
-    def record(clause_id: str, text: str) -> None:
+    def record(clause_id: str, text: str, response: httpx.Response | None = None) -> None:
         if clause_id not in known:
             raise SchemaError(f"expected a clause id from clauses.yaml, got {clause_id!r}")
-        seen = observed.setdefault(clause_id, [])
+        seen = observations.setdefault(clause_id, [])
         if text not in seen:
             seen.append(text)
+        observed(clause_id, text, response)
 
     return record
 
 
-def not_checked(reason: str) -> None:
+def not_checked(reason: str) -> NoReturn:
     """Stop this check and report it 'not checked' with the reason (never as passed)."""
     pytest.skip(NOT_CHECKED + reason)
 
 
 # -- bookkeeping -----------------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Gather the evidence the test's checks record while it runs."""
+    with collecting() as collector:
+        item.stash[_EVIDENCE] = collector
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -335,7 +403,7 @@ def pytest_runtest_makereport(
             item.location[1] or 0,
             NOT_CHECKED + str(call.excinfo.value),
         )
-    clause_ids = tuple(cid for m in item.iter_markers("clause") for cid in m.args)
+    clause_ids = _clause_ids(item)
     if not clause_ids:
         if report.failed:
             item.config.stash[_OUTSIDE_FAILED] = True
@@ -343,25 +411,25 @@ def pytest_runtest_makereport(
     done = report.when == "call" or (report.when == "setup" and not report.passed)
     if not done:
         return report
-    outcome: Any
+    item.config.stash.setdefault(_REPORTED, set()).add(item.nodeid)
     message = ""
-    if report.passed:
-        outcome = "passed"
-    elif report.skipped:
-        outcome = "not checked"
+    if report.skipped:
         message = _skip_reason(report)
-    else:
-        outcome = "failed"
+    elif report.failed:
         message = _failure_message(call)
+    gathered = item.stash[_EVIDENCE].items if _EVIDENCE in item.stash else []
     exchanges = [e for c in item.stash.get(_CLIENTS, []) for e in c.exchanges]
-    failed_clause = None
-    if outcome == "failed" and call.excinfo is not None:
-        violation = call.excinfo.value
-        if isinstance(violation, ContractViolation):
-            failed_clause = violation.clause
-    item.config.stash[_TESTS].append(
-        CheckOutcome(item.nodeid, clause_ids, outcome, message, exchanges[-12:], failed_clause)
+    error = call.excinfo.value if call.excinfo is not None else None
+    outcome = outcome_of(
+        item.nodeid, clause_ids, report.outcome, message, gathered, exchanges, error
     )
+    if outcome.outcome == "not checked" and report.failed:
+        # Not the API's fault (unreachable, a key refused mid-run): a skip, with the reason.
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, NOT_CHECKED + outcome.message)
+    if outcome.failed_clause and _STOPPED_BY not in item.config.stash:
+        item.config.stash[_STOPPED_BY] = outcome.failed_clause
+    item.config.stash[_TESTS].append(outcome)
     return report
 
 
@@ -380,6 +448,24 @@ def _failure_message(call: pytest.CallInfo[None]) -> str:
     return first[:2000] or call.excinfo.typename
 
 
+def _not_run(session: pytest.Session) -> dict[str, str]:
+    """Clauses of tests that were collected but never reported, with why."""
+    config = session.config
+    collected = config.stash.get(_COLLECTED, {})
+    reported = config.stash.get(_REPORTED, set())
+    missing = {nodeid: ids for nodeid, ids in collected.items() if nodeid not in reported}
+    if not missing:
+        return {}
+    stopped_by = config.stash.get(_STOPPED_BY, None)
+    if session.shouldfail and stopped_by:
+        why = f"not run: the run stopped after {stopped_by} failed ({session.shouldfail})"
+    elif session.shouldfail or session.shouldstop:
+        why = f"not run: the run stopped early ({session.shouldfail or session.shouldstop})"
+    else:
+        why = "not run: the run was interrupted before this test"
+    return {cid: why for ids in missing.values() for cid in ids}
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     tests = config.stash.get(_TESTS, [])
@@ -396,58 +482,42 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         budget=options.budget,
         tests=tests,
         observations=config.stash[_OBSERVED],
+        not_run=_not_run(session),
     )
-    if target is not None:
-        tests.append(_server_error_outcome(target))
     from tryon_suite.report import write_report
 
-    secrets = target.secrets if target else ()
-    paths = write_report(results, config.stash[_REPORT_DIR], secrets)
+    paths = write_report(results, config.stash[_REPORT_DIR])
     config.stash[_WRITTEN] = paths
+    config.stash[_RESULTS] = results
     # Exit 0 exactly when every checked `must` clause holds (and nothing outside the
     # contract, such as the project's own tests, failed).
     if session.exitstatus == pytest.ExitCode.TESTS_FAILED:
         failed_outside = config.stash.get(_OUTSIDE_FAILED, False)
-        if results.must_clauses_hold() and not failed_outside:
+        unexplained = any(t.outcome == "failed" and not t.failed_clause for t in tests)
+        if results.must_clauses_hold() and not failed_outside and not unexplained:
             session.exitstatus = pytest.ExitCode.OK
     elif session.exitstatus == pytest.ExitCode.OK and not results.must_clauses_hold():
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def _server_error_outcome(target: Target) -> CheckOutcome:
-    """tryon.500.body is judged on every 500 the run happened to see (none can be forced)."""
-    import json
-
-    from tryon_suite.contract import validation_problem
-
-    nodeid = "session::every 500 answer seen"
-    seen = [(status, text) for status, text in target.server_errors if status == 500]
-    if not seen:
-        return CheckOutcome(nodeid, ("tryon.500.body",), "not checked", "no 500 answer was seen")
-    for _, text in seen:
-        try:
-            body = json.loads(text)
-        except ValueError:
-            body = text
-        problem = validation_problem("error-500.json", body)
-        if problem is not None:
-            return CheckOutcome(nodeid, ("tryon.500.body",), "failed", problem)
-    return CheckOutcome(nodeid, ("tryon.500.body",), "passed")
-
-
 _WRITTEN = pytest.StashKey[list[Path]]()
+_RESULTS = pytest.StashKey[RunResults]()
 _OUTSIDE_FAILED = pytest.StashKey[bool]()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     paths = config.stash.get(_WRITTEN, None)
-    tests = config.stash.get(_TESTS, [])
-    if not paths:
+    results = config.stash.get(_RESULTS, None)
+    if not paths or results is None:
         return
     target = config.stash.get(_TARGET, None)
-    sent = target.budget.sent if target else 0
     elapsed = time.time() - target.started if target else 0.0
     terminalreporter.write_sep("-", "tryon compliance report")
+    for line in failing_clause_lines(results):
+        terminalreporter.write_line(line, red=True)
+    totals = ", ".join(f"{n} {status}" for status, n in results.totals().items() if n)
     terminalreporter.write_line(
-        f"{len(tests)} checks, {sent} requests in {elapsed:.1f} s; report: {paths[0]}"
+        f"{len(results.tests)} checks, {results.requests} requests in {elapsed:.1f} s; "
+        f"clauses: {totals}"
     )
+    terminalreporter.write_line(f"report: {paths[0]}")

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+from tryon_suite.secret import Secret, reveal, scrub_secrets
+
 __all__ = ["SECRET_HEADERS", "redact", "redact_headers", "scrub"]
 
 #: Header names (lower-case) whose values are secrets.
 SECRET_HEADERS: Final = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie"})
 
 
-def redact(secret: str) -> str:
+def redact(secret: Secret | str) -> str:
     """A recognisable stand-in: the first 4 characters of long keys, then asterisks."""
+    secret = reveal(secret)
     if len(secret) < 12:
         return "****"
     return f"{secret[:4]}****"
@@ -26,8 +29,6 @@ def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> di
     }
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every occurrence of each secret replaced by its redacted form."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, redact(secret))
-    return text
+def scrub(text: str, secrets: Iterable[Secret | str]) -> str:
+    """`text` (recorded data, never rendered output) with each secret masked."""
+    return scrub_secrets(text, secrets)

@@ -10,43 +10,85 @@ from typing import Literal
 
 from PIL import Image
 
+from tryon_suite.checks import ANSWER_CLAUSES
 from tryon_suite.clauses import Clause, catalogue
 from tryon_suite.client import Exchange
+from tryon_suite.evidence import Evidence
 
-__all__ = ["CheckOutcome", "ClauseResult", "Outcome", "RunResults", "thumbnail"]
+__all__ = [
+    "STATUS_ORDER",
+    "CheckOutcome",
+    "ClauseResult",
+    "Outcome",
+    "RunResults",
+    "Status",
+    "thumbnail",
+]
 
-Outcome = Literal["passed", "failed", "not checked"]
-Status = Literal["holds", "fails", "not checked", "observed"]
+Outcome = Literal["passed", "failed", "not checked", "not run"]
+Status = Literal["holds", "fails", "not checked", "not run", "observed", "not checkable"]
+#: the order of the report: what needs action first
+STATUS_ORDER: dict[str, int] = {
+    "fails": 0,
+    "not checked": 1,
+    "not run": 2,
+    "holds": 3,
+    "observed": 4,
+    "not checkable": 5,
+}
 
 
 @dataclass
 class CheckOutcome:
-    """One test's result, with the clauses it names and what it sent and received."""
+    """One test's result: the clauses it names, the evidence it gathered, what it exchanged."""
 
     nodeid: str
     clauses: tuple[str, ...]
     outcome: Outcome
     message: str = ""
     exchanges: list[Exchange] = field(default_factory=list)
-    #: the clause a ContractViolation named: the failure is that clause's; the test's other
-    #: clauses were not reached, so they are not judged by this test
+    #: the clause a ContractViolation named: the failure is that clause's
     failed_clause: str | None = None
+    evidence: list[Evidence] = field(default_factory=list)
 
-    def outcome_for(self, clause_id: str) -> Outcome:
-        if self.outcome == "failed" and self.failed_clause and clause_id != self.failed_clause:
-            return "not checked"
-        return self.outcome
+    def evidence_for(self, clause_id: str) -> list[Evidence]:
+        return [e for e in self.evidence if e.clause == clause_id]
+
+    def outcome_for(self, clause_id: str) -> str:
+        """What this test showed of one clause: failed, held, observed, or why not."""
+        verdicts = {e.verdict for e in self.evidence_for(clause_id)}
+        for verdict, shown in (("failed", "failed"), ("held", "passed"), ("observed", "observed")):
+            if verdict in verdicts:
+                return shown
+        return "no evidence" if self.outcome in ("passed", "failed") else self.outcome
+
+    @property
+    def named(self) -> set[str]:
+        """Every clause this test names or gathered evidence on."""
+        return {*self.clauses, *(e.clause for e in self.evidence)}
 
 
 @dataclass
 class ClauseResult:
-    """A clause with its status, the tests behind it and what was observed."""
+    """A clause with its status, the tests behind it, its evidence and what was observed."""
 
     clause: Clause
     status: Status
     reason: str
     tests: list[CheckOutcome]
     observations: list[str]
+    evidence: list[tuple[str, Evidence]] = field(default_factory=list)
+
+    @property
+    def decisive(self) -> tuple[str, Evidence] | None:
+        """The evidence to lead with: for a failure, the one from the simplest failing test
+        (fewest exchanges: the shortest reproduction), else the first that held."""
+        failing = [(t, e) for t, e in self.evidence if e.verdict == "failed"]
+        if failing:
+            sizes = {t.nodeid: len(t.exchanges) or 10**6 for t in self.tests}
+            return min(failing, key=lambda pair: (sizes.get(pair[0], 10**6), pair[0]))
+        held = [(t, e) for t, e in self.evidence if e.verdict == "held"]
+        return held[0] if held else None
 
 
 @dataclass
@@ -61,6 +103,8 @@ class RunResults:
     budget: int | None
     tests: list[CheckOutcome] = field(default_factory=list)
     observations: dict[str, list[str]] = field(default_factory=dict)
+    #: clauses named by tests that were collected but never ran, with why (-x, interrupted)
+    not_run: dict[str, str] = field(default_factory=dict)
 
     def observe(self, clause_id: str, text: str) -> None:
         seen = self.observations.setdefault(clause_id, [])
@@ -70,19 +114,18 @@ class RunResults:
     def clause_results(self) -> list[ClauseResult]:
         by_clause: dict[str, list[CheckOutcome]] = {}
         for test in self.tests:
-            for cid in {*test.clauses, *([test.failed_clause] if test.failed_clause else [])}:
+            for cid in test.named:
                 by_clause.setdefault(cid, []).append(test)
         results = []
         for clause in catalogue():
             tests = by_clause.get(clause.id, [])
             observed = self.observations.get(clause.id, [])
-            results.append(_judge(clause, tests, observed))
+            results.append(_judge(clause, tests, observed, self.not_run.get(clause.id)))
         known = {c.id for c in catalogue()}
         for cid in sorted(set(by_clause) - known):  # a violation naming no catalogue clause
             tests = by_clause[cid]
             results.append(ClauseResult(_unknown(cid), "fails", tests[0].message, tests, []))
-        order = {"fails": 0, "not checked": 1, "holds": 2, "observed": 3}
-        return sorted(results, key=lambda r: order[r.status])
+        return sorted(results, key=lambda r: STATUS_ORDER[r.status])
 
     def must_clauses_hold(self) -> bool:
         """The run's verdict: every checked `must` clause holds."""
@@ -91,7 +134,7 @@ class RunResults:
         )
 
     def totals(self) -> dict[str, int]:
-        counts = {"holds": 0, "fails": 0, "not checked": 0, "observed": 0}
+        counts = dict.fromkeys(STATUS_ORDER, 0)
         for result in self.clause_results():
             counts[result.status] += 1
         return counts
@@ -101,36 +144,55 @@ def _unknown(clause_id: str) -> Clause:
     return Clause(clause_id, "must", "suite", "a clause id missing from clauses.yaml", (), True)
 
 
-def _judge(clause: Clause, tests: list[CheckOutcome], observed: list[str]) -> ClauseResult:
-    failed = [t for t in tests if t.outcome_for(clause.id) == "failed"]
-    passed = [t for t in tests if t.outcome_for(clause.id) == "passed"]
-    if failed:
-        return ClauseResult(clause, "fails", failed[0].message, tests, observed)
+def _judge(
+    clause: Clause, tests: list[CheckOutcome], observed: list[str], not_run: str | None
+) -> ClauseResult:
+    evidence = [(t.nodeid, e) for t in tests for e in t.evidence_for(clause.id)]
+
+    def result(status: Status, reason: str) -> ClauseResult:
+        return ClauseResult(clause, status, reason, tests, observed, evidence)
+
+    if not clause.checkable:
+        return result("not checkable", "cannot be checked from outside the service")
     if clause.level == "observe":
+        # An open point is recorded, never judged: what a check "expected" there is a reading.
         if observed:
-            return ClauseResult(clause, "observed", "", tests, observed)
-        if passed:
-            reason = "the run met no case to observe"
-            return ClauseResult(clause, "not checked", reason, tests, observed)
-        return ClauseResult(clause, "not checked", _why_not(clause, tests), tests, observed)
-    if passed:
-        return ClauseResult(clause, "holds", "", tests, observed)
-    return ClauseResult(clause, "not checked", _why_not(clause, tests), tests, observed)
+            return result("observed", "")
+        return result("not checked", _why_not(clause, tests, not_run, "nothing to observe"))
+    failed = [e for _, e in evidence if e.verdict == "failed"]
+    if failed:
+        first = failed[0]
+        return result("fails", f"expected {first.expected}, got {first.received}")
+    if any(e.verdict == "held" for _, e in evidence):
+        return result("holds", "")
+    if not tests and not_run:
+        return result("not run", not_run)
+    return result("not checked", _why_not(clause, tests, not_run, "no answer examined it"))
 
 
-def _why_not(clause: Clause, tests: Iterable[CheckOutcome]) -> str:
+def _why_not(
+    clause: Clause, tests: Iterable[CheckOutcome], not_run: str | None, fallback: str
+) -> str:
+    tests = list(tests)
     reasons = sorted(
         {
-            f"stopped at a failure of {t.failed_clause}" if t.outcome == "failed" else t.message
+            f"stopped at a failure of {t.failed_clause}"
+            if t.outcome == "failed" and t.failed_clause
+            else t.message
             for t in tests
-            if t.message
+            if t.message and t.outcome != "passed"
         }
     )
     if reasons:
         return "; ".join(reasons)
-    if not clause.checkable:
-        return "cannot be checked from outside the service"
-    return "no test checks this clause (a gap in the suite)"
+    if tests:
+        names = ", ".join(sorted({t.nodeid.split("::")[-1].split("[")[0] for t in tests}))
+        return f"{fallback}: {names} ran without an answer that could fail this clause"
+    if not_run:
+        return not_run
+    if clause.id in ANSWER_CLAUSES:
+        return f"judged on every answer: {ANSWER_CLAUSES[clause.id]}"
+    return "no test in this run checks this clause"
 
 
 def thumbnail(data: bytes, side: int = 96) -> str | None:

@@ -42,7 +42,9 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        return None  # RFC 9110 dates are GMT; a date without a zone is not one
+        # asctime() form: no zone written, GMT by definition (RFC 9110 section 5.6.7); a
+        # recipient must accept all three forms
+        when = when.replace(tzinfo=UTC)
     now = now or datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
 

@@ -15,6 +15,7 @@ from tryon_suite.contract import LimitProfile
 from tryon_suite.fixtures import FixtureImages
 from tryon_suite.imageserver import ImageServer
 from tryon_suite.retry import Pacer, RetryPolicy
+from tryon_suite.secret import Secret
 from tryon_suite.simulator.config import DEFAULT_ACCOUNTS, SimulatorConfig
 from tryon_suite.simulator.inprocess import InProcessSimulator
 
@@ -29,9 +30,9 @@ class TargetOptions:
     """The suite's options, resolved from the command line and the environment."""
 
     base_url: str | None = None
-    api_key: str | None = None
-    no_credits_key: str | None = None
-    other_key: str | None = None
+    api_key: Secret | None = None
+    no_credits_key: Secret | None = None
+    other_key: Secret | None = None
     allow_burst: bool = False
     image_base_url: str | None = None
     budget: int | None = None
@@ -49,9 +50,9 @@ class Target:
 
     name: str
     base_url: str
-    key: str
-    other_key: str | None
-    no_credits_key: str | None
+    key: Secret
+    other_key: Secret | None
+    no_credits_key: Secret | None
     allow_burst: bool
     limits: LimitProfile
     images: FixtureImages
@@ -69,24 +70,23 @@ class Target:
     publish: Callable[[str, bytes], str] | None = None
     seed: int = 0
     started: float = field(default_factory=time.time)
-    server_errors: list[tuple[int, str]] = field(default_factory=list)
 
     def client(self, retry: RetryPolicy | None = None) -> TryOnClient:
         """A client for this target, sharing the run's budget and pacing."""
         return TryOnClient(
             self.base_url,
             self.key,
+            other_key=self.other_key,
+            no_credits_key=self.no_credits_key,
             pacer=self.pacer,
             retry=retry or RetryPolicy("retry-after", max_retries=6),
             budget=self.budget,
             sleep=self.sleep,
-            secrets=tuple(k for k in (self.other_key, self.no_credits_key) if k),
             seed=self.seed,
-            server_errors=self.server_errors,
         )
 
     @property
-    def secrets(self) -> tuple[str, ...]:
+    def secrets(self) -> tuple[Secret, ...]:
         return tuple(k for k in (self.key, self.other_key, self.no_credits_key) if k)
 
 
@@ -123,9 +123,9 @@ def _in_process(
         yield Target(
             name="in-process simulator" + (f" (mutant {options.mutant})" if options.mutant else ""),
             base_url=sim.base_url,
-            key=DEFAULT_ACCOUNTS[0].key,
-            other_key=DEFAULT_ACCOUNTS[1].key,
-            no_credits_key=keys[0],
+            key=Secret(DEFAULT_ACCOUNTS[0].key),
+            other_key=Secret(DEFAULT_ACCOUNTS[1].key),
+            no_credits_key=Secret(keys[0]),
             allow_burst=True,
             limits=limits,
             images=images,

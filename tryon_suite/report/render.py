@@ -10,8 +10,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tryon_suite.client import Exchange
-from tryon_suite.redact import scrub
-from tryon_suite.results import RunResults, thumbnail
+from tryon_suite.evidence import Evidence
+from tryon_suite.results import ClauseResult, RunResults, thumbnail
 
 __all__ = ["report_data", "write_report"]
 
@@ -34,6 +34,67 @@ def _exchange(exchange: Exchange) -> dict[str, Any]:
         else None,
         "elapsed_ms": round(exchange.elapsed * 1000, 1),
         "note": exchange.note,
+        "key": exchange.key_role,
+        "curl": exchange.curl,
+    }
+
+
+def _summary(exchange: Exchange | None) -> str:
+    if exchange is None:
+        return ""
+    status = exchange.status if exchange.status is not None else "no answer"
+    return f"{exchange.method} {exchange.path} -> {status}"
+
+
+#: Evidence items listed per clause in the JSON (the rest are counted).
+_LISTED = 5
+
+
+def _evidence(nodeid: str, evidence: Evidence) -> dict[str, Any]:
+    return {
+        "test": nodeid,
+        "verdict": evidence.verdict,
+        "expected": evidence.expected,
+        "received": evidence.received,
+        "exchange": _summary(evidence.exchange),
+    }
+
+
+def _clause(result: ClauseResult) -> dict[str, Any]:
+    decisive = result.decisive
+    leading: list[dict[str, Any]] = []
+    if decisive is not None and decisive[1].exchange is not None:
+        leading = [_exchange(decisive[1].exchange)]
+    failing = next((t for t in result.tests if decisive and t.nodeid == decisive[0]), None)
+    others = []
+    if result.status == "fails" and failing is not None:
+        lead = decisive[1].exchange if decisive else None
+        others = [_exchange(e) for e in failing.exchanges if e is not lead]
+    items = [(n, e) for n, e in result.evidence if e.verdict == "failed"]
+    items += [(n, e) for n, e in result.evidence if e.verdict != "failed"]
+    return {
+        "id": result.clause.id,
+        "level": result.clause.level,
+        "source": result.clause.source,
+        "text": result.clause.text,
+        "schemas": list(result.clause.schemas),
+        "checkable": result.clause.checkable,
+        "status": result.status,
+        "reason": result.reason,
+        "tests": [
+            {"nodeid": t.nodeid, "outcome": t.outcome_for(result.clause.id), "message": t.message}
+            for t in result.tests
+        ],
+        "observations": result.observations,
+        "evidence": [_evidence(n, e) for n, e in items[:_LISTED]],
+        "evidence_count": len(items),
+        "decisive": {
+            "test": decisive[0],
+            **_evidence(*decisive),
+        }
+        if decisive
+        else None,
+        "exchanges": leading + others,
     }
 
 
@@ -43,26 +104,7 @@ def _when(timestamp: float) -> str:
 
 def report_data(results: RunResults) -> dict[str, Any]:
     """The report as plain data: what the JSON holds and the template shows."""
-    clauses: list[dict[str, Any]] = []
-    for result in results.clause_results():
-        failing = [t for t in result.tests if t.outcome == "failed"]
-        clauses.append(
-            {
-                "id": result.clause.id,
-                "level": result.clause.level,
-                "source": result.clause.source,
-                "text": result.clause.text,
-                "schemas": list(result.clause.schemas),
-                "status": result.status,
-                "reason": result.reason,
-                "tests": [
-                    {"nodeid": t.nodeid, "outcome": t.outcome, "message": t.message}
-                    for t in result.tests
-                ],
-                "observations": result.observations,
-                "exchanges": [_exchange(e) for t in failing[:1] for e in t.exchanges],
-            }
-        )
+    clauses = [_clause(result) for result in results.clause_results()]
     totals = results.totals()
     return {
         "target": results.target,
@@ -76,7 +118,7 @@ def report_data(results: RunResults) -> dict[str, Any]:
         "verdict": "pass" if results.must_clauses_hold() else "fail",
         "tests": len(results.tests),
         "clauses": clauses,
-        "open_points": [c for c in clauses if c["id"].startswith("tryon.open.")],
+        "open_points": [c for c in clauses if c["level"] == "observe"],
     }
 
 
@@ -89,8 +131,9 @@ def _environment() -> Environment:
     )
 
 
-def write_report(results: RunResults, folder: Path, secrets: tuple[str, ...] = ()) -> list[Path]:
-    """Write compliance.html and compliance.json; every known key is scrubbed from both."""
+def write_report(results: RunResults, folder: Path) -> list[Path]:
+    """Write compliance.html and compliance.json. Keys were masked in the recorded data (never
+    in the rendered text, which a short key would mangle)."""
     data = report_data(results)
     folder.mkdir(parents=True, exist_ok=True)
     matrix = folder / "selftest.json"
@@ -99,6 +142,6 @@ def write_report(results: RunResults, folder: Path, secrets: tuple[str, ...] = (
     html = _environment().get_template("compliance.html.j2").render(report=data)
     text = json.dumps(data, indent=2)
     html_path, json_path = folder / "compliance.html", folder / "compliance.json"
-    html_path.write_text(scrub(html, secrets), encoding="utf-8")
-    json_path.write_text(scrub(text, secrets), encoding="utf-8")
+    html_path.write_text(html, encoding="utf-8")
+    json_path.write_text(text, encoding="utf-8")
     return [html_path, json_path]

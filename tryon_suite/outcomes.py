@@ -1,0 +1,96 @@
+"""From what a test did to its outcome: evidence, failures, and what was not the API's fault.
+
+The pytest plugin calls `outcome_of` once per test with the evidence the test gathered, the
+exchanges its clients recorded and the exception that ended it. Three rules live here:
+- every answer the test received is judged (`checks.judge_answer`), whoever sent it;
+- a `ContractViolation` becomes failing evidence for its clause (an `observe` clause is an
+  open point: its "violation" is recorded as a reading, never as a failure);
+- a test whose answers were only transport errors, or 401s for a key that authenticated in
+  preflight, examined nothing: it is "not checked", with that reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
+
+from tryon_suite.checks import judge_answer
+from tryon_suite.clauses import catalogue
+from tryon_suite.client import Exchange, exchange_of
+from tryon_suite.errors import ContractViolation
+from tryon_suite.evidence import Evidence
+from tryon_suite.results import CheckOutcome, Outcome
+
+__all__ = ["KEYS_THAT_AUTHENTICATED", "outcome_of"]
+
+#: Roles of keys that preflight (or the in-process target) showed to authenticate.
+KEYS_THAT_AUTHENTICATED = frozenset({"run key", "other key", "no-credits key"})
+#: Exchanges a failing test keeps for the report (the decisive one is kept apart).
+_KEPT = 12
+
+
+def _levels() -> dict[str, str]:
+    return {c.id: c.level for c in catalogue()}
+
+
+def nothing_examined(exchanges: Sequence[Exchange]) -> str | None:
+    """Why the answers a test got could not have judged the API, or None when they could."""
+    if not exchanges:
+        return None
+    blind = [
+        e
+        for e in exchanges
+        if e.status is None or (e.status == 401 and e.key_role in KEYS_THAT_AUTHENTICATED)
+    ]
+    deliberate = [e for e in exchanges if e.key_role not in KEYS_THAT_AUTHENTICATED]
+    if not blind or len(blind) + len(deliberate) != len(exchanges):
+        return None
+    if all(e.status is None for e in blind):
+        return f"the target could not be reached ({blind[-1].note or 'transport error'})"
+    return (
+        "every answer was 401 for a key that authenticated in preflight "
+        "(revoked during the run, or rate limited as 401?)"
+    )
+
+
+def outcome_of(
+    nodeid: str,
+    clauses: tuple[str, ...],
+    pytest_outcome: str,
+    message: str,
+    gathered: list[Evidence],
+    exchanges: list[Exchange],
+    error: BaseException | None,
+) -> CheckOutcome:
+    """One test's CheckOutcome from what it gathered and how it ended."""
+    evidence = list(gathered)
+    for exchange in exchanges:
+        evidence.extend(judge_answer(exchange))
+    outcome: Outcome = "passed"
+    failed_clause = None
+    if pytest_outcome == "skipped":
+        outcome = "not checked"
+    elif pytest_outcome == "failed":
+        outcome = "failed"
+        if (blind := nothing_examined(exchanges)) is not None or isinstance(
+            error, httpx.TransportError
+        ):
+            outcome, message = "not checked", blind or f"the target could not be reached: {error}"
+            evidence = [e for e in gathered if e.verdict != "failed"]
+        elif isinstance(error, ContractViolation):
+            response = error.response if isinstance(error.response, httpx.Response) else None
+            decisive = exchange_of(response) or (exchanges[-1] if exchanges else None)
+            if _levels().get(error.clause) == "observe":
+                reading = f"expected {error.expected}, got {error.received}"
+                evidence.append(Evidence(error.clause, "observed", "", reading, decisive))
+                outcome = "passed"
+            else:
+                failed_clause = error.clause
+                evidence.append(
+                    Evidence(error.clause, "failed", error.expected, error.received, decisive)
+                )
+    kept = exchanges[-_KEPT:]
+    leading = {id(e.exchange) for e in evidence if e.verdict == "failed" and e.exchange}
+    kept = [e for e in exchanges if id(e) in leading and e not in kept][:_KEPT] + kept
+    return CheckOutcome(nodeid, clauses, outcome, message, kept, failed_clause, evidence)

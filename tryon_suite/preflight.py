@@ -1,0 +1,111 @@
+"""Preflight: before the first check of a live run, the target answers and every key works.
+
+A user's setup mistake (a URL that does not answer, a key the target does not know) is not
+the API's fault: it ends the run at once with one line naming the problem and the fix, instead
+of minutes of requests and a report of failing clauses. Each probe is a request the target
+refuses for its body (`garment_mode` outside the enum): it costs no credits, and its status
+tells a known key (400, or 403 for the no-credit key) from an unknown one (401). Where the
+target has `GET /v1/credits`, its answer (200 or 401) is asked first: it does not depend on the
+order in which the target checks a try-on (an open point).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+import httpx
+
+from tryon_suite.client import CREDITS, TRY_ON
+from tryon_suite.errors import PreflightError
+from tryon_suite.retry import parse_retry_after
+from tryon_suite.secret import Secret
+
+__all__ = ["PROBE_BODY", "KeyToCheck", "preflight"]
+
+#: Refused for its body after authentication: free, and it tells the key's standing.
+PROBE_BODY: Final = {"garment_mode": "tryon-suite-preflight"}
+#: The whole preflight answers within seconds: a target slower than this to connect is down.
+_TIMEOUT: Final = httpx.Timeout(8.0, connect=4.0)
+
+
+@dataclass(frozen=True)
+class KeyToCheck:
+    """A key given to the run, with the option that gave it (named in the message)."""
+
+    key: Secret
+    option: str
+    #: a key with no credits may fairly be refused 403 before its body is read
+    may_lack_credits: bool = False
+
+
+def preflight(
+    base_url: str,
+    keys: list[KeyToCheck],
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> None:
+    """Raise PreflightError naming the first problem: unreachable, not the API, a key refused."""
+    url = base_url.rstrip("/") + TRY_ON
+    with httpx.Client(timeout=_TIMEOUT, transport=transport) as http:
+        for check in keys:
+            balance = _probe(http, "GET", base_url.rstrip("/") + CREDITS, check, base_url, sleep)
+            if balance.status_code == 200:
+                continue
+            response = balance
+            if balance.status_code != 401:
+                response = _probe(http, "POST", url, check, base_url, sleep)
+            status = response.status_code
+            if status == 401:
+                raise PreflightError(
+                    f"the key given with {check.option} was refused by {base_url} (401): "
+                    f"check the key, and that it belongs to this target"
+                )
+            known = {400, 422} | ({403} if check.may_lack_credits else set())
+            if status == 403 and not check.may_lack_credits:
+                # A known key without credits: every paid check would be refused.
+                raise PreflightError(
+                    f"the key given with {check.option} has no credits at {base_url} (403): "
+                    "top the account up, or give it as --tryon-no-credits-key"
+                )
+            if status not in known:
+                raise PreflightError(
+                    f"expected POST {url} to refuse a bad body with 400, got {status}: "
+                    "is --tryon-base-url the API's root (the part before /v1)?"
+                )
+
+
+def _probe(
+    http: httpx.Client,
+    method: str,
+    url: str,
+    check: KeyToCheck,
+    base_url: str,
+    sleep: Callable[[float], None] | None,
+) -> httpx.Response:
+    for _ in range(3):
+        try:
+            response = http.request(
+                method,
+                url,
+                json=PROBE_BODY if method == "POST" else None,
+                headers={"X-API-KEY": check.key.reveal()},
+            )
+        except httpx.TimeoutException:
+            raise PreflightError(
+                f"{base_url} did not answer within {_TIMEOUT.read:g} s: "
+                "check --tryon-base-url and that the service is up"
+            ) from None
+        except httpx.HTTPError as exc:
+            reason = type(exc).__name__
+            raise PreflightError(
+                f"cannot reach {base_url} ({reason}): check --tryon-base-url "
+                "and that the service is up"
+            ) from None
+        if response.status_code != 429 or sleep is None:
+            return response
+        # Another client shares the account's limit: wait as told, briefly, and ask again.
+        sleep(min(parse_retry_after(response.headers.get("retry-after")) or 1.0, 2.0))
+    return response

@@ -4,85 +4,258 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from html import unescape
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tryon_suite.clauses import catalogue
-from tryon_suite.client import Exchange
+from tryon_suite.client import TryOnClient, TryOnRequest
+from tryon_suite.evidence import Evidence
 from tryon_suite.images import render_image
 from tryon_suite.report import write_report
-from tryon_suite.results import CheckOutcome, RunResults
+from tryon_suite.results import STATUS_ORDER, CheckOutcome, RunResults, thumbnail
 
 CHROMIUM = "/usr/bin/chromium"
 SECRET = "report-secret-key-1234567890"
+BASE = "https://api.example.test"
+
+FAILING = "tryon.error.code_fits_status"
+HOLDING = "tryon.credits.balance_endpoint"
+SKIPPED = "tryon.403.insufficient_api_credits"
+NOT_RUN = "tryon.job.forward_only"
+OPEN_POINT = "tryon.open.location_form"
+SIMPLE = "contract/test_errors.py::test_a_try_on_without_credits_names_its_code"
+NOISY = "contract/test_jobs_stateful.py::test_jobs_behave_under_any_sequence"
+PERSON = render_image(300, 400, "JPEG")
+
+RunFactory = Callable[[str], RunResults]
 
 
-def _results() -> RunResults:
-    person = render_image(300, 400, "JPEG")
-    exchange = Exchange(
-        method="POST",
-        url="https://api.example.test/v1/try-on",
-        request_headers={"x-api-key": "repo****", "content-type": "multipart/form-data"},
-        request_body="multipart/form-data parts:\nperson_image = file 'p.jpg' (image/jpeg)",
-        request_images=[("person_image", person)],
-        status=403,
-        response_headers={"content-type": "application/json"},
-        response_body=f'{{"error":"no credits for {SECRET}","error_code":"insufficient"}}',
-        response_image=None,
-        elapsed=0.012,
+def _answer(request: httpx.Request) -> httpx.Response:
+    """A target that echoes the key it was given (in a header and in the body): the worst case
+    for a report that must not show it."""
+    key = request.headers.get("x-api-key", "")
+    if request.url.path == "/v1/credits":
+        return httpx.Response(200, json={"credits": 3})
+    return httpx.Response(
+        403,
+        headers={"x-echo": key, "server": "sim (httpx)"},
+        json={"error": f"no credits for {key} via httpx", "error_code": "forbidden"},
     )
-    failing = CheckOutcome(
-        "contract/test_auth.py::test_a_try_on_without_a_key_gets_401",
-        ("tryon.401.missing_key",),
-        "failed",
-        "[tryon.401.missing_key] expected 401 with error_code invalid_auth_token, got 403",
-        [exchange],
-    )
-    passing = CheckOutcome("contract/test_x.py::test_y", ("tryon.401.wrong_key",), "passed")
-    skipped = CheckOutcome(
-        "contract/test_z.py::test_w",
-        ("tryon.403.insufficient_api_credits",),
-        "not checked",
-        "needs a valid key with no credits (--tryon-no-credits-key)",
-    )
-    results = RunResults(
-        "https://api.example.test",
-        1_700_000_000.0,
-        1_700_000_042.0,
-        "reference",
-        17,
-        500,
-        [failing, passing, skipped],
-    )
-    results.observe("tryon.open.location_form", "relative, e.g. /v1/try-on/job/{job_id}")
-    return results
 
 
 @pytest.fixture
-def written(tmp_path: Path) -> Path:
-    write_report(_results(), tmp_path, (SECRET,))
+def run_factory() -> Iterator[RunFactory]:
+    """Results of a run with the given key, its exchanges recorded by the real client (which
+    masks keys in the data), every status represented."""
+    clients: list[TryOnClient] = []
+
+    def build(key: str) -> RunResults:
+        http = httpx.Client(transport=httpx.MockTransport(_answer))
+        client = TryOnClient(BASE, key, http=http, sleep=lambda _: None)
+        clients.append(client)
+        body = TryOnRequest.multipart(
+            {"person_image": ("person.jpg", PERSON, "image/jpeg")},
+            garment_image_url="https://images.example.test/shirt.jpg",
+        )
+        expected, received = "an error_code documented for 403", "error_code 'forbidden'"
+        client.credits()
+        client.try_on(body)
+        client.try_on(TryOnRequest.json(person_image_url="https://a.test/p.jpg"))
+        noisy_credits, noisy_first, noisy_last = client.exchanges
+        client.try_on(body)
+        simple_exchange = client.exchanges[-1]
+        noisy = CheckOutcome(
+            NOISY,
+            (FAILING,),
+            "failed",
+            f"[{FAILING}] expected {expected}, got {received}",
+            [noisy_credits, noisy_first, noisy_last],
+            FAILING,
+            [
+                Evidence(HOLDING, "held", "a JSON balance", "200", noisy_credits),
+                Evidence(FAILING, "failed", expected, received, noisy_last),
+            ],
+        )
+        simple = CheckOutcome(
+            SIMPLE,
+            (FAILING,),
+            "failed",
+            f"[{FAILING}] expected {expected}, got {received}",
+            [simple_exchange],
+            FAILING,
+            [Evidence(FAILING, "failed", expected, received, simple_exchange)],
+        )
+        held = [
+            Evidence(HOLDING, "held", f"a JSON balance (call {n})", "200", noisy_credits)
+            for n in range(7)
+        ]
+        balance = CheckOutcome(
+            "contract/test_success.py::test_credits", (HOLDING,), "passed", evidence=held
+        )
+        skipped = CheckOutcome(
+            "contract/test_auth.py::test_no_credits",
+            (SKIPPED,),
+            "not checked",
+            "needs a valid key with no credits (--tryon-no-credits-key)",
+        )
+        looked = CheckOutcome(
+            "contract/test_success.py::test_location",
+            (OPEN_POINT,),
+            "passed",
+            evidence=[Evidence(OPEN_POINT, "observed", "", "relative", noisy_first)],
+        )
+        results = RunResults(
+            BASE, 1_700_000_000.0, 1_700_000_042.0, "reference", 17, 500,
+            [noisy, simple, balance, skipped, looked],
+        )  # fmt: skip
+        results.observe(OPEN_POINT, "relative, e.g. /v1/try-on/job/{job_id}")
+        results.not_run[NOT_RUN] = f"not run: the run stopped at a failure of {FAILING} (-x)"
+        return results
+
+    yield build
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def written(tmp_path: Path, run_factory: RunFactory) -> Path:
+    write_report(run_factory(SECRET), tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def html(written: Path) -> str:
+    return (written / "compliance.html").read_text()
+
+
+def _section(html: str, section_id: str) -> str:
+    """The HTML of one <section> of the page."""
+    start = html.index(f'<section id="{section_id}"')
+    return html[start : html.index("</section>", start)]
+
+
+def _ids(fragment: str) -> list[str]:
+    return re.findall(r'class="clause[^"]*" id="([^"]+)"', fragment)
 
 
 def test_the_json_report_holds_totals_failures_first_and_no_key(written: Path) -> None:
     text = (written / "compliance.json").read_text()
-    assert SECRET not in text, "expected the key scrubbed from the JSON report"
+    assert SECRET not in text, "expected the key masked in the JSON report"
     data = json.loads(text)
     assert data["verdict"] == "fail", f"expected a failing verdict, got {data['verdict']}"
-    assert data["clauses"][0]["id"] == "tryon.401.missing_key", "expected failures first"
+    assert data["clauses"][0]["id"] == FAILING, "expected failures first"
     assert data["totals"]["fails"] == 1, f"got totals {data['totals']}"
     assert len(data["clauses"]) == len(catalogue()), "expected every clause in the table"
     assert data["requests"] == 17, f"expected the request count, got {data['requests']}"
 
 
-def test_the_html_report_is_self_contained(written: Path) -> None:
-    html = (written / "compliance.html").read_text()
-    assert SECRET not in html, "expected the key scrubbed from the HTML report"
+def test_no_byte_the_report_writes_holds_the_key(written: Path) -> None:
+    """The target echoed the key in a header and its body: the client masked it at the source."""
+    for path in written.iterdir():
+        assert SECRET.encode() not in path.read_bytes(), f"expected no key in {path.name}"
+
+
+def test_the_html_report_is_self_contained(html: str) -> None:
     for outside in ('src="http', 'href="http', "<script src", '<link rel="stylesheet"'):
         assert outside not in html, f"expected nothing loaded from elsewhere, found {outside!r}"
+
+
+def test_the_report_shows_a_total_and_rows_for_every_status(html: str) -> None:
+    totals = _section(html.replace("<header>", '<section id="header">'), "header")
+    for status in STATUS_ORDER:
+        assert f'data-total="{status}"' in totals, f"expected a total for {status!r}"
+        assert f'data-status="{status}"' in html, f"expected a clause shown as {status!r}"
+
+
+def test_failures_come_first(html: str) -> None:
+    rows = re.findall(r'<tbody class="clause[^"]*" id="([^"]+)" data-status="([^"]+)"', html)
+    assert rows[0] == (FAILING, "fails"), f"expected the failure first, got {rows[:2]}"
+
+
+def test_a_failure_leads_with_the_exchange_of_its_simplest_failing_test_and_its_curl(
+    html: str,
+) -> None:
+    failure = html[html.index('<tr class="failure">') :]
+    decisive = failure[: failure.index("</tr>")]
+    assert "decisive exchange, from" in decisive, "expected the decisive exchange to lead"
+    assert SIMPLE.split("::")[-1] in decisive, "expected the simplest failing test to lead"
+    assert "the simplest of 2 failing tests" in decisive, "expected the other test counted"
+    expected = "expected an error_code documented for 403, "
+    line = f'{expected}<span class="got">got error_code &#39;forbidden&#39;</span>'
+    assert line in html, "expected what was expected and what came back on one line"
+    found = re.search(r'<pre class="curl">(.*?)</pre>', decisive, re.S)
+    assert found, "expected the curl command in a <pre> of its own"
+    curl = unescape(found.group(1))
+    assert curl.startswith("curl -sS -i -X POST https://api.example.test/v1/try-on "), curl
+    assert ' -H "x-api-key: $TRYON_API_KEY" ' in curl, f"expected the key variable, got {curl}"
+    request = decisive[decisive.index('class="request"') : decisive.index('class="response"')]
+    assert "x-api-key: repo****" in request, "expected the masked key among the headers"
+    for noise in ("host:", "content-length:", "accept-encoding:", "user-agent:", "connection:"):
+        assert noise not in request.lower(), f"expected no transport header {noise!r}"
+    assert 'class="thumb" alt="person_image"' in decisive, "expected the image thumbnail"
+    assert "403" in decisive[decisive.index('class="response"') :], "expected the response"
+
+
+def test_checked_by_and_evidence_collapse_to_counts(html: str) -> None:
+    row = html[html.index(f'id="{HOLDING}"') :]
+    row = row[: row.index("</tbody>")]
+    checked_by = row[row.index('<details class="checked-by">') :]
+    assert "<summary>2 tests</summary>" in checked_by, "expected 'checked by' as a count"
+    assert "<summary>evidence: 8 assertions</summary>" in row, "expected evidence counted"
+    assert "3 more" in row, "expected the evidence not listed counted as more"
+
+
+def test_the_filter_controls_exist_and_hide_without_javascript(html: str) -> None:
+    boxes = re.findall(
+        r'<input type="checkbox" class="filter filter-control" value="([^"]+)"', html
+    )
+    assert boxes == list(STATUS_ORDER), f"expected a filter box per status, got {boxes}"
+    assert 'data-show="fails,not checked,not run"' in html, "expected a 'needs action' button"
+    assert "<noscript><style>.filter-control { display: none" in html, "expected no dead controls"
+
+
+def test_open_points_appear_once_in_their_own_section(html: str) -> None:
+    open_points = _ids(_section(html, "open-points-section"))
+    observe = [c.id for c in catalogue() if c.level == "observe"]
+    assert sorted(open_points) == sorted(observe), "expected every open point in its section"
+    assert not set(observe) & set(_ids(_section(html, "clauses-section"))), "expected them once"
+    assert html.count(f'id="{OPEN_POINT}"') == 1, "expected the open point shown once"
+    assert "relative, e.g. /v1/try-on/job/{job_id}" in html, "expected what was observed"
+
+
+def test_clauses_not_checkable_are_listed_apart_from_not_checked(html: str) -> None:
+    apart = _ids(_section(html, "not-checkable-section"))
+    expected = [c.id for c in catalogue() if not c.checkable and c.level != "observe"]
+    assert sorted(apart) == sorted(expected), f"expected {expected}, got {apart}"
+    assert not set(apart) & set(_ids(_section(html, "clauses-section"))), "expected them apart"
+
+
+def test_a_not_run_clause_shows_why(html: str) -> None:
+    row = html[html.index(f'id="{NOT_RUN}"') :]
+    row = row[: row.index("</tbody>")]
+    assert 'data-status="not run"' in row, "expected the clause shown as not run"
+    assert f"stopped at a failure of {FAILING} (-x)" in row, "expected the reason shown"
+
+
+def test_a_one_letter_key_leaves_the_page_intact(tmp_path: Path, run_factory: RunFactory) -> None:
+    write_report(run_factory("x"), tmp_path)
+    html = (tmp_path / "compliance.html").read_text()
+    assert "body { font: 14px/1.45 system-ui" in html, "expected the CSS intact"
+    assert "no credits for **** via httpx" in html, "expected the key masked and 'httpx' kept"
+    assert "x-echo: ****" in html, "expected the echoed key masked in the response headers"
+    assert "for x via" not in html, "expected no key in the response body"
+    assert "x-echo: x\n" not in html, "expected no key in the response headers"
+    thumb = thumbnail(PERSON)
+    assert thumb is not None
+    assert thumb in html, "expected the thumbnail intact"
+    data = json.loads((tmp_path / "compliance.json").read_text())
+    assert data["clauses"][0]["exchanges"][0]["response_headers"]["x-echo"] == "****"
 
 
 @pytest.fixture(scope="module")
@@ -109,33 +282,77 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
-def test_the_report_renders_in_chromium_with_its_table_and_failure_details(
+def test_the_report_renders_in_chromium_led_by_its_failure(written: Path, browser: object) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((written / "compliance.html").as_uri())
+    assert "compliance" in page.title().lower(), f"expected a titled page, got {page.title()!r}"
+    clauses = page.locator("#clauses tbody.clause")
+    first = clauses.first
+    assert first.locator(".status").inner_text() == "fails", "expected the failure first"
+    decisive = first.locator(".decisive")
+    assert decisive.is_visible(), "expected the decisive exchange shown without a click"
+    assert "$TRYON_API_KEY" in decisive.locator("pre.curl").inner_text()
+    thumb = decisive.locator("img.thumb").first
+    width = thumb.evaluate("img => img.naturalWidth")
+    assert width > 0, f"expected the request image thumbnail to load, got width {width}"
+    observed = page.locator("#open-points").inner_text()
+    assert "relative, e.g." in observed, f"expected the open point observed, got {observed[:200]!r}"
+    assert not errors, f"expected no script errors, got {errors}"
+
+
+def test_checked_by_expands_in_chromium(written: Path, browser: object) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto((written / "compliance.html").as_uri())
+    checked_by = page.locator(f'[id="{FAILING}"] details.checked-by')
+    listed = checked_by.locator("li").first
+    assert not listed.is_visible(), "expected 'checked by' collapsed at first"
+    checked_by.locator("summary").click()
+    assert listed.is_visible(), "expected 'checked by' to expand on a click"
+    assert "failed" in checked_by.inner_text(), "expected each test's outcome listed"
+
+
+def test_the_status_filter_hides_and_shows_clauses_in_chromium(
     written: Path, browser: object
 ) -> None:
     page = browser.new_page()  # type: ignore[attr-defined]
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto((written / "compliance.html").as_uri())
-    assert "compliance" in page.title().lower(), f"expected a titled page, got {page.title()!r}"
-    rows = page.locator("#clauses tbody tr")
-    assert rows.count() == len(catalogue()), f"expected one row a clause, got {rows.count()}"
-    first = rows.first
-    assert first.locator(".status").inner_text() == "fails", "expected the failure first"
-    reason = first.locator("details.failure pre").first
-    assert not reason.is_visible(), "expected the failure details closed at first"
-    first.locator("details.failure summary").click()
-    assert reason.is_visible(), "expected the failure details to open on a click"
-    assert "got 403" in reason.inner_text(), f"got {reason.inner_text()!r}"
-    thumb = first.locator("img.thumb").first
-    width = thumb.evaluate("img => img.naturalWidth")
-    assert width > 0, f"expected the request image thumbnail to load, got width {width}"
-    observed = page.locator("#open-points").inner_text()
-    assert "relative, e.g." in observed, f"expected the open point observed, got {observed[:200]!r}"
-    assert page.locator("#totals").inner_text().count("\n") >= 3, "expected the four totals"
+    holding = page.locator(f'[id="{HOLDING}"]')
+    failing = page.locator(f'[id="{FAILING}"]')
+    assert holding.is_visible(), "expected everything shown at first"
+    assert failing.is_visible(), "expected everything shown at first"
+    page.locator('input.filter[value="holds"]').uncheck()
+    assert not holding.is_visible(), "expected unticking 'holds' to hide a clause that holds"
+    assert failing.is_visible(), "expected the failure still shown"
+    page.get_by_role("button", name="needs action").click()
+    assert not page.locator(f'[id="{OPEN_POINT}"]').is_visible(), "expected open points hidden"
+    assert page.locator(f'[id="{NOT_RUN}"]').is_visible(), "expected 'not run' kept"
+    assert page.locator("#not-checkable-section p.empty").is_visible(), "expected a note"
+    page.get_by_role("button", name="everything").click()
+    assert holding.is_visible(), "expected 'everything' to show what holds again"
+    assert page.locator(f'[id="{OPEN_POINT}"]').is_visible(), "expected open points again"
     assert not errors, f"expected no script errors, got {errors}"
 
 
-def test_a_kill_matrix_beside_the_report_becomes_its_last_section(tmp_path: Path) -> None:
+def test_without_javascript_every_clause_shows_and_no_filter(
+    written: Path, browser: object
+) -> None:
+    context = browser.new_context(java_script_enabled=False)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto((written / "compliance.html").as_uri())
+    rows = page.locator(".clause[data-status]")
+    visible = sum(rows.nth(i).is_visible() for i in range(rows.count()))
+    assert visible == len(catalogue()), f"expected every clause shown, got {visible}"
+    assert not page.locator("#filter").is_visible(), "expected the filter hidden without JS"
+    context.close()
+
+
+def test_a_kill_matrix_beside_the_report_becomes_its_last_section(
+    tmp_path: Path, run_factory: RunFactory
+) -> None:
     from tryon_suite.selftest import KillResult, write_matrix
 
     rows = [
@@ -153,7 +370,7 @@ def test_a_kill_matrix_beside_the_report_becomes_its_last_section(tmp_path: Path
         ),
     ]
     write_matrix(rows, tmp_path)
-    write_report(_results(), tmp_path, ())
+    write_report(run_factory(SECRET), tmp_path)
     html = (tmp_path / "compliance.html").read_text()
     assert 'id="selftest"' in html, "expected the kill matrix section in the compliance report"
     assert "1 of 1 mutant runs" in " ".join(html.split()), "expected the kill count stated"

@@ -10,8 +10,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tryon_suite.client import Exchange
+from tryon_suite.curl import TRANSPORT_HEADERS
 from tryon_suite.evidence import Evidence
-from tryon_suite.results import ClauseResult, RunResults, thumbnail
+from tryon_suite.results import STATUS_ORDER, ClauseResult, RunResults, thumbnail
 
 __all__ = ["report_data", "write_report"]
 
@@ -20,7 +21,10 @@ def _exchange(exchange: Exchange) -> dict[str, Any]:
     return {
         "method": exchange.method,
         "url": exchange.url,
-        "request_headers": exchange.request_headers,
+        # what the client added on its own (host, content-length, ...) hides what was sent
+        "request_headers": {
+            k: v for k, v in exchange.request_headers.items() if k.lower() not in TRANSPORT_HEADERS
+        },
         "request_body": exchange.request_body,
         "request_images": [
             {"field": name, "bytes": len(data), "thumbnail": thumbnail(data)}
@@ -48,6 +52,8 @@ def _summary(exchange: Exchange | None) -> str:
 
 #: Evidence items listed per clause in the JSON (the rest are counted).
 _LISTED = 5
+#: Exchanges of the failing test shown beside the decisive one (the rest are counted).
+_OTHER_EXCHANGES = 10
 
 
 def _evidence(nodeid: str, evidence: Evidence) -> dict[str, Any]:
@@ -66,12 +72,15 @@ def _clause(result: ClauseResult) -> dict[str, Any]:
     if decisive is not None and decisive[1].exchange is not None:
         leading = [_exchange(decisive[1].exchange)]
     failing = next((t for t in result.tests if decisive and t.nodeid == decisive[0]), None)
-    others = []
+    rest: list[Exchange] = []
     if result.status == "fails" and failing is not None:
         lead = decisive[1].exchange if decisive else None
-        others = [_exchange(e) for e in failing.exchanges if e is not lead]
+        rest = [e for e in failing.exchanges if e is not lead]
+    # a stateful test sends hundreds: the last few led up to the failure
+    others = [_exchange(e) for e in rest[-_OTHER_EXCHANGES:]]
     items = [(n, e) for n, e in result.evidence if e.verdict == "failed"]
     items += [(n, e) for n, e in result.evidence if e.verdict != "failed"]
+    failing_tests = {n for n, e in result.evidence if e.verdict == "failed"}
     return {
         "id": result.clause.id,
         "level": result.clause.level,
@@ -88,6 +97,7 @@ def _clause(result: ClauseResult) -> dict[str, Any]:
         "observations": result.observations,
         "evidence": [_evidence(n, e) for n, e in items[:_LISTED]],
         "evidence_count": len(items),
+        "failing_tests": len(failing_tests),
         "decisive": {
             "test": decisive[0],
             **_evidence(*decisive),
@@ -95,6 +105,9 @@ def _clause(result: ClauseResult) -> dict[str, Any]:
         if decisive
         else None,
         "exchanges": leading + others,
+        "exchanges_left_out": len(rest) - len(others),
+        #: whether exchanges[0] is the decisive one (a failure may have been seen on no exchange)
+        "decisive_exchange": bool(leading),
     }
 
 
@@ -102,9 +115,14 @@ def _when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+#: Within a status, must clauses before should and observe ones.
+_LEVEL_ORDER = {"must": 0, "should": 1, "observe": 2}
+
+
 def report_data(results: RunResults) -> dict[str, Any]:
     """The report as plain data: what the JSON holds and the template shows."""
     clauses = [_clause(result) for result in results.clause_results()]
+    clauses.sort(key=lambda c: (STATUS_ORDER[c["status"]], _LEVEL_ORDER.get(c["level"], 3)))
     totals = results.totals()
     return {
         "target": results.target,
@@ -119,6 +137,20 @@ def report_data(results: RunResults) -> dict[str, Any]:
         "tests": len(results.tests),
         "clauses": clauses,
         "open_points": [c for c in clauses if c["level"] == "observe"],
+    }
+
+
+def _sections(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each clause in one section of the page: open points and clauses that cannot be checked
+    from outside apart from the table of judged clauses."""
+    clauses = data["clauses"]
+    return {
+        "judged": [
+            c for c in clauses if c["level"] != "observe" and c["status"] != "not checkable"
+        ],
+        "not_checkable": [
+            c for c in clauses if c["level"] != "observe" and c["status"] == "not checkable"
+        ],
     }
 
 
@@ -139,7 +171,11 @@ def write_report(results: RunResults, folder: Path) -> list[Path]:
     matrix = folder / "selftest.json"
     if matrix.exists():  # written by `tryon-suite selftest` into the same folder
         data["selftest"] = json.loads(matrix.read_text(encoding="utf-8"))
-    html = _environment().get_template("compliance.html.j2").render(report=data)
+    html = (
+        _environment()
+        .get_template("compliance.html.j2")
+        .render(report=data, sections=_sections(data))
+    )
     text = json.dumps(data, indent=2)
     html_path, json_path = folder / "compliance.html", folder / "compliance.json"
     html_path.write_text(html, encoding="utf-8")

@@ -243,8 +243,9 @@ class TryOnClient:
         return self.send("GET", CREDITS)
 
     def download(self, url: str) -> httpx.Response:
-        """Fetch a result URL: no key is sent (it may be on a CDN), and no pacing applies."""
-        return self.send("GET", url, key=None, pace=False)
+        """Fetch a result URL: no key is sent (it may be on a CDN), no pacing applies, and
+        redirects are followed (a result URL may fairly redirect to signed storage)."""
+        return self.send("GET", url, key=None, pace=False, follow_redirects=True)
 
     # -- the machinery --------------------------------------------------------------------
 
@@ -272,6 +273,7 @@ class TryOnClient:
         **kwargs: Any,
     ) -> httpx.Response:
         headers = {k: reveal(v) for k, v in (kwargs.pop("headers", None) or {}).items()}
+        follow_redirects = bool(kwargs.pop("follow_redirects", False))
         chosen = self.key if isinstance(key, _DefaultKey) else key
         if chosen is not None:
             headers["X-API-KEY"] = reveal(chosen)
@@ -287,7 +289,7 @@ class TryOnClient:
                 self.pacer.wait()
             started = time.perf_counter()
             try:
-                response = self.http.send(request)
+                response = self.http.send(request, follow_redirects=follow_redirects)
                 response.read()
             except httpx.HTTPError as exc:
                 self._record(request, body, None, time.perf_counter() - started, note=repr(exc))

@@ -20,6 +20,10 @@ from tryon_suite.targets import Target
 
 pytestmark = [pytest.mark.live]
 WRONG_KEY = "tryon-suite-wrong-key-0000000000"
+#: The most requests a burst sends, and the rate it must reach (a multiple of the documented
+#: 5/s) before "no 429" says something about the limit rather than the network.
+BURST = 40
+FAR_PAST_THE_LIMIT = 4 * 5.0
 
 
 @pytest.mark.clause(
@@ -68,6 +72,11 @@ def test_the_key_header_name_is_case_insensitive(
     client: TryOnClient, target: Target, name: str
 ) -> None:
     body = TryOnRequest.json(garment_mode="sideways")  # refused for its body, after auth
+    keyless = client.send("POST", "/v1/try-on", key=None, body=body)
+    if keyless.status_code != 401:
+        # The body is judged before the key (check order is open): this body cannot tell
+        # whether the header was found.
+        not_checked(f"a bad body without a key got {keyless.status_code}, not 401")
     response = client.send("POST", "/v1/try-on", key=None, body=body, headers={name: client.key})
     if response.status_code >= 500:
         raise ContractViolation(NO_5XX, "a 4xx for a bad body", str(response.status_code), response)
@@ -119,14 +128,24 @@ def test_a_burst_past_the_rate_limit_gets_429_and_waiting_recovers(
         not_checked("provoking 429 on purpose needs --tryon-allow-burst")
     body = TryOnRequest.json(garment_mode="sideways")  # 400 before any work: costs no credits
     refused, sent = None, 0
-    while refused is None and sent < 40:
+    started = target.now()
+    while refused is None and sent < BURST:
         response = client.send("POST", "/v1/try-on", body=body, retry=False, pace=False)
         sent += 1
         if response.status_code == 429:
             refused = response
     if refused is None:
+        elapsed = max(target.now() - started, 1e-9)
+        rate = sent / elapsed
+        observe("tryon.rate_limit.per_account", f"no 429 in {sent} requests at {rate:.0f}/s")
+        if rate < FAR_PAST_THE_LIMIT:
+            # The network kept the burst near the documented rate: it proves nothing.
+            not_checked(f"the burst reached only {rate:.1f} requests/s, no 429 came")
         raise ContractViolation(
-            "tryon.429.rate_limit_exceeded", "a 429 within 40 unpaced requests", "none"
+            "tryon.429.rate_limit_exceeded",
+            f"a 429 within {BURST} requests at {rate:.0f}/s (the documented limit: 5/s)",
+            "none",
+            response,
         )
     observe("tryon.rate_limit.per_account", f"first 429 after {sent} unpaced requests")
     expect_error(refused, 429, {"rate_limit_exceeded"}, "tryon.429.rate_limit_exceeded")
@@ -174,6 +193,7 @@ def test_requests_paced_under_the_limit_are_not_refused(
     client: TryOnClient, target: Target
 ) -> None:
     body = TryOnRequest.json(garment_mode="sideways")
+    target.sleep(2.0)  # let a burst before this test (and its penalty, if any) pass
     for _ in range(8):
         response = client.send("POST", "/v1/try-on", body=body, retry=False)
         if response.status_code == 429:

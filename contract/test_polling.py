@@ -89,7 +89,9 @@ def test_another_account_cannot_see_a_job(client: TryOnClient, target: Target, o
     """OWASP API1 (broken object-level authorization): a must, whatever the refusal's code."""
     if target.other_key is None:
         not_checked("needs a second account's key (--tryon-other-key)")
-    _, location = submit(client, target)
+    job_id, location = submit(client, target)
+    # Peek once the job is done: a server may hide running jobs and leak finished ones.
+    follow(client, target, job_id, location)
     response = client.job(location, key=target.other_key)
     observe("tryon.open.other_account_job", _refusal_text(response), response)
     expect_refusal(response, "tryon.job.other_account_hidden", "another account's job")

@@ -44,6 +44,9 @@ def _result(
             response.text[:200],
             response,
         )
+    if response.status_code == 400 and "unknown_foreground" in response.text:
+        # The fixtures are drawn figures: a real subject detector may fairly see none.
+        not_checked("the target saw no subject in the suite's drawn images (unknown_foreground)")
     answer = expect_status(response, {200}, "tryon.200.when_waiting", "tryon.200.result_url")
     for clause in (*_ACCEPTED[body.kind], *accepted):
         held(clause, f"200 for a {body.kind} body with {sorted(body.fields)}", response)
@@ -164,7 +167,8 @@ def test_which_of_jpeg_png_and_webp_are_accepted(
         return
     code = expect_error(response, 400, ERROR_400_CODES, "tryon.400.body")
     observe("tryon.limits.formats", f"{fmt.upper()}: 400 {code}", response)
-    if fmt in ("jpg", "png"):
+    # Refusing a format is a reading; refusing it for its size or resolution is not.
+    if code in ("file_size_too_large", "resolution_too_high"):
         raise ContractViolation(
             "tryon.limits.within_limits_accepted",
             f"a {fmt} image within every limit accepted",
@@ -178,7 +182,7 @@ def test_which_of_jpeg_png_and_webp_are_accepted(
     "tryon.limits.min_resolution",
     "tryon.limits.max_resolution",
 )
-@pytest.mark.parametrize("edge", ["edge-min.png", "edge-max.png"])
+@pytest.mark.parametrize("edge", ["edge-min.jpg", "edge-max.jpg"])
 @pytest.mark.parametrize("image", ["person", "garment"])
 def test_images_exactly_at_the_resolution_limits_are_accepted(
     client: TryOnClient, target: Target, edge: str, image: str

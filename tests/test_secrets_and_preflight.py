@@ -11,7 +11,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -77,7 +77,7 @@ def leaks(done: subprocess.CompletedProcess[str], folder: Path, keys=CANARIES) -
 
 
 @pytest.fixture
-def canary_server() -> Iterator[callable]:
+def canary_server() -> Iterator[Callable[[str | None], str]]:
     """Serves a mutant (or the correct simulator) over HTTP that knows the canary keys."""
     opened = []
 

@@ -221,14 +221,29 @@ def expect_status(
 
 
 def expect_refusal(response: httpx.Response, clause: str, what: str) -> None:
-    """A client's mistake is refused with a 4xx: a 5xx is a server fault (NO_5XX), anything
-    else breaks `clause`. For refusals whose status the documentation leaves open."""
+    """A job the caller may not see is not shown: a 4xx, or a 200 that reveals nothing (status
+    failed, no result_url: "no such job" said as a job). A 5xx is a server fault (NO_5XX);
+    a status, result or error of a real job breaks `clause`. The refusal's form is open."""
+    expected = f"a refusal for {what}"
     if response.status_code >= 500:
-        raise ContractViolation(NO_5XX, f"a 4xx for {what}", _body_text(response), response)
+        raise ContractViolation(NO_5XX, expected, _body_text(response), response)
     held(NO_5XX, f"no 5xx for {what}", response)
-    if not 400 <= response.status_code < 500:
-        raise ContractViolation(clause, f"a 4xx for {what}", _body_text(response), response)
-    held(clause, f"a 4xx for {what}", response)
+    if 400 <= response.status_code < 500:
+        held(clause, f"a 4xx for {what}", response)
+        return
+    try:
+        body = _parse(response.text)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if (
+        response.status_code == 200
+        and isinstance(body, dict)
+        and body.get("status") == "failed"
+        and body.get("result_url") is None
+    ):
+        held(clause, f"a 200 that reveals nothing for {what}", response)
+        return
+    raise ContractViolation(clause, expected, _body_text(response), response)
 
 
 def expect_error(

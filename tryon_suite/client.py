@@ -202,7 +202,8 @@ class TryOnClient:
             if k
         }
         self._roles[self.key.reveal()] = "run key"
-        self.http = http or httpx.Client(timeout=httpx.Timeout(120.0, connect=10.0))
+        # A sync try-on waits for an image model: tens of seconds are normal.
+        self.http = http or httpx.Client(timeout=httpx.Timeout(300.0, connect=10.0))
         self.pacer = pacer
         self.retry = retry or RetryPolicy("retry-after")
         self.budget = budget or Budget()
@@ -243,15 +244,21 @@ class TryOnClient:
         return self.send("GET", CREDITS)
 
     def download(self, url: str) -> httpx.Response:
-        """Fetch a result URL: no key is sent (it may be on a CDN), no pacing applies, and
-        redirects are followed (a result URL may fairly redirect to signed storage)."""
-        return self.send("GET", url, key=None, pace=False, follow_redirects=True)
+        """Fetch a result URL without pacing, following redirects (a result URL may fairly
+        redirect to signed storage). The key goes only to the API's own origin: a result
+        served there may sit behind it, one on a CDN must not receive it."""
+        absolute = httpx.URL(self.url(url))
+        same_origin = absolute.copy_with(path="/", query=None, fragment=None) == httpx.URL(
+            self.base_url
+        ).copy_with(path="/", query=None, fragment=None)
+        key = DEFAULT_KEY if same_origin else None
+        return self.send("GET", str(absolute), key=key, pace=False, follow_redirects=True)
 
     # -- the machinery --------------------------------------------------------------------
 
     def url(self, path_or_url: str) -> str:
         """Resolve a path (or take a URL) against the target's base URL."""
-        if path_or_url.startswith(("http://", "https://")):
+        if httpx.URL(path_or_url).is_absolute_url:
             return path_or_url
         return self.base_url + "/" + path_or_url.lstrip("/")
 
@@ -295,7 +302,8 @@ class TryOnClient:
                 self._record(request, body, None, time.perf_counter() - started, note=repr(exc))
                 raise
             self._record(request, body, response, time.perf_counter() - started)
-            if not retry:
+            if not retry or (method == "POST" and response.status_code >= 500):
+                # A POST that may have started paid work is not sent twice on a 5xx.
                 return response
             decision = self.retry.decide(
                 attempt, response.status_code, response.headers.get("retry-after"), self._rng

@@ -50,6 +50,11 @@ class FixtureImages:
             "garment.jpg": lambda: render_image(mid, mid, "JPEG", kind="garment", seed=4),
             "garment.webp": lambda: render_image(mid, mid, "WEBP", kind="garment", seed=6),
             "edge-min.png": lambda: render_image(low, low, "PNG", seed=7),
+            # The limits in JPEG too: which formats beside JPEG a target takes is open.
+            "edge-min.jpg": lambda: render_image(low, low, "JPEG", seed=7),
+            "edge-max.jpg": lambda: render_image(high, high, "JPEG", seed=8),
+            "too-small.jpg": lambda: render_image(low - 1, low - 1, "JPEG", seed=9),
+            "too-high.jpg": lambda: _large(high + 1, "JPEG"),
             "edge-max.png": lambda: render_image(high, high, "PNG", seed=8),
             # Both sides past the edge, so per-side and pixel-count readings agree.
             "too-small.png": lambda: render_image(low - 1, low - 1, "PNG", seed=9),
@@ -59,7 +64,8 @@ class FixtureImages:
             "narrow.png": lambda: render_image(low * 3 // 4, low * 2, "PNG", seed=17),
             "plain.png": lambda: render_image(mid, mid, "PNG", kind="plain", seed=10),
             "plain.jpg": lambda: render_image(mid, mid, "JPEG", kind="plain", seed=11),
-            "truncated.jpg": lambda: _half(render_image(mid, mid, "JPEG", seed=12)),
+            # Cut before the scan data: no decoder, however tolerant, gets pixels from it.
+            "truncated.jpg": lambda: _before_scan(render_image(mid, mid, "JPEG", seed=12)),
             "random.bin": lambda: random.Random(13).randbytes(20_000),
             "empty.jpg": lambda: b"",
             "oversize.jpg": lambda: _padded(
@@ -104,8 +110,9 @@ class FixtureImages:
         return written
 
 
-def _half(data: bytes) -> bytes:
-    return data[: len(data) // 2]
+def _before_scan(data: bytes) -> bytes:
+    """A JPEG's headers without its scan: recognisable as a JPEG, decodable by nothing."""
+    return data[: data.index(b"\xff\xda")]
 
 
 def _padded(image: bytes, size: int) -> bytes:
@@ -114,13 +121,20 @@ def _padded(image: bytes, size: int) -> bytes:
 
 
 def _large_png(side: int) -> bytes:
+    return _large(side, "PNG")
+
+
+def _large(side: int, fmt: str) -> bytes:
     """A square image past the maximum, kept small on disk by a simple drawing in palette mode."""
     image = Image.new("P", (side, side), 1)
     image.putpalette([240, 240, 235, 40, 60, 90] + [0] * 762)
     stripe = Image.new("P", (side // 3, side // 2), 0)
     image.paste(stripe, (side // 3, side // 4))
     out = io.BytesIO()
-    image.save(out, "PNG", optimize=False)
+    if fmt == "JPEG":
+        image.convert("RGB").save(out, "JPEG", quality=70)
+    else:
+        image.save(out, fmt, optimize=False)
     return out.getvalue()
 
 

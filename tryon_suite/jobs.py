@@ -81,7 +81,8 @@ def _check_exactly_when(response: httpx.Response) -> None:
         ("result_url", "completed", "tryon.job.result_url_when_completed"),
         ("error", "failed", "tryon.job.error_when_failed"),
     ):
-        if (raw["status"] == state) != (key in raw):
+        # A null field is an absent one (many serialisers write every field).
+        if (raw["status"] == state) != (raw.get(key) is not None):
             raise ContractViolation(
                 clause,
                 f"{key} exactly when {state}",

@@ -63,18 +63,24 @@ def preflight(
                     f"the key given with {check.option} was refused by {base_url} (401): "
                     f"check the key, and that it belongs to this target"
                 )
-            known = {400, 422} | ({403} if check.may_lack_credits else set())
             if status == 403 and not check.may_lack_credits:
                 # A known key without credits: every paid check would be refused.
                 raise PreflightError(
                     f"the key given with {check.option} has no credits at {base_url} (403): "
                     "top the account up, or give it as --tryon-no-credits-key"
                 )
-            if status not in known:
+            if status in (404, 405):
                 raise PreflightError(
                     f"expected POST {url} to refuse a bad body with 400, got {status}: "
                     "is --tryon-base-url the API's root (the part before /v1)?"
                 )
+            if status >= 500:
+                raise PreflightError(
+                    f"{base_url} answered {status} to a request it should refuse with 400: "
+                    "the service is failing; try again later"
+                )
+            # Any other refusal (400, 415, 422, 403 for the no-credit key, a 429 that lasted:
+            # limits count known accounts) came after the key was taken.
 
 
 def _probe(
@@ -85,7 +91,7 @@ def _probe(
     base_url: str,
     sleep: Callable[[float], None] | None,
 ) -> httpx.Response:
-    for _ in range(3):
+    for attempt in range(3):
         try:
             response = http.request(
                 method,
@@ -104,8 +110,9 @@ def _probe(
                 f"cannot reach {base_url} ({reason}): check --tryon-base-url "
                 "and that the service is up"
             ) from None
-        if response.status_code != 429 or sleep is None:
+        transient = response.status_code == 429 or response.status_code in (502, 503, 504)
+        if not transient or sleep is None or attempt == 2:
             return response
-        # Another client shares the account's limit: wait as told, briefly, and ask again.
-        sleep(min(parse_retry_after(response.headers.get("retry-after")) or 1.0, 2.0))
+        # Another client shares the account's limit, or a gateway hiccuped: wait, ask again.
+        sleep(min(parse_retry_after(response.headers.get("retry-after")) or 1.0, 3.0))
     return response

@@ -238,3 +238,22 @@ def test_a_failing_load_run_writes_no_key_anywhere(canary_server, tmp_path: Path
         f"expected the broken threshold to fail the run, got {done.returncode}"
     )
     assert not leaks(done, tmp_path), f"expected no key written, found {leaks(done, tmp_path)}"
+
+
+def test_a_key_the_target_echoes_back_is_masked_where_the_answer_is_read() -> None:
+    import httpx
+
+    from tryon_suite.client import TryOnClient
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        told = f"key {request.headers['x-api-key']} is not valid"
+        return httpx.Response(401, json={"error": told, "error_code": "invalid_auth_token"})
+
+    client = TryOnClient(
+        "http://target.test", Secret(MAIN), http=httpx.Client(transport=httpx.MockTransport(echo))
+    )
+    answer = client.credits()
+    assert MAIN not in answer.text, f"expected the echoed key masked in the body, got {answer.text}"
+    assert answer.json()["error"] == f"key {MASK} is not valid", f"got {answer.json()}"
+    recorded = client.exchanges[-1]
+    assert MAIN not in recorded.response_body + recorded.curl, "expected no key in the record"

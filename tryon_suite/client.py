@@ -298,6 +298,7 @@ class TryOnClient:
             try:
                 response = self.http.send(request, follow_redirects=follow_redirects)
                 response.read()
+                self._mask_echoes(response)
             except httpx.HTTPError as exc:
                 self._record(request, body, None, time.perf_counter() - started, note=repr(exc))
                 raise
@@ -314,6 +315,17 @@ class TryOnClient:
             self.retries += 1
             self.exchanges[-1].note = f"retried after {decision.delay:.2f} s ({decision.reason})"
             self._sleep(decision.delay)
+
+    def _mask_echoes(self, response: httpx.Response) -> None:
+        """A key the target echoes back ("invalid key sk_..."), masked where it is read: no
+        assertion message, traceback or report built from the answer can carry it."""
+        if response.headers.get("content-type", "").startswith("image/"):
+            return
+        encoding = response.encoding or "utf-8"
+        text = response.content.decode(encoding, "replace")
+        masked = scrub(text, self.secrets)
+        if masked != text:
+            response._content = masked.encode(encoding, "replace")
 
     def _record(
         self,

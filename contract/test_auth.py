@@ -92,9 +92,12 @@ def test_the_key_header_name_is_case_insensitive(
 def test_a_key_without_credits_gets_403(client: TryOnClient, target: Target) -> None:
     if target.no_credits_key is None:
         not_checked("needs a valid key with no credits (--tryon-no-credits-key)")
-    response = client.try_on(TryOnRequest.multipart(files(target)), key=target.no_credits_key)
-    expect_error(response, 403, {"insufficient_api_credits"}, "tryon.403.insufficient_api_credits")
-    held("tryon.403.apart_from_401", "a valid key without credits: 403, not 401", response)
+    for wait in (True, False):  # the rule holds on both paths: no credit, no job either
+        body = TryOnRequest.multipart(files(target), wait_for_result=wait)
+        response = client.try_on(body, key=target.no_credits_key)
+        clause = "tryon.403.insufficient_api_credits"
+        expect_error(response, 403, {"insufficient_api_credits"}, clause)
+        held("tryon.403.apart_from_401", "a valid key without credits: 403, not 401", response)
 
 
 @pytest.mark.clause("tryon.credits.failure_usually_free")

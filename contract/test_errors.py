@@ -44,6 +44,7 @@ def _send_raw(client: TryOnClient, content: bytes, content_type: str | None):
 
 @pytest.mark.clause(
     "tryon.400.invalid_request_body",
+    "tryon.400.empty_body_code",
     "tryon.400.body",
     "tryon.error.body_shape",
     "tryon.error.code_fits_status",
@@ -58,9 +59,14 @@ def test_a_body_that_cannot_be_parsed_is_invalid_request_body(
     codes = (
         {"invalid_request_body", "missing_parameter"} if not content else {"invalid_request_body"}
     )
-    expect_error(
-        _send_raw(client, content, "application/json"), 400, codes, "tryon.400.invalid_request_body"
-    )
+    response = _send_raw(client, content, "application/json")
+    code = expect_error(response, 400, codes, "tryon.400.invalid_request_body")
+    if not content:
+        if code != "invalid_request_body":
+            raise ContractViolation(
+                "tryon.400.empty_body_code", "invalid_request_body", code, response
+            )
+        held("tryon.400.empty_body_code", "an empty body: invalid_request_body", response)
 
 
 @pytest.mark.clause("tryon.400.unsupported_content_type", "tryon.content_type.others_refused")

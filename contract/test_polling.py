@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from contract.helpers import polling_body
+from contract.helpers import expect_still_valid, polling_body
 from tryon_suite.checks import NO_5XX, expect_jpeg, expect_refusal, expect_status, headers_problem
 from tryon_suite.client import TryOnClient
 from tryon_suite.errors import ContractViolation
@@ -41,6 +41,7 @@ def submit(client: TryOnClient, target: Target, kind: str = "multipart") -> tupl
     "tryon.job.error_when_failed",
     "tryon.job.reaches_a_final_state",
     "tryon.result.jpeg",
+    "tryon.result.valid_one_hour",
     "tryon.request.wait_for_result",
     "tryon.open.job_error_codes",
 )
@@ -67,6 +68,7 @@ def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
         observe("tryon.open.job_error_codes", str(trace.last.get("error", {}).get("error_code")))
         not_checked(f"the job failed ({trace.last.get('error')}), so no result to download")
     expect_jpeg(client.download(trace.last["result_url"]))
+    expect_still_valid(client, target, trace.last["result_url"])
 
 
 def _refusal_text(response: httpx.Response) -> str:

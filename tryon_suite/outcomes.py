@@ -11,11 +11,12 @@ exchanges its clients recorded and the exception that ended it. Three rules live
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import httpx
 
-from tryon_suite.checks import judge_answer
+from tryon_suite.checks import endpoint_of, judge_answer
 from tryon_suite.clauses import catalogue
 from tryon_suite.client import Exchange, exchange_of
 from tryon_suite.errors import ContractViolation
@@ -54,6 +55,31 @@ def nothing_examined(exchanges: Sequence[Exchange]) -> str | None:
     )
 
 
+def job_id_evidence(exchange: Exchange, job_ids: dict[str, Exchange]) -> list[Evidence]:
+    """tryon.202.job_id_unique, judged across the run: a 202 naming a job an earlier 202 of
+    the run named fails it; once two ids are seen, each new distinct one holds it."""
+    if endpoint_of(exchange) != "try-on" or exchange.status != 202:
+        return []
+    try:
+        job_id = json.loads(exchange.response_body).get("job_id")
+    except (ValueError, AttributeError):
+        return []
+    if not isinstance(job_id, str | int) or isinstance(job_id, bool):
+        return []
+    key = str(job_id)
+    clause = "tryon.202.job_id_unique"
+    first = job_ids.setdefault(key, exchange)
+    if first is not exchange:
+        expected = "a job_id no earlier 202 of the run gave"
+        seen = f"job_id {key!r} again (first {first.method} {first.path})"
+        return [Evidence(clause, "failed", expected, seen, exchange)]
+    if len(job_ids) < 2:
+        return []
+    return [
+        Evidence(clause, "held", f"job_id {key!r} unlike {len(job_ids) - 1} others", "", exchange)
+    ]
+
+
 def outcome_of(
     nodeid: str,
     clauses: tuple[str, ...],
@@ -62,11 +88,14 @@ def outcome_of(
     gathered: list[Evidence],
     exchanges: list[Exchange],
     error: BaseException | None,
+    job_ids: dict[str, Exchange] | None = None,
 ) -> CheckOutcome:
     """One test's CheckOutcome from what it gathered and how it ended."""
     evidence = list(gathered)
     for exchange in exchanges:
         evidence.extend(judge_answer(exchange))
+        if job_ids is not None:
+            evidence.extend(job_id_evidence(exchange, job_ids))
     outcome: Outcome = "passed"
     failed_clause = None
     if pytest_outcome == "skipped":

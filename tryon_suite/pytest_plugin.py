@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tryon_suite.clauses import catalogue
-from tryon_suite.client import BudgetExhausted, TryOnClient
+from tryon_suite.client import BudgetExhausted, Exchange, TryOnClient
 from tryon_suite.contract import limit_profile
 from tryon_suite.errors import ConfigError, PreflightError, SchemaError
 from tryon_suite.evidence import Collector, collecting, observed
@@ -258,6 +258,8 @@ _COLLECTED = pytest.StashKey[dict[str, tuple[str, ...]]]()
 _REPORTED = pytest.StashKey[set[str]]()
 _STOPPED_BY = pytest.StashKey[str]()
 _EVIDENCE = pytest.StashKey[Collector]()
+#: every job id a 202 of the run named, with the exchange that named it first
+_JOB_IDS = pytest.StashKey[dict[str, Exchange]]()
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -420,8 +422,9 @@ def pytest_runtest_makereport(
     gathered = item.stash[_EVIDENCE].items if _EVIDENCE in item.stash else []
     exchanges = [e for c in item.stash.get(_CLIENTS, []) for e in c.exchanges]
     error = call.excinfo.value if call.excinfo is not None else None
+    job_ids = item.config.stash.setdefault(_JOB_IDS, {})
     outcome = outcome_of(
-        item.nodeid, clause_ids, report.outcome, message, gathered, exchanges, error
+        item.nodeid, clause_ids, report.outcome, message, gathered, exchanges, error, job_ids
     )
     if outcome.outcome == "not checked" and report.failed:
         # Not the API's fault (unreachable, a key refused mid-run): a skip, with the reason.

@@ -16,22 +16,19 @@ from tryon_suite.evidence import held
 from tryon_suite.fixtures import UNSUPPORTED_FORMATS
 from tryon_suite.jobs import location_of
 from tryon_suite.pytest_plugin import not_checked
+from tryon_suite.strategies import NOT_AN_IMAGE, TOO_SMALL, WRONG_TYPE
 from tryon_suite.targets import Target
 
 pytestmark = [pytest.mark.live]
 ANY_400 = set(ERROR_400_CODES)
-#: The codes a reasonable server could give an image below the minimum (there is no
-#: resolution_too_low): a bad parameter, an image it cannot use, a resolution out of range.
-TOO_SMALL = {"invalid_parameter", "malformed_image", "resolution_too_high", "unknown_foreground"}
-#: Bytes that are no image: undecodable, or of no format the server knows.
-NOT_AN_IMAGE = {"malformed_image", "unsupported_image_format"}
+
 #: Codes that say an image broke a size or resolution limit.
 LIMIT_CODES = {"file_size_too_large", "resolution_too_high", "invalid_parameter"}
 #: Codes for a 400 that is about an image at all (for a case that breaks two rules, say).
 IMAGE_CODES = NOT_AN_IMAGE | {"file_size_too_large", "resolution_too_high", "unknown_foreground"}
 #: "A parameter was provided but it was invalid" or "the request body was ... invalid": a value
 #: of the wrong type or outside its enum may fairly get either.
-WRONG_VALUE = {"invalid_parameter", "invalid_request_body"}
+WRONG_VALUE = WRONG_TYPE
 IMAGES = ["person", "garment"]
 BOTH_WAYS = [(image, how) for image in IMAGES for how in ("file", "url")]
 WAIT = {"wait_for_result": True}  # API.md: whether polling validates at once is an open point

@@ -36,6 +36,20 @@ ANY_400: Final = frozenset(ERROR_400_CODES)
 #: A value of the wrong type: invalid_parameter by the letter of API.md; a server validating
 #: the body as a whole may fairly say invalid_request_body.
 WRONG_TYPE: Final = frozenset({"invalid_parameter", "invalid_request_body"})
+#: Bytes that are no image: undecodable, or of no format the server knows.
+NOT_AN_IMAGE: Final = frozenset({"malformed_image", "unsupported_image_format"})
+#: The codes a reasonable server could give an image below the minimum (there is no
+#: resolution_too_low): a bad parameter, an image it cannot use or take, a resolution out of
+#: range. Not these: a missing parameter, a content type, a body, a file size.
+TOO_SMALL: Final = frozenset(
+    {
+        "invalid_parameter",
+        "malformed_image",
+        "resolution_too_high",
+        "unknown_foreground",
+        "unsupported_image_format",
+    }
+)
 #: Spellings a lenient server may fairly read as a boolean; never used as a wrong value.
 _BOOLEANISH: Final = frozenset(
     {"", "true", "false", "1", "0", "yes", "no", "on", "off", "t", "f", "y", "n"}
@@ -133,11 +147,10 @@ def _bad_images(images: FixtureImages) -> list[tuple[str, str, frozenset[str]]]:
     """(fixture, clause, allowed codes) for each image rule."""
     return [
         ("truncated.jpg", "tryon.400.malformed_image", frozenset({"malformed_image"})),
-        ("random.bin", "tryon.400.malformed_image", frozenset({"malformed_image"})),
+        ("random.bin", "tryon.400.malformed_image", NOT_AN_IMAGE),
         # A single-colour image is not here: whether it is refused is an open point.
-        ("too-high.png", "tryon.400.resolution_too_high", frozenset({"resolution_too_high"})),
-        # API.md: no resolution_too_low exists; any documented 400 code is a fair answer.
-        ("too-small.png", "tryon.limits.min_resolution", ANY_400),
+        ("too-high.jpg", "tryon.400.resolution_too_high", frozenset({"resolution_too_high"})),
+        ("too-small.jpg", "tryon.limits.min_resolution", TOO_SMALL),
     ]
 
 
@@ -220,6 +233,8 @@ def invalid_try_on_bodies(
                 body = TryOnRequest.multipart(files, **waiting)
             else:
                 body = TryOnRequest.json(**bad, **waiting)
+                if clause == "tryon.400.malformed_image":  # a URL's content is its parameter
+                    codes = codes | {"invalid_parameter"}
             return Violation(rule, body, codes, clause)
         if rule == "a URL that is not a string":
             value = draw(st.sampled_from([7, True, ["https://x.test/a.jpg"], {"url": "x"}]))

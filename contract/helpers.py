@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from tryon_suite.checks import expect_jpeg
 from tryon_suite.client import TryOnClient, TryOnRequest
 from tryon_suite.targets import Target
@@ -45,6 +47,16 @@ def expect_still_valid(client: TryOnClient, target: Target, url: str) -> None:
         return
     target.sleep(LIVE_RECHECK)
     expect_jpeg(client.download(url), clause="tryon.result.valid_one_hour", record=False)
+
+
+def answer_text(response: httpx.Response) -> str:
+    """`status error_code` for an observation (the code when the body is a JSON error)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    code = body.get("error_code", "") if isinstance(body, dict) else ""
+    return f"{response.status_code} {code if response.status_code >= 400 else ''}".strip()
 
 
 def polling_body(target: Target, kind: str = "multipart") -> TryOnRequest:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from contract.helpers import files, urls
+from contract.helpers import answer_text, files, urls
 from tryon_suite.checks import NO_5XX, expect_error
 from tryon_suite.client import TryOnClient, TryOnRequest
 from tryon_suite.contract import ERROR_400_CODES
@@ -176,17 +176,7 @@ def _observe_accepted_or_refused(
     server fault, anything else is recorded as what it is."""
     if response.status_code >= 500:
         raise ContractViolation(NO_5XX, f"200 or 400 for {label}", str(response.status_code))
-    observe(clause, f"{label}: {_answer(response)}", response)
-
-
-def _answer(response: httpx.Response) -> str:
-    """`status error_code` (the code when the body is a JSON error object)."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    code = body.get("error_code", "") if isinstance(body, dict) else ""
-    return f"{response.status_code} {code if response.status_code >= 400 else ''}".strip()
+    observe(clause, f"{label}: {answer_text(response)}", response)
 
 
 def _with_image(target: Target, image: str, fixture: str, how: str) -> TryOnRequest:
@@ -295,7 +285,7 @@ def test_some_recognised_formats_are_unsupported_image_format(
     answers = {}
     for fmt in UNSUPPORTED_FORMATS:
         response = client.try_on(_with_person(target, f"photo.{fmt.lower()}", "file"))
-        answers[fmt] = _answer(response)
+        answers[fmt] = answer_text(response)
         if response.status_code != 200:
             # an ICO's small frames may fairly be too small, or show no subject
             expect_error(response, 400, IMAGE_CODES | TOO_SMALL, "tryon.400.body")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from contract.helpers import expect_still_valid, polling_body
+from contract.helpers import answer_text, expect_still_valid, polling_body
 from tryon_suite.checks import NO_5XX, expect_jpeg, expect_refusal, expect_status, headers_problem
 from tryon_suite.client import TryOnClient
 from tryon_suite.errors import ContractViolation
@@ -71,17 +71,6 @@ def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
     expect_still_valid(client, target, trace.last["result_url"])
 
 
-def _refusal_text(response: httpx.Response) -> str:
-    code = ""
-    if response.headers.get("content-type", "").startswith("application/json"):
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        code = body.get("error_code", "") if isinstance(body, dict) else ""
-    return f"{response.status_code} {code}".strip()
-
-
 @pytest.mark.clause(
     "tryon.job.other_account_hidden",
     "tryon.open.other_account_job",
@@ -95,12 +84,12 @@ def test_another_account_cannot_see_a_job(client: TryOnClient, target: Target, o
     # Peek once the job is done: a server may hide running jobs and leak finished ones.
     follow(client, target, job_id, location)
     response = client.job(location, key=target.other_key)
-    observe("tryon.open.other_account_job", _refusal_text(response), response)
+    observe("tryon.open.other_account_job", answer_text(response), response)
     expect_refusal(response, "tryon.job.other_account_hidden", "another account's job")
 
 
 @pytest.mark.clause("tryon.job.unknown_id", "tryon.open.unknown_job_id", NO_5XX)
 def test_a_job_id_never_issued_is_not_answered_with_a_status(client: TryOnClient, observe) -> None:
     response = client.job_by_id("00000000-0000-4000-8000-000000000000")
-    observe("tryon.open.unknown_job_id", _refusal_text(response), response)
+    observe("tryon.open.unknown_job_id", answer_text(response), response)
     expect_refusal(response, "tryon.job.unknown_id", "a job id never issued")

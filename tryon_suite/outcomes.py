@@ -12,7 +12,7 @@ exchanges its clients recorded and the exception that ended it. Three rules live
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 
@@ -35,8 +35,14 @@ def _levels() -> dict[str, str]:
     return {c.id: c.level for c in catalogue()}
 
 
-def nothing_examined(exchanges: Sequence[Exchange]) -> str | None:
-    """Why the answers a test got could not have judged the API, or None when they could."""
+def nothing_examined(
+    exchanges: Sequence[Exchange], still_authenticates: Callable[[str], bool] | None = None
+) -> str | None:
+    """Why the answers a test got could not have judged the API, or None when they could.
+
+    401s for keys that passed preflight mean the key stopped working, unless the key still
+    authenticates now (`still_authenticates`, asked once per key): then the 401 was the
+    target's answer to what the test sent (a key without credits answered 401, say)."""
     if not exchanges:
         return None
     blind = [
@@ -49,6 +55,9 @@ def nothing_examined(exchanges: Sequence[Exchange]) -> str | None:
         return None
     if all(e.status is None for e in blind):
         return f"the target could not be reached ({blind[-1].note or 'transport error'})"
+    roles = {e.key_role for e in blind if e.status == 401}
+    if still_authenticates is not None and any(still_authenticates(role) for role in roles):
+        return None
     return (
         "every answer was 401 for a key that authenticated in preflight "
         "(revoked during the run, or rate limited as 401?)"
@@ -89,6 +98,7 @@ def outcome_of(
     exchanges: list[Exchange],
     error: BaseException | None,
     job_ids: dict[str, Exchange] | None = None,
+    still_authenticates: Callable[[str], bool] | None = None,
 ) -> CheckOutcome:
     """One test's CheckOutcome from what it gathered and how it ended."""
     evidence = list(gathered)
@@ -102,7 +112,7 @@ def outcome_of(
         outcome = "not checked"
     elif pytest_outcome == "failed":
         outcome = "failed"
-        if (blind := nothing_examined(exchanges)) is not None or isinstance(
+        if (blind := nothing_examined(exchanges, still_authenticates)) is not None or isinstance(
             error, httpx.TransportError
         ):
             outcome, message = "not checked", blind or f"the target could not be reached: {error}"

@@ -423,8 +423,17 @@ def pytest_runtest_makereport(
     exchanges = [e for c in item.stash.get(_CLIENTS, []) for e in c.exchanges]
     error = call.excinfo.value if call.excinfo is not None else None
     job_ids = item.config.stash.setdefault(_JOB_IDS, {})
+    target = item.config.stash.get(_TARGET, None)
     outcome = outcome_of(
-        item.nodeid, clause_ids, report.outcome, message, gathered, exchanges, error, job_ids
+        item.nodeid,
+        clause_ids,
+        report.outcome,
+        message,
+        gathered,
+        exchanges,
+        error,
+        job_ids,
+        target.authenticates if target is not None else None,
     )
     if outcome.outcome == "not checked" and report.failed:
         # Not the API's fault (unreachable, a key refused mid-run): a skip, with the reason.

@@ -85,6 +85,25 @@ class Target:
             seed=self.seed,
         )
 
+    def authenticates(self, role: str) -> bool:
+        """Whether the key of `role` ("run key", "other key", "no-credits key") is still taken
+        by the target: asked as preflight asks, without a check's body or credits."""
+        from tryon_suite.errors import PreflightError
+        from tryon_suite.preflight import KeyToCheck, preflight
+
+        key = {
+            "run key": self.key,
+            "other key": self.other_key,
+            "no-credits key": self.no_credits_key,
+        }.get(role)
+        if key is None:
+            return False
+        try:
+            preflight(self.base_url, [KeyToCheck(key, role, may_lack_credits=True)])
+        except PreflightError:
+            return False
+        return True
+
     @property
     def secrets(self) -> tuple[Secret, ...]:
         return tuple(k for k in (self.key, self.other_key, self.no_credits_key) if k)

@@ -146,6 +146,18 @@ class Simulator:
         """Check one image as the API does (images.inspect_image under the config's limits)."""
         return inspect_image(data, self.config.limits, field)
 
+    def inspect_input(
+        self, data: bytes, field: str, source: Literal["file", "url"]
+    ) -> ImageInfo | ImageProblem:
+        """Check one input image as it arrived (a file part or a fetched URL): the same rules
+        on every path (API.md), so the correct simulator ignores `source`."""
+        return self.inspect(data, field)
+
+    def stream_cap(self) -> int:
+        """The most bytes read of one image while it streams in (a file part or a URL); the
+        size rule itself is judged again by `inspect`."""
+        return self.config.limits.max_file_bytes_high
+
     def owns(self, job: Job, key: str) -> bool:
         """Whether `key` may see `job`: only its own account."""
         return job.owner == key
@@ -263,7 +275,7 @@ class Simulator:
             parsed = params.from_json(body)
         elif kind == "multipart/form-data":
             form = await bodies.read_multipart(
-                request.body, options.get("boundary"), self.config.limits.max_file_bytes_high
+                request.body, options.get("boundary"), self.stream_cap()
             )
             if isinstance(form, bodies.BodyProblem):
                 return _error(400, form.error_code, form.message)
@@ -289,13 +301,14 @@ class Simulator:
             ("person_image", parsed.person_image, parsed.person_image_url),
             ("garment_image", parsed.garment_image, parsed.garment_image_url),
         ):
+            source: Literal["file", "url"] = "file"
             if data is None:
                 assert url is not None  # params guarantees one of the two
-                fetched = await self.fetcher.fetch(url, self.config.limits.max_file_bytes_high)
+                fetched = await self.fetcher.fetch(url, self.stream_cap())
                 if isinstance(fetched, FetchProblem):
                     return _error(400, fetched.error_code, f"{name}_url: {fetched.message}")
-                data = fetched
-            checked = self.inspect(data, name)
+                data, source = fetched, "url"
+            checked = self.inspect_input(data, name, source)
             if not isinstance(checked, ImageInfo):
                 return _error(400, checked.error_code, checked.message)
             out.append(data)

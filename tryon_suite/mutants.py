@@ -7,10 +7,13 @@ it: nothing, a burst permission, a no-credit key, or a second account.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
+
+from PIL import Image
 
 from tryon_suite.clock import Clock
 from tryon_suite.contract import limit_profile
@@ -426,16 +429,42 @@ _register(
     "undecodable images are accepted",
     ("tryon.400.malformed_image",),
 )(_inspect_bypass("malformed_image"))
+# Retired: unsupported_format_accepted and flat_image_accepted. Taking every format and
+# processing a single-colour image are fair readings of open points (API.md), which the
+# other-readings servers (tests/readings.py) take; a mutant must break a rule. Their places are
+# taken by the faults below: the same images crashing the server.
+
+
+def _image_crashes(code: str) -> Callable[..., Simulator]:
+    """An image the API should refuse with `code` makes it fail with a 500 instead."""
+
+    def build(config: SimulatorConfig, clock: Clock) -> Simulator:
+        class Crashes(Simulator):
+            async def _images(
+                self, parsed: params.TryOnParams
+            ) -> tuple[bytes, bytes] | SimResponse:
+                got = await super()._images(parsed)
+                if isinstance(got, SimResponse):
+                    body = _body(got)
+                    if isinstance(body, dict) and body.get("error_code") == code:
+                        return _json(got, {"error": "Internal server error"}, 500)
+                return got
+
+        return Crashes(config, clock)
+
+    return build
+
+
 _register(
-    "unsupported_format_accepted",
-    "GIF, BMP, TIFF and ICO are accepted",
-    ("tryon.400.unsupported_image_format",),
-)(_inspect_bypass("unsupported_image_format"))
+    "exotic_format_crashes",
+    "GIF, BMP, TIFF and ICO images answer 500 (the decoder fails)",
+    ("tryon.400.unsupported_image_format", "tryon.robustness.no_5xx_on_bad_input"),
+)(_image_crashes("unsupported_image_format"))
 _register(
-    "flat_image_accepted",
-    "single-colour images are accepted",
-    ("tryon.400.unknown_foreground",),
-)(_inspect_bypass("unknown_foreground"))
+    "flat_image_crashes",
+    "single-colour images answer 500 (the subject finder fails on an empty mask)",
+    ("tryon.400.unknown_foreground", "tryon.robustness.no_5xx_on_bad_input"),
+)(_image_crashes("unknown_foreground"))
 _register(
     "min_resolution_not_enforced",
     "images under the minimum are accepted",
@@ -674,6 +703,305 @@ _register(
     "result URLs answer 404 at once",
     ("tryon.result.jpeg", "tryon.result.valid_one_hour"),
 )(_configured(result_ttl=0.0))
+
+# -- one rule broken on one path only (issue 9, point 5) ------------------------------------
+# Each of these keeps a rule on every path but one, so a suite that checks the rule on a single
+# path (the person image, a JSON body, the try-on endpoint) lets it through.
+
+_SIZE_AND_RESOLUTION: Final = frozenset({"file_size_too_large", "resolution_too_high"})
+
+
+def _limits_skipped(field: str, source: Literal["file", "url"]) -> Callable[..., Simulator]:
+    """Size and maximum resolution left unchecked for one image arriving one way; the bytes
+    still stream in under a raised cap, and every other path is judged by `inspect` as usual."""
+
+    def build(config: SimulatorConfig, clock: Clock) -> Simulator:
+        class SkipsLimits(Simulator):
+            def stream_cap(self) -> int:
+                return 4 * super().stream_cap()
+
+            def inspect_input(
+                self, data: bytes, name: str, arrived: Literal["file", "url"]
+            ) -> ImageInfo | ImageProblem:
+                checked = super().inspect_input(data, name, arrived)
+                if (
+                    (name, arrived) == (field, source)
+                    and isinstance(checked, ImageProblem)
+                    and checked.error_code in _SIZE_AND_RESOLUTION
+                ):
+                    return ImageInfo("JPEG", 512, 512)
+                return checked
+
+            def _compose(self, person: bytes, garment: bytes) -> bytes:
+                try:
+                    return super()._compose(person, garment)
+                except Exception:  # an image past every limit may not decode: a stand-in
+                    fallback = render_image(300, 300, "JPEG")
+                    return super()._compose(person, fallback)
+
+        return SkipsLimits(config, clock)
+
+    return build
+
+
+_register(
+    "garment_file_limits_not_enforced",
+    "a garment file past 25 MB or 1920 px is accepted (the person file is checked)",
+    (
+        "tryon.limits.both_images",
+        "tryon.400.file_size_too_large",
+        "tryon.400.resolution_too_high",
+        "tryon.limits.max_file_size",
+        "tryon.limits.max_resolution",
+    ),
+)(_limits_skipped("garment_image", "file"))
+_register(
+    "garment_url_limits_not_enforced",
+    "a garment_image_url past 25 MB or 1920 px is accepted (a garment file is checked)",
+    (
+        "tryon.limits.both_images",
+        "tryon.400.file_size_too_large",
+        "tryon.400.resolution_too_high",
+        "tryon.limits.max_file_size",
+        "tryon.limits.max_resolution",
+    ),
+)(_limits_skipped("garment_image", "url"))
+
+
+def _url_size_unchecked(config: SimulatorConfig, clock: Clock) -> Simulator:
+    class UrlSizeUnchecked(Simulator):
+        def stream_cap(self) -> int:
+            return 4 * super().stream_cap()
+
+        def inspect_input(
+            self, data: bytes, name: str, arrived: Literal["file", "url"]
+        ) -> ImageInfo | ImageProblem:
+            checked = super().inspect_input(data, name, arrived)
+            if (
+                arrived == "url"
+                and isinstance(checked, ImageProblem)
+                and checked.error_code == "file_size_too_large"
+            ):
+                return ImageInfo("JPEG", 512, 512)
+            return checked
+
+    return UrlSizeUnchecked(config, clock)
+
+
+_register(
+    "url_size_not_enforced",
+    "an image URL past 25 MB is accepted, person or garment (files are checked)",
+    ("tryon.limits.both_images", "tryon.400.file_size_too_large", "tryon.limits.max_file_size"),
+)(_url_size_unchecked)
+
+
+def _relabel(
+    content_type: str, where: Callable[[SimRequest, SimResponse], bool]
+) -> Callable[..., Simulator]:
+    """Answers `where` picks keep their JSON bytes under another Content-Type."""
+
+    def fn(request: SimRequest, response: SimResponse) -> SimResponse:
+        if where(request, response):
+            return SimResponse(
+                response.status, {**response.headers, "content-type": content_type}, response.body
+            )
+        return response
+
+    return _filter(fn)
+
+
+_register(
+    "errors_labelled_text_html",
+    "every 4xx answer is labelled text/html, its body still the JSON error",
+    ("tryon.content_type.json_answers", "tryon.error.body_shape"),
+)(_relabel("text/html; charset=utf-8", lambda request, response: 400 <= response.status < 500))
+_register(
+    "job_401_text_plain",
+    "the job endpoint's 401 is labelled text/plain (the try-on 401 is JSON)",
+    ("tryon.content_type.json_answers", "tryon.error.body_shape"),
+)(_relabel("text/plain", lambda request, response: _is_job(request) and response.status == 401))
+_register(
+    "job_status_text_plain",
+    "a job status (200) is labelled text/plain, its body still JSON",
+    ("tryon.content_type.json_answers", "tryon.job.status_body"),
+)(_relabel("text/plain", lambda request, response: _is_job(request) and response.status == 200))
+_register(
+    "accepted_text_plain",
+    "a 202 is labelled text/plain, its body still JSON",
+    ("tryon.content_type.json_answers",),
+)(_relabel("text/plain", lambda request, response: _is_try_on(request) and response.status == 202))
+
+
+def _job_401_without_code(request: SimRequest, response: SimResponse) -> SimResponse:
+    body = _body(response)
+    if _is_job(request) and response.status == 401 and isinstance(body, dict):
+        return _json(response, {"error": body.get("error", "unauthorized")})
+    return response
+
+
+_register(
+    "job_401_without_error_code",
+    "the job endpoint's 401 carries no error_code (the try-on 401 does)",
+    (
+        "tryon.401.invalid_auth_token",
+        "tryon.401.job_missing_key",
+        "tryon.401.job_wrong_key",
+        "tryon.error.body_shape",
+    ),
+)(_filter(_job_401_without_code))
+
+
+def _unknown_job_crashes(config: SimulatorConfig, clock: Clock) -> Simulator:
+    class UnknownJobCrashes(Simulator):
+        async def _job(self, request: SimRequest, job_id: str) -> SimResponse:
+            answer = await super()._job(request, job_id)
+            if answer.status == 404 and job_id not in self._jobs:
+                body = {"error": "Internal server error", "error_code": "internal_server_error"}
+                return _json(answer, body, 500)
+            return answer
+
+    return UnknownJobCrashes(config, clock)
+
+
+_register(
+    "unknown_job_answers_500",
+    "a job id never issued answers 500 (another account's job still 404)",
+    ("tryon.job.unknown_id", "tryon.robustness.no_5xx_on_bad_input"),
+)(_unknown_job_crashes)
+
+
+def _is_json_body(request: SimRequest) -> bool:
+    return request.headers.get("content-type", "").lower().startswith("application/json")
+
+
+def _is_multipart_body(request: SimRequest) -> bool:
+    return request.headers.get("content-type", "").lower().startswith("multipart/form-data")
+
+
+def _no_location_for_json(request: SimRequest, response: SimResponse) -> SimResponse:
+    if _is_json_body(request):
+        return _no_location(request, response)
+    return response
+
+
+_register(
+    "location_missing_for_json",
+    "202 without Location for JSON bodies (multipart ones carry it)",
+    ("tryon.202.location",),
+)(_filter(_no_location_for_json))
+
+
+def _crashes_on(code: str, field_prefixes: tuple[str, ...]) -> Callable[..., Simulator]:
+    """One client mistake, in multipart bodies only, answered 500 instead of its 400."""
+
+    def fn(request: SimRequest, response: SimResponse) -> SimResponse:
+        body = _body(response)
+        if (
+            _is_try_on(request)
+            and _is_multipart_body(request)
+            and response.status == 400
+            and isinstance(body, dict)
+            and body.get("error_code") == code
+            and str(body.get("error", "")).startswith(field_prefixes)
+        ):
+            return _json(response, {"error": "Internal server error"}, 500)
+        return response
+
+    return _filter(fn)
+
+
+_register(
+    "bad_mode_in_multipart_answers_500",
+    "a garment_mode outside the enum answers 500 in multipart (400 in JSON)",
+    (
+        "tryon.robustness.no_5xx_on_bad_input",
+        "tryon.400.invalid_parameter",
+        "tryon.request.garment_mode",
+    ),
+)(_crashes_on("invalid_parameter", ("garment_mode:",)))
+_register(
+    "bad_form_flag_answers_500",
+    "a multipart flag that is neither true nor false answers 500 (400 in JSON)",
+    (
+        "tryon.robustness.no_5xx_on_bad_input",
+        "tryon.request.preprocess_garment",
+        "tryon.request.remove_background",
+        "tryon.request.wait_for_result",
+    ),
+)(
+    _crashes_on(
+        "invalid_parameter", ("preprocess_garment:", "remove_background:", "wait_for_result:")
+    )
+)
+
+
+def _png_for_json(config: SimulatorConfig, clock: Clock) -> Simulator:
+    """Results of JSON-bodied try-ons (waited or polled) are served as PNG bytes."""
+
+    class PngForJson(Simulator):
+        def __init__(self, config: SimulatorConfig, clock: Clock) -> None:
+            super().__init__(config, clock)
+            self.json_jobs: set[str] = set()
+            self.json_results: set[str] = set()
+
+        def answer(self, request: SimRequest, response: SimResponse) -> SimResponse:
+            body = _body(response)
+            if _is_try_on(request) and _is_json_body(request) and isinstance(body, dict):
+                if response.status == 202:
+                    self.json_jobs.add(str(body.get("job_id")))
+                elif response.status == 200:
+                    self.json_results.add(_result_id(body.get("result_url")))
+            elif (
+                _is_job(request) and isinstance(body, dict) and body.get("job_id") in self.json_jobs
+            ):
+                if "result_url" in body:
+                    self.json_results.add(_result_id(body["result_url"]))
+            elif (
+                request.path.startswith("/results/")
+                and response.status == 200
+                and response.body
+                and _result_id(request.path) in self.json_results
+            ):
+                return SimResponse(200, response.headers, _as_png(response.body))
+            return response
+
+    return PngForJson(config, clock)
+
+
+def _result_id(url: object) -> str:
+    return str(url).rsplit("/", 1)[-1].removesuffix(".jpg")
+
+
+def _as_png(jpeg: bytes) -> bytes:
+    with Image.open(io.BytesIO(jpeg)) as image:
+        out = io.BytesIO()
+        image.save(out, "PNG")
+    return out.getvalue()
+
+
+_register(
+    "json_result_is_png",
+    "results of JSON-bodied try-ons are PNGs labelled JPEG (multipart ones are JPEGs)",
+    ("tryon.result.jpeg",),
+)(_png_for_json)
+
+
+def _polled_results_expire_early(config: SimulatorConfig, clock: Clock) -> Simulator:
+    class PolledExpireEarly(Simulator):
+        def _store_result(self, jpeg: bytes, expires: float | None = None) -> str:
+            if expires is None:  # a waited try-on: kept the full hour
+                return super()._store_result(jpeg)
+            # a polled job's result: kept one minute, not one hour
+            return super()._store_result(jpeg, expires - self.config.result_ttl + 60.0)
+
+    return PolledExpireEarly(config, clock)
+
+
+_register(
+    "polled_result_expires_early",
+    "a polled job's result_url expires after a minute (waited ones last the hour)",
+    ("tryon.result.valid_one_hour",),
+)(_polled_results_expire_early)
 
 NEEDS_HELP: Final = {
     "burst": "--tryon-allow-burst",

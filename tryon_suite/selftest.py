@@ -91,6 +91,11 @@ def run_contract(
         "-q",
         "-p",
         "no:cacheprovider",
+        # plugins the contract suite does not use: each costs about a second of start-up
+        "-p",
+        "no:schemathesis",
+        "-p",
+        "no:locust",
         "--tryon-report-dir",
         str(report_dir),
         "-o",

@@ -3,7 +3,9 @@ every exchange (keys redacted) for the report. Contract tests and load scenarios
 
 from __future__ import annotations
 
+import functools
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +40,13 @@ class _DefaultKey:
 
 #: Send the client's own key (as opposed to None, no key, or another key).
 DEFAULT_KEY: Final = _DefaultKey()
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every client of the run: loading the CA bundle costs about 50 ms,
+    and a contract run makes a client per check."""
+    return ssl.create_default_context()
 
 
 class BudgetExhausted(TryonError):
@@ -203,7 +212,9 @@ class TryOnClient:
         }
         self._roles[self.key.reveal()] = "run key"
         # A sync try-on waits for an image model: tens of seconds are normal.
-        self.http = http or httpx.Client(timeout=httpx.Timeout(300.0, connect=10.0))
+        self.http = http or httpx.Client(
+            timeout=httpx.Timeout(300.0, connect=10.0), verify=tls_context()
+        )
         self.pacer = pacer
         self.retry = retry or RetryPolicy("retry-after")
         self.budget = budget or Budget()

@@ -17,7 +17,7 @@ from typing import Final
 
 import httpx
 
-from tryon_suite.client import CREDITS, TRY_ON
+from tryon_suite.client import CREDITS, TRY_ON, tls_context
 from tryon_suite.errors import PreflightError
 from tryon_suite.retry import parse_retry_after
 from tryon_suite.secret import Secret
@@ -49,7 +49,7 @@ def preflight(
 ) -> None:
     """Raise PreflightError naming the first problem: unreachable, not the API, a key refused."""
     url = base_url.rstrip("/") + TRY_ON
-    with httpx.Client(timeout=_TIMEOUT, transport=transport) as http:
+    with httpx.Client(timeout=_TIMEOUT, transport=transport, verify=tls_context()) as http:
         for check in keys:
             balance = _probe(http, "GET", base_url.rstrip("/") + CREDITS, check, base_url, sleep)
             if balance.status_code == 200:

@@ -7,10 +7,8 @@ stdout, stderr, everything under the report folder (HTML, JSON, JUnit) and `.hyp
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +19,7 @@ from tests.conftest import QUIET
 from tryon_suite.clock import RealClock
 from tryon_suite.mutants import mutant
 from tryon_suite.secret import MASK, Secret, scrub_secrets
+from tryon_suite.selftest import contract_process
 from tryon_suite.simulator.config import Account
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.server import serving
@@ -43,21 +42,7 @@ ALL_KEYS = (
 
 def pytest_contract(*args: str, report_dir: Path, paths: tuple[str, ...] = ("contract",)):
     """`python -m pytest` on the contract suite in a fresh process; the finished process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_")}
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        *paths,
-        "-p",
-        "no:cacheprovider",
-        "--tryon-report-dir",
-        str(report_dir),
-        "--tryon-rate",
-        "200",
-        *args,
-    ]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    return contract_process([*args, "--tryon-rate", "200"], report_dir, paths=paths)
 
 
 def leaks(done: subprocess.CompletedProcess[str], folder: Path, keys=CANARIES) -> list[str]:

@@ -2,7 +2,7 @@
 
 A clause holds only on evidence: an answer that could have failed it and did not. Checks call
 `held(...)` when an assertion passes on a real answer; a failure is a `ContractViolation`,
-turned into failing evidence by the pytest plugin. The plugin opens a `Collector` around each
+turned into failing evidence by `outcomes.outcome_of`. The plugin opens a `Collector` around each
 test call; outside one (a load run, a script) recording is a no-op.
 """
 
@@ -78,12 +78,3 @@ def observed(clause: str, text: str, response: httpx.Response | None = None) -> 
     collector = _CURRENT.get()
     if collector is not None:
         collector.add(Evidence(clause, "observed", "", text, exchange_of(response)))
-
-
-def failed(clause: str, expected: str, received: str, exchange: Exchange | None = None) -> Evidence:
-    """Failing evidence (the plugin records it for a ContractViolation)."""
-    evidence = Evidence(clause, "failed", expected, received, exchange)
-    collector = _CURRENT.get()
-    if collector is not None:
-        collector.add(evidence)
-    return evidence

@@ -398,21 +398,26 @@ _register("result_is_garbage", "the result bytes decode as nothing", ("tryon.res
 )
 
 
+class _StandInResults(Simulator):
+    """A mutant that lets bad images through still answers with a JPEG: bytes that do not
+    decode are composed from a stand-in image instead."""
+
+    def _compose(self, person: bytes, garment: bytes) -> bytes:
+        try:
+            return super()._compose(person, garment)
+        except Exception:  # the bytes let past a check may not decode
+            stand_in = render_image(300, 300, "JPEG")
+            return super()._compose(stand_in, stand_in)
+
+
 def _inspect_bypass(code: str) -> Callable[..., Simulator]:
     def build(config: SimulatorConfig, clock: Clock) -> Simulator:
-        class Bypass(Simulator):
+        class Bypass(_StandInResults):
             def inspect(self, data: bytes, field: str) -> ImageInfo | ImageProblem:
                 checked = super().inspect(data, field)
                 if isinstance(checked, ImageProblem) and checked.error_code == code:
                     return ImageInfo("JPEG", 512, 512)
                 return checked
-
-            def _compose(self, person: bytes, garment: bytes) -> bytes:
-                try:
-                    return super()._compose(person, garment)
-                except Exception:  # the bytes let through may not decode: a stand-in result
-                    fallback = render_image(300, 300, "JPEG")
-                    return super()._compose(fallback, fallback)
 
         return Bypass(config, clock)
 
@@ -716,7 +721,7 @@ def _limits_skipped(field: str, source: Literal["file", "url"]) -> Callable[...,
     still stream in under a raised cap, and every other path is judged by `inspect` as usual."""
 
     def build(config: SimulatorConfig, clock: Clock) -> Simulator:
-        class SkipsLimits(Simulator):
+        class SkipsLimits(_StandInResults):
             def stream_cap(self) -> int:
                 return 4 * super().stream_cap()
 
@@ -731,13 +736,6 @@ def _limits_skipped(field: str, source: Literal["file", "url"]) -> Callable[...,
                 ):
                     return ImageInfo("JPEG", 512, 512)
                 return checked
-
-            def _compose(self, person: bytes, garment: bytes) -> bytes:
-                try:
-                    return super()._compose(person, garment)
-                except Exception:  # an image past every limit may not decode: a stand-in
-                    fallback = render_image(300, 300, "JPEG")
-                    return super()._compose(person, fallback)
 
         return SkipsLimits(config, clock)
 

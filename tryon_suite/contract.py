@@ -17,12 +17,20 @@ from tryon_suite.errors import ConfigError, SchemaError
 
 __all__ = [
     "ERROR_400_CODES",
+    "FORM_SCHEMA",
+    "REQUEST_SCHEMA",
     "RESPONSE_SCHEMAS",
     "LimitProfile",
+    "flag_defaults",
+    "garment_modes",
     "limit_profile",
     "limit_profiles",
     "load_schema",
+    "request_defaults",
+    "request_fields",
+    "request_property",
     "schema_dir",
+    "url_fields",
     "validation_problem",
     "validator",
 ]
@@ -90,6 +98,55 @@ def validation_problem(name: str, instance: object) -> str | None:
 ERROR_400_CODES: Final[tuple[str, ...]] = tuple(
     load_schema("error-400.json")["properties"]["error_code"]["enum"]
 )
+
+#: The two request bodies of POST /v1/try-on (openapi.yaml $refs both).
+REQUEST_SCHEMA: Final = "try-on-request.json"
+FORM_SCHEMA: Final = "try-on-form.json"
+
+
+def request_fields(name: str = REQUEST_SCHEMA) -> frozenset[str]:
+    """The fields a request schema names: with additionalProperties false, the only ones allowed."""
+    return frozenset(load_schema(name)["properties"])
+
+
+def request_property(field: str, name: str = REQUEST_SCHEMA) -> dict[str, Any]:
+    """One field's schema, for the constraints a server applies by hand (a pattern, a type)."""
+    try:
+        spec: dict[str, Any] = load_schema(name)["properties"][field]
+    except KeyError:
+        raise SchemaError(f"expected a field {field!r} in {name}, found none") from None
+    return spec
+
+
+def garment_modes() -> tuple[str, ...]:
+    """garment_mode's enum, in the schema's order."""
+    return tuple(request_property("garment_mode")["enum"])
+
+
+def url_fields() -> tuple[str, ...]:
+    """The fields of the JSON request that carry an image's URL (format uri), in schema order."""
+    properties = load_schema(REQUEST_SCHEMA)["properties"]
+    return tuple(name for name, spec in properties.items() if spec.get("format") == "uri")
+
+
+def request_defaults() -> dict[str, Any]:
+    """What the server assumes for each field a JSON request leaves out (the schema's defaults)."""
+    properties = load_schema(REQUEST_SCHEMA)["properties"]
+    return {name: spec["default"] for name, spec in properties.items() if "default" in spec}
+
+
+def flag_defaults() -> dict[str, bool]:
+    """Each boolean field and its default: a flag without one would leave the server guessing."""
+    properties = load_schema(REQUEST_SCHEMA)["properties"]
+    flags = [name for name, spec in properties.items() if spec.get("type") == "boolean"]
+    defaults = request_defaults()
+    missing = [name for name in flags if not isinstance(defaults.get(name), bool)]
+    if missing:
+        raise SchemaError(
+            f"expected a true/false default for each flag in {REQUEST_SCHEMA}, "
+            f"got none for {', '.join(missing)}"
+        )
+    return {name: defaults[name] for name in flags}
 
 
 @dataclass(frozen=True)

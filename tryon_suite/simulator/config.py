@@ -9,7 +9,7 @@ from typing import Final, Literal
 from tryon_suite.contract import LimitProfile, limit_profile
 from tryon_suite.errors import ConfigError
 
-__all__ = ["DEFAULT_ACCOUNTS", "Account", "SimulatorConfig", "parse_account"]
+__all__ = ["DEFAULT_ACCOUNTS", "DEMO_KEY", "Account", "SimulatorConfig", "parse_account"]
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,13 @@ class Account:
     credits: int
 
 
+#: The first default key, funded: the one a quickstart, a test or a benchmark sends unless told.
+DEMO_KEY: Final = "tryon-demo-key"
+
 #: The documented default keys: two funded accounts (for isolation checks) and one with none.
 #: They are test fixtures, not secrets, and are printed in full by `tryon-mock`.
 DEFAULT_ACCOUNTS: Final[tuple[Account, ...]] = (
-    Account("tryon-demo-key", 1_000_000),
+    Account(DEMO_KEY, 1_000_000),
     Account("tryon-other-key", 1_000_000),
     Account("tryon-no-credits-key", 0),
 )

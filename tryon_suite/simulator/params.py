@@ -5,25 +5,38 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, TypeGuard
 
 import httpx
 
+from tryon_suite import contract
 from tryon_suite.simulator.bodies import Form
 
-__all__ = ["GARMENT_MODES", "ParamProblem", "TryOnParams", "from_form", "from_json"]
+__all__ = [
+    "FLAG_DEFAULTS",
+    "FORM_FIELDS",
+    "GARMENT_MODES",
+    "JSON_FIELDS",
+    "ParamProblem",
+    "TryOnParams",
+    "from_form",
+    "from_json",
+]
 
+#: A static mirror of garment_mode's enum for mypy; tests/test_single_source.py keeps it equal
+#: to the schema's, which is what requests are checked against.
 GarmentMode = Literal["auto", "full", "upper", "lower"]
-GARMENT_MODES: Final[tuple[GarmentMode, ...]] = ("auto", "full", "upper", "lower")
-
-#: API.md, Try-on request: field -> default.
-FLAG_DEFAULTS: Final[Mapping[str, bool]] = {
-    "preprocess_garment": True,
-    "remove_background": False,
-    "wait_for_result": True,
-}
-URL_FIELDS: Final = ("person_image_url", "garment_image_url")
-_URL: Final = re.compile(r"^https?://[^\s/?#]+\S*$", re.IGNORECASE)
+GARMENT_MODES: Final = contract.garment_modes()
+#: API.md, Try-on request: what an absent field means, as schemas/try-on-request.json says.
+DEFAULTS: Final[Mapping[str, object]] = contract.request_defaults()
+FLAG_DEFAULTS: Final[Mapping[str, bool]] = contract.flag_defaults()
+URL_FIELDS: Final = contract.url_fields()
+#: Each image comes as a file part named like its URL field without `_url` (try-on-form.json).
+IMAGE_FIELDS: Final = tuple(name.removesuffix("_url") for name in URL_FIELDS)
+#: The additionalProperties of both request schemas is false: these are the only fields.
+JSON_FIELDS: Final = contract.request_fields(contract.REQUEST_SCHEMA)
+FORM_FIELDS: Final = contract.request_fields(contract.FORM_SCHEMA)
+_URL: Final = {name: re.compile(contract.request_property(name)["pattern"]) for name in URL_FIELDS}
 _MAX_URL_CHARS: Final = 2048
 
 
@@ -55,7 +68,7 @@ def _check_url(name: str, value: object) -> str | ParamProblem:
             "invalid_parameter", f"{name}: expected a URL string, got {_kind(value)}"
         )
     shown = value if len(value) <= 80 else value[:77] + "..."
-    if len(value) > _MAX_URL_CHARS or not _URL.match(value):
+    if len(value) > _MAX_URL_CHARS or not _URL[name].match(value):
         return ParamProblem("invalid_parameter", f"{name}: expected an http(s) URL, got {shown!r}")
     try:
         port = httpx.URL(value).port
@@ -66,13 +79,16 @@ def _check_url(name: str, value: object) -> str | ParamProblem:
     return value
 
 
+def _is_mode(value: object) -> TypeGuard[GarmentMode]:
+    return isinstance(value, str) and value in GARMENT_MODES
+
+
 def _check_mode(value: object) -> GarmentMode | ParamProblem:
-    if isinstance(value, str) and value in GARMENT_MODES:
+    if _is_mode(value):
         return value
     shown = repr(value) if isinstance(value, str) and len(value) <= 40 else _kind(value)
-    return ParamProblem(
-        "invalid_parameter", f"garment_mode: expected one of auto, full, upper, lower, got {shown}"
-    )
+    modes = ", ".join(GARMENT_MODES)
+    return ParamProblem("invalid_parameter", f"garment_mode: expected one of {modes}, got {shown}")
 
 
 def _kind(value: object) -> str:
@@ -102,13 +118,10 @@ def _build(
             urls[name] = checked
         else:
             urls[name] = None
-    mode: GarmentMode = "auto"
-    if "garment_mode" in values:
-        checked_mode = _check_mode(values["garment_mode"])
-        if isinstance(checked_mode, ParamProblem):
-            return checked_mode
-        mode = checked_mode
-    for image in ("person_image", "garment_image"):
+    mode = _check_mode(values.get("garment_mode", DEFAULTS["garment_mode"]))
+    if isinstance(mode, ParamProblem):
+        return mode
+    for image in IMAGE_FIELDS:
         if image not in files and urls[f"{image}_url"] is None:
             return ParamProblem(
                 "missing_parameter", f"{image}: expected a file or {image}_url, got neither"
@@ -138,20 +151,16 @@ def _unknown(names: list[str], allowed: frozenset[str]) -> ParamProblem | None:
     )
 
 
-JSON_FIELDS: Final = frozenset({*URL_FIELDS, "garment_mode", *FLAG_DEFAULTS})
-FORM_FIELDS: Final = JSON_FIELDS | {"person_image", "garment_image"}
-
-
 def from_json(body: object) -> TryOnParams | ParamProblem:
     """Parameters of a JSON body; a field the contract does not name is refused."""
     if not isinstance(body, dict):
         return ParamProblem("invalid_request_body", f"expected a JSON object, got {_kind(body)}")
-    if "person_image" in body or "garment_image" in body:
-        name = "person_image" if "person_image" in body else "garment_image"
-        return ParamProblem(
-            "invalid_parameter",
-            f"{name}: expected {name}_url in a JSON body (files need multipart/form-data)",
-        )
+    for name in IMAGE_FIELDS:
+        if name in body:
+            return ParamProblem(
+                "invalid_parameter",
+                f"{name}: expected {name}_url in a JSON body (files need multipart/form-data)",
+            )
     if (problem := _unknown(list(body), JSON_FIELDS)) is not None:
         return problem
     flags: dict[str, bool] = {}

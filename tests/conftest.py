@@ -10,15 +10,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tryon_suite.clock import Clock
+from tryon_suite.clock import Clock, VirtualClock
+from tryon_suite.contract import limit_profile
+from tryon_suite.fixtures import FixtureImages
 from tryon_suite.images import render_image
 from tryon_suite.imageserver import ImageServer
-from tryon_suite.simulator.config import SimulatorConfig
+from tryon_suite.simulator.config import DEMO_KEY, SimulatorConfig
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.inprocess import InProcessSimulator
 from tryon_suite.simulator.server import serving
+from tryon_suite.targets import IMAGE_HOST
 
-DEMO_KEY = "tryon-demo-key"
 OTHER_KEY = "tryon-other-key"
 NO_CREDITS_KEY = "tryon-no-credits-key"
 
@@ -57,9 +59,11 @@ def client_for() -> Iterator[Callable[..., httpx.Client]]:
     """Makes httpx clients for a base URL and key; closes them at the end."""
     clients: list[httpx.Client] = []
 
-    def make(base_url: str, key: str | None = DEMO_KEY) -> httpx.Client:
+    def make(
+        base_url: str, key: str | None = DEMO_KEY, transport: httpx.BaseTransport | None = None
+    ) -> httpx.Client:
         headers = {"X-API-KEY": key} if key is not None else {}
-        client = httpx.Client(base_url=base_url, headers=headers, timeout=30)
+        client = httpx.Client(base_url=base_url, headers=headers, timeout=30, transport=transport)
         clients.append(client)
         return client
 
@@ -82,31 +86,96 @@ def image_server(person_jpeg: bytes, garment_png: bytes) -> Iterator[ImageServer
 
 @dataclass
 class Face:
-    """One face of the simulator, opened: where it answers and its core."""
+    """One face of the simulator, opened: where it answers, through what, and its core."""
 
     name: str
     base_url: str
     simulator: Simulator
     clock: Clock
     make_client: Callable[..., httpx.Client]
+    #: the in-process face's transport; None over HTTP (the network)
+    transport: httpx.BaseTransport | None = None
 
     def client(self, key: str | None = DEMO_KEY) -> httpx.Client:
-        return self.make_client(self.base_url, key)
+        return self.make_client(self.base_url, key, self.transport)
 
 
 @pytest.fixture(params=["in-process", "http"])
 def face_factory(
     request: pytest.FixtureRequest, client_for: Callable[..., httpx.Client]
 ) -> Iterator[Callable[..., Face]]:
-    """Opens the simulator through one face (in process via respx, or uvicorn on loopback)."""
+    """Opens the simulator through one face (in process on a transport, or uvicorn on loopback)."""
     with contextlib.ExitStack() as stack:
 
         def make(**overrides: Any) -> Face:
             config = replace(QUIET, **overrides)
             if request.param == "in-process":
                 sim = stack.enter_context(InProcessSimulator(config))
-                return Face("in-process", sim.base_url, sim.simulator, sim.clock, client_for)
+                return Face(
+                    "in-process", sim.base_url, sim.simulator, sim.clock, client_for, sim.transport
+                )
             base_url, core = stack.enter_context(serving(config))
             return Face("http", base_url, core, core.clock, client_for)
+
+        yield make
+
+
+@pytest.fixture(scope="session")
+def fixture_images() -> FixtureImages:
+    return FixtureImages(limit_profile())
+
+
+class Opened:
+    """One simulator (a mutant, another reading) open in process on a virtual clock, with a
+    client holding the demo key; image URLs name the fixture images at IMAGE_HOST, which the
+    simulator fetches through `tryon_suite.targets.fixture_fetcher`."""
+
+    def __init__(
+        self, sim: InProcessSimulator, client: httpx.Client, images: FixtureImages, pace: float
+    ) -> None:
+        self.sim, self.client, self.images, self.pace = sim, client, images, pace
+
+    def advance(self, seconds: float) -> None:
+        clock = self.sim.clock
+        assert isinstance(clock, VirtualClock), f"expected a virtual clock, got {clock!r}"
+        clock.advance(seconds)
+
+    def multipart(
+        self, person: str = "person.jpg", garment: str = "garment.png", **data: str
+    ) -> httpx.Response:
+        self.advance(self.pace)
+        files = {
+            "person_image": (person, self.images[person], self.images.mime_type(person)),
+            "garment_image": (garment, self.images[garment], self.images.mime_type(garment)),
+        }
+        return self.client.post("/v1/try-on", files=files, data=data)
+
+    def json(
+        self, person: str = "person.jpg", garment: str = "garment.png", **fields: Any
+    ) -> httpx.Response:
+        self.advance(self.pace)
+        body = {
+            "person_image_url": f"{IMAGE_HOST}/{person}",
+            "garment_image_url": f"{IMAGE_HOST}/{garment}",
+            **fields,
+        }
+        return self.client.post("/v1/try-on", json=body)
+
+    def job(self, accepted: httpx.Response, key: str = DEMO_KEY) -> httpx.Response:
+        """GET the job a 202 names, its Location resolved against the try-on URL."""
+        where = httpx.URL(f"{self.sim.base_url}/v1/try-on").join(accepted.headers["location"])
+        return self.client.get(where, headers={"X-API-KEY": key})
+
+
+@pytest.fixture
+def open_in_process(fixture_images: FixtureImages) -> Iterator[Callable[..., Opened]]:
+    """Opens a built simulator in process; `pace` seconds pass before each try-on, for a
+    simulator whose rate limit the test does not test."""
+    with contextlib.ExitStack() as stack:
+
+        def make(simulator: Simulator, *, pace: float = 0.0) -> Opened:
+            sim = stack.enter_context(InProcessSimulator(simulator=simulator))
+            client = stack.enter_context(sim.client(headers={"X-API-KEY": DEMO_KEY}))
+            return Opened(sim, client, fixture_images, pace)
 
         yield make

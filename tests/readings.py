@@ -108,7 +108,9 @@ class OtherReadings(Simulator):
     #: the code for an image under the minimum (there is no resolution_too_low)
     too_small_code: ClassVar[str] = "malformed_image"
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, fetcher: ImageFetcher | None = None) -> None:
+        """`fetcher` gets image URLs (fixture images served in process, say); by default, the
+        network."""
         reference = limit_profile()
         limits = replace(
             reference,
@@ -126,8 +128,8 @@ class OtherReadings(Simulator):
             processing_time=0.2,
             queue_share=self.queue_share,
         )
-        fetcher = _UnreachableIsMalformed(HttpFetcher())
-        super().__init__(config, clock or RealClock(), fetcher)
+        unreachable_is_malformed = _UnreachableIsMalformed(fetcher or HttpFetcher())
+        super().__init__(config, clock or RealClock(), unreachable_is_malformed)
         self._ids = itertools.count(1)
         self._job_errors: dict[str, dict[str, object]] = {}
 

@@ -3,76 +3,32 @@ on its sibling path, so a suite that checks one path alone lets it through (issu
 
 from __future__ import annotations
 
-import contextlib
 import io
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import DEMO_KEY, OTHER_KEY, QUIET
+from tests.conftest import OTHER_KEY, QUIET, Opened
 from tryon_suite.clock import VirtualClock
-from tryon_suite.contract import limit_profile
 from tryon_suite.fixtures import FixtureImages
 from tryon_suite.mutants import mutant
-from tryon_suite.simulator.fetch import StaticFetcher
-from tryon_suite.simulator.inprocess import InProcessSimulator
+from tryon_suite.targets import fixture_fetcher
 
-IMAGES = "https://images.mutants.test"
 NEVER_ISSUED = "00000000-0000-4000-8000-000000000000"
 
 
-@pytest.fixture(scope="module")
-def images() -> FixtureImages:
-    return FixtureImages(limit_profile())
-
-
-class Opened:
-    """One mutant, open in process on a virtual clock, with a client holding the demo key."""
-
-    def __init__(self, sim: InProcessSimulator, client: httpx.Client, images: FixtureImages):
-        self.sim, self.client, self.images = sim, client, images
-
-    def advance(self, seconds: float) -> None:
-        assert isinstance(self.sim.clock, VirtualClock)
-        self.sim.clock.advance(seconds)
-
-    def multipart(
-        self, person: str = "person.jpg", garment: str = "garment.png", **data: str
-    ) -> httpx.Response:
-        files = {
-            "person_image": (person, self.images[person], self.images.mime_type(person)),
-            "garment_image": (garment, self.images[garment], self.images.mime_type(garment)),
-        }
-        return self.client.post("/v1/try-on", files=files, data=data)
-
-    def json(
-        self, person: str = "person.jpg", garment: str = "garment.png", **fields: Any
-    ) -> httpx.Response:
-        body = {
-            "person_image_url": f"{IMAGES}/{person}",
-            "garment_image_url": f"{IMAGES}/{garment}",
-            **fields,
-        }
-        return self.client.post("/v1/try-on", json=body)
-
-
 @pytest.fixture
-def open_mutant(images: FixtureImages) -> Iterator[Callable[[str], Opened]]:
-    with contextlib.ExitStack() as stack:
+def open_mutant(
+    open_in_process: Callable[..., Opened], fixture_images: FixtureImages
+) -> Callable[[str], Opened]:
+    def make(name: str) -> Opened:
+        core = mutant(name).build(QUIET, VirtualClock())
+        core.fetcher = fixture_fetcher(fixture_images)
+        return open_in_process(core)
 
-        def make(name: str) -> Opened:
-            core = mutant(name).build(QUIET, VirtualClock())
-            core.fetcher = StaticFetcher({f"{IMAGES}/{n}": images[n] for n in images.names})
-            sim = stack.enter_context(InProcessSimulator(simulator=core))
-            client = stack.enter_context(
-                httpx.Client(base_url=sim.base_url, headers={"X-API-KEY": DEMO_KEY})
-            )
-            return Opened(sim, client, images)
-
-        yield make
+    return make
 
 
 def answer(response: httpx.Response) -> tuple[int, str | None]:

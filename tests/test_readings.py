@@ -3,86 +3,38 @@ verdict test that runs the suite against them proves the suite accepts those rea
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import io
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
+from tests.conftest import NO_CREDITS_KEY, OTHER_KEY, Opened
 from tests.readings import OtherReadings, OtherReadings2, OtherReadings3
 from tryon_suite.clock import VirtualClock
-from tryon_suite.contract import limit_profile
 from tryon_suite.fixtures import FixtureImages
-from tryon_suite.simulator.inprocess import InProcessSimulator
+from tryon_suite.targets import fixture_fetcher
 
-IMAGES = "https://images.readings.test"
 NEVER_ISSUED = "00000000-0000-4000-8000-000000000000"
 
 
-@pytest.fixture(scope="module")
-def images() -> FixtureImages:
-    return FixtureImages(limit_profile())
-
-
-class Server:
-    """One reading server, open in process on a virtual clock, with a client."""
-
-    def __init__(self, sim: InProcessSimulator, client: httpx.Client, images: FixtureImages):
-        self.sim, self.client, self.images = sim, client, images
-
-    @property
-    def reading(self) -> OtherReadings:
-        assert isinstance(self.sim.simulator, OtherReadings)
-        return self.sim.simulator
-
-    def advance(self, seconds: float) -> None:
-        assert isinstance(self.sim.clock, VirtualClock)
-        self.sim.clock.advance(seconds)
-
-    def multipart(
-        self, person: str = "person.jpg", garment: str = "garment.png", **data: str
-    ) -> httpx.Response:
-        self.advance(1.0)  # stay under the rate limit
-        files = {
-            "person_image": (person, self.images[person], self.images.mime_type(person)),
-            "garment_image": (garment, self.images[garment], self.images.mime_type(garment)),
-        }
-        return self.client.post("/v1/try-on", files=files, data=data)
-
-    def json(self, person: str = "person.jpg", **fields: Any) -> httpx.Response:
-        self.advance(1.0)
-        body = {
-            "person_image_url": f"{IMAGES}/{person}",
-            "garment_image_url": f"{IMAGES}/garment.png",
-            **fields,
-        }
-        return self.client.post("/v1/try-on", json=body)
-
-    def job(self, accepted: httpx.Response, key: str = DEMO_KEY) -> httpx.Response:
-        where = httpx.URL(f"{self.sim.base_url}/v1/try-on").join(accepted.headers["location"])
-        return self.client.get(where, headers={"X-API-KEY": key})
-
-
 @pytest.fixture(params=[OtherReadings, OtherReadings2], ids=["readings1", "readings2"])
-def server(request: pytest.FixtureRequest, images: FixtureImages) -> Iterator[Server]:
-    def serve(req: httpx.Request) -> httpx.Response:
-        name = req.url.path.lstrip("/")
-        if name not in images.names:
-            return httpx.Response(404)
-        return httpx.Response(200, content=images[name])
+def server(
+    request: pytest.FixtureRequest,
+    open_in_process: Callable[..., Opened],
+    fixture_images: FixtureImages,
+) -> Opened:
+    """One reading server, a second passing before each try-on to stay under its rate limit."""
+    reading = request.param(VirtualClock(), fetcher=fixture_fetcher(fixture_images))
+    return open_in_process(reading, pace=1.0)
 
-    with contextlib.ExitStack() as stack:
-        sim = stack.enter_context(InProcessSimulator(simulator=request.param(VirtualClock())))
-        sim.mock_host(IMAGES, serve)
-        client = stack.enter_context(
-            httpx.Client(base_url=sim.base_url, headers={"X-API-KEY": DEMO_KEY})
-        )
-        yield Server(sim, client, images)
+
+def reading_of(server: Opened) -> OtherReadings:
+    reading = server.sim.simulator
+    assert isinstance(reading, OtherReadings), f"expected a reading server, got {reading!r}"
+    return reading
 
 
 def answer(response: httpx.Response) -> tuple[int, str | None]:
@@ -90,12 +42,12 @@ def answer(response: httpx.Response) -> tuple[int, str | None]:
     return response.status_code, body.get("error_code") if isinstance(body, dict) else None
 
 
-def first(server: Server) -> bool:
-    return type(server.reading) is OtherReadings
+def first(server: Opened) -> bool:
+    return type(reading_of(server)) is OtherReadings
 
 
 #: readings both servers share: (request, expected status and error_code)
-SHARED: dict[str, tuple[Callable[[Server], httpx.Response], tuple[int, str | None]]] = {
+SHARED: dict[str, tuple[Callable[[Opened], httpx.Response], tuple[int, str | None]]] = {
     "too small: malformed_image": (
         lambda s: s.multipart("too-small.png"),
         (400, "malformed_image"),
@@ -132,13 +84,13 @@ SHARED: dict[str, tuple[Callable[[Server], httpx.Response], tuple[int, str | Non
 
 
 @pytest.mark.parametrize("case", list(SHARED))
-def test_both_servers_read_the_shared_points_otherwise(server: Server, case: str) -> None:
+def test_both_servers_read_the_shared_points_otherwise(server: Opened, case: str) -> None:
     send, expected = SHARED[case]
     got = answer(send(server))
     assert got == expected, f"{case}: expected {expected}, got {got}"
 
 
-def test_each_answer_carries_extra_fields_and_a_json_type_with_parameters(server: Server) -> None:
+def test_each_answer_carries_extra_fields_and_a_json_type_with_parameters(server: Opened) -> None:
     response = server.multipart(garment_mode="sideways")
     extra = "request_id" if first(server) else "meta"
     assert extra in response.json(), response.text
@@ -147,7 +99,7 @@ def test_each_answer_carries_extra_fields_and_a_json_type_with_parameters(server
     assert kind.lower().startswith("application/json;"), kind
 
 
-def test_location_is_relative_to_the_request_url_or_an_absolute_path(server: Server) -> None:
+def test_location_is_relative_to_the_request_url_or_an_absolute_path(server: Opened) -> None:
     accepted = server.multipart(wait_for_result="false")
     job_id = accepted.json()["job_id"]
     expected = f"try-on/job/{job_id}" if first(server) else f"/v1/try-on/job/{job_id}"
@@ -156,7 +108,7 @@ def test_location_is_relative_to_the_request_url_or_an_absolute_path(server: Ser
     assert first_status == ("running" if first(server) else "pending"), first_status
 
 
-def test_retry_after_is_an_http_date(server: Server) -> None:
+def test_retry_after_is_an_http_date(server: Opened) -> None:
     server.advance(10)
     refused = [server.client.post("/v1/try-on", json={}) for _ in range(4)][-1]
     assert refused.status_code == 429, refused.text
@@ -171,7 +123,7 @@ def test_retry_after_is_an_http_date(server: Server) -> None:
     assert polls == [200] * 6, f"expected reads not rate limited, got {polls}"
 
 
-def test_the_credit_balance_is_an_object_or_a_bare_number(server: Server) -> None:
+def test_the_credit_balance_is_an_object_or_a_bare_number(server: Opened) -> None:
     balance = server.client.get("/v1/credits").json()
     if first(server):
         assert {"total", "remaining"} <= set(balance), balance
@@ -179,7 +131,7 @@ def test_the_credit_balance_is_an_object_or_a_bare_number(server: Server) -> Non
         assert isinstance(balance, int), balance
 
 
-def test_unknown_and_foreign_jobs(server: Server) -> None:
+def test_unknown_and_foreign_jobs(server: Opened) -> None:
     unknown = server.client.get(f"/v1/try-on/job/{NEVER_ISSUED}")
     foreign = server.job(server.multipart(wait_for_result="false"), key=OTHER_KEY)
     if first(server):
@@ -189,7 +141,7 @@ def test_unknown_and_foreign_jobs(server: Server) -> None:
         assert unknown.status_code == foreign.status_code == 404
 
 
-def test_a_flat_image_is_processed_or_fails_its_job(server: Server) -> None:
+def test_a_flat_image_is_processed_or_fails_its_job(server: Opened) -> None:
     waited = server.multipart("plain.png")
     accepted = server.multipart("plain.png", wait_for_result="false")
     assert accepted.status_code == 202, accepted.text
@@ -204,12 +156,12 @@ def test_a_flat_image_is_processed_or_fails_its_job(server: Server) -> None:
         assert job["error"]["error_code"] == "unknown_foreground", job
 
 
-def test_an_unknown_request_field_is_ignored_or_refused(server: Server) -> None:
+def test_an_unknown_request_field_is_ignored_or_refused(server: Opened) -> None:
     got = answer(server.json(style="casual"))
     assert got == ((200, None) if first(server) else (400, "invalid_request_body")), got
 
 
-def test_the_result_downloads_directly_or_through_a_redirect(server: Server) -> None:
+def test_the_result_downloads_directly_or_through_a_redirect(server: Opened) -> None:
     url = server.multipart().json()["result_url"]
     assert "signature=" in url, url
     direct = server.client.get(url)
@@ -227,7 +179,7 @@ def test_the_result_downloads_directly_or_through_a_redirect(server: Server) -> 
     assert "xml" in expired.headers["content-type"], expired.headers
 
 
-def test_a_bad_image_in_polling_mode_is_accepted_and_its_job_fails(server: Server) -> None:
+def test_a_bad_image_in_polling_mode_is_accepted_and_its_job_fails(server: Opened) -> None:
     accepted = server.multipart("truncated.jpg", wait_for_result="false")
     assert accepted.status_code == 202, accepted.text
     server.advance(1.0)
@@ -236,7 +188,7 @@ def test_a_bad_image_in_polling_mode_is_accepted_and_its_job_fails(server: Serve
     assert job["error"]["error_code"] == "malformed_image", job
 
 
-def test_the_checks_come_in_another_order(server: Server) -> None:
+def test_the_checks_come_in_another_order(server: Opened) -> None:
     """Credits after the body (both); the body before the key (OtherReadings2)."""
     no_credits = {"X-API-KEY": NO_CREDITS_KEY}
     bad_body = {"garment_mode": "sideways"}
@@ -254,34 +206,23 @@ def test_the_checks_come_in_another_order(server: Server) -> None:
     assert unknown_key.headers["www-authenticate"].startswith("ApiKey"), unknown_key.headers
 
 
-def test_the_third_server_reads_its_own_points(images: FixtureImages) -> None:
-    clock = VirtualClock()
-    with (
-        InProcessSimulator(simulator=OtherReadings3(clock)) as sim,
-        httpx.Client(base_url=sim.base_url, headers={"X-API-KEY": DEMO_KEY}) as client,
-    ):
-        refused = [client.post("/v1/try-on", json={}) for _ in range(4)][-1]
-        assert refused.status_code == 429, refused.text
-        assert "retry-after" not in refused.headers, refused.headers
-        balance = client.get("/v1/credits").json()
-        assert balance["data"]["credits"]["available"] == 1_000_000, balance
-        files = {
-            "person_image": ("p.jpg", images["oversize.jpg"], "image/jpeg"),
-            "garment_image": ("g.png", images["garment.png"], "image/png"),
-        }
-        clock.advance(1.0)
-        too_large = client.post("/v1/try-on", files=files)
-        assert answer(too_large) == (413, "file_size_too_large"), too_large.text
-        files["person_image"] = ("p.jpg", images["too-small.jpg"], "image/jpeg")
-        clock.advance(1.0)
-        too_small = client.post("/v1/try-on", files=files)
-        assert answer(too_small) == (400, "unsupported_image_format"), too_small.text
+def test_the_third_server_reads_its_own_points(open_in_process: Callable[..., Opened]) -> None:
+    server = open_in_process(OtherReadings3(VirtualClock()), pace=1.0)
+    refused = [server.client.post("/v1/try-on", json={}) for _ in range(4)][-1]
+    assert refused.status_code == 429, refused.text
+    assert "retry-after" not in refused.headers, refused.headers
+    balance = server.client.get("/v1/credits").json()
+    assert balance["data"]["credits"]["available"] == 1_000_000, balance
+    too_large = server.multipart("oversize.jpg")
+    assert answer(too_large) == (413, "file_size_too_large"), too_large.text
+    too_small = server.multipart("too-small.jpg")
+    assert answer(too_small) == (400, "unsupported_image_format"), too_small.text
 
 
-def test_an_empty_body_is_missing_parameter_only_where_the_server_departs(server: Server) -> None:
+def test_an_empty_body_is_missing_parameter_only_where_the_server_departs(server: Opened) -> None:
     empty = server.client.post(
         "/v1/try-on", content=b"", headers={"content-type": "application/json"}
     )
-    departs = bool(server.reading.DEPARTURES)
+    departs = bool(reading_of(server).DEPARTURES)
     expected = "missing_parameter" if departs else "invalid_request_body"
     assert answer(empty) == (400, expected), empty.text

@@ -1,4 +1,4 @@
-"""The simulator conforms through both faces: in process (respx) and over HTTP (uvicorn).
+"""The simulator conforms through both faces: in process (a transport) and over HTTP (uvicorn).
 
 Every answer is checked against the schema for its status; each behaviour has a test.
 """
@@ -13,9 +13,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY, Face
+from tests.conftest import NO_CREDITS_KEY, OTHER_KEY, Face
 from tryon_suite.checks import Endpoint, answer_problem
 from tryon_suite.imageserver import ImageServer
+from tryon_suite.simulator.config import DEMO_KEY
 
 FaceFactory = Callable[..., Face]
 

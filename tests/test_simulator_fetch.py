@@ -1,8 +1,4 @@
-"""Image URLs fetched for real (HttpFetcher): hostile URLs, closed ports, servers that drip.
-
-Kept apart from the fuzz module: in-process simulators answer through respx, and only one
-may be open at a time (the first one's pass-through route would take the other's requests).
-"""
+"""Image URLs fetched for real (HttpFetcher): hostile URLs, closed ports, servers that drip."""
 
 from __future__ import annotations
 
@@ -12,14 +8,16 @@ from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import anyio
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import DEMO_KEY, QUIET
+from tests.conftest import QUIET
 from tests.test_simulator_fuzz import _check
-from tryon_suite.simulator.fetch import HttpFetcher
+from tryon_suite.simulator.config import DEMO_KEY
+from tryon_suite.simulator.fetch import FetchProblem, HttpFetcher
 from tryon_suite.simulator.inprocess import InProcessSimulator
 
 PERSON_URL = "http://127.0.0.1:9/person.jpg"
@@ -41,7 +39,7 @@ HOSTILE_URLS = [
 def test_a_hostile_image_url_is_a_400_when_really_fetched(url: str) -> None:
     """Through the real HttpFetcher: every URL either is refused or fails to fetch, as a 400."""
     with InProcessSimulator(QUIET) as sim:
-        client = httpx.Client(base_url=sim.base_url, headers={"X-API-KEY": DEMO_KEY})
+        client = sim.client(headers={"X-API-KEY": DEMO_KEY})
         body = {"person_image_url": url, "garment_image_url": "http://127.0.0.1:9/g.png"}
         # json.dumps escapes lone surrogates, which httpx's own encoder refuses to send
         content = json.dumps(body).encode()
@@ -53,7 +51,7 @@ def test_a_hostile_image_url_is_a_400_when_really_fetched(url: str) -> None:
 @given(path=st.text(max_size=40))
 def test_any_url_on_a_closed_port_is_a_400_when_really_fetched(path: str) -> None:
     with InProcessSimulator(QUIET) as sim:
-        client = httpx.Client(base_url=sim.base_url, headers={"X-API-KEY": DEMO_KEY})
+        client = sim.client(headers={"X-API-KEY": DEMO_KEY})
         body = {"person_image_url": "http://127.0.0.1:9/" + path, "garment_image_url": PERSON_URL}
         response = client.post("/v1/try-on", json=body)
     _check(response)
@@ -103,7 +101,28 @@ def test_an_image_server_that_drips_or_declares_too_much_cannot_hold_the_simulat
     """One deadline covers the whole fetch (0.5 s here); a declared size past the cap is refused."""
     config = replace(QUIET, fetch_timeout=0.5)
     with InProcessSimulator(config, fetcher=HttpFetcher(0.5)) as sim:
-        client = httpx.Client(base_url=sim.base_url, headers={"X-API-KEY": DEMO_KEY}, timeout=30)
+        client = sim.client(headers={"X-API-KEY": DEMO_KEY}, timeout=30)
         body = {"person_image_url": drip_url + path, "garment_image_url": drip_url + path}
         response = client.post("/v1/try-on", json=body)
     assert (response.status_code, response.json()["error_code"]) == (400, code), response.text
+
+
+def test_a_fetcher_given_a_transport_fetches_through_it_within_its_cap() -> None:
+    seen: list[str] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, content=b"x" * 10)
+
+    async def fetch(max_bytes: int) -> bytes | FetchProblem:
+        fetcher = HttpFetcher(transport=httpx.MockTransport(serve))
+        try:
+            return await fetcher.fetch("https://images.test/p.jpg", max_bytes)
+        finally:
+            await fetcher.aclose()
+
+    assert anyio.run(fetch, 10) == b"x" * 10
+    too_large = anyio.run(fetch, 9)
+    assert isinstance(too_large, FetchProblem), f"expected a FetchProblem, got {too_large!r}"
+    assert too_large.error_code == "file_size_too_large", too_large
+    assert seen == ["https://images.test/p.jpg"] * 2, f"expected both through it, got {seen}"

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from tests.conftest import DEMO_KEY, QUIET
+from tests.conftest import QUIET
 from tryon_suite.checks import answer_problem
 from tryon_suite.images import render_image
+from tryon_suite.simulator.config import DEMO_KEY
 from tryon_suite.simulator.fetch import StaticFetcher
 from tryon_suite.simulator.inprocess import InProcessSimulator
 
@@ -35,7 +36,7 @@ DOCUMENTED = {200, 202, 400}
 @pytest.fixture(scope="module")
 def client() -> Iterator[httpx.Client]:
     with InProcessSimulator(QUIET, fetcher=StaticFetcher(IMAGES)) as sim:
-        yield httpx.Client(base_url=sim.base_url, headers={"X-API-KEY": DEMO_KEY})
+        yield sim.client(headers={"X-API-KEY": DEMO_KEY})
 
 
 def _check(response: httpx.Response) -> None:

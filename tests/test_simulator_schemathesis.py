@@ -20,8 +20,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import DEMO_KEY, QUIET
+from tests.conftest import QUIET
 from tryon_suite.contract import schema_dir
+from tryon_suite.simulator.config import DEMO_KEY
 from tryon_suite.simulator.server import serving
 
 schema = schemathesis.openapi.from_path(str(schema_dir() / "openapi.yaml"))

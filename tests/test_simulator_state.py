@@ -7,17 +7,17 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.conftest import DEMO_KEY
 from tests.test_simulator_faces import conforming, expect, files
 from tryon_suite.clock import VirtualClock
-from tryon_suite.simulator.config import SimulatorConfig
+from tryon_suite.imageserver import ImageServer
+from tryon_suite.simulator.config import DEMO_KEY, SimulatorConfig
 from tryon_suite.simulator.inprocess import InProcessSimulator
 
 SimFactory = Callable[..., InProcessSimulator]
 
 
 def _client(sim: InProcessSimulator, key: str = DEMO_KEY) -> httpx.Client:
-    return httpx.Client(base_url=sim.base_url, headers={"X-API-KEY": key})
+    return sim.client(headers={"X-API-KEY": key})
 
 
 def _clock(sim: InProcessSimulator) -> VirtualClock:
@@ -172,13 +172,53 @@ def test_the_same_seed_gives_the_same_ids(person_jpeg: bytes, garment_png: bytes
     assert ids[0] == ids[1], f"expected one id for one seed, got {ids}"
 
 
-def test_hosts_other_than_the_simulator_pass_through(
-    simulator_factory: SimFactory, image_server: object
+def test_an_open_simulator_patches_nothing_other_clients_use(
+    simulator_factory: SimFactory, image_server: ImageServer
 ) -> None:
-    simulator_factory()
-    url = f"{image_server.base_url}/person.jpg"  # type: ignore[attr-defined]
-    response = httpx.get(url)
+    sim = simulator_factory()
+    response = httpx.get(f"{image_server.base_url}/person.jpg")
     assert response.status_code == 200, f"expected the image server to answer, got {response}"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{sim.base_url}/v1/credits", headers={"X-API-KEY": DEMO_KEY})
+
+
+def test_its_transport_reaches_no_host_but_the_simulator(
+    simulator_factory: SimFactory, image_server: ImageServer
+) -> None:
+    client = _client(simulator_factory())
+    with pytest.raises(httpx.ConnectError, match="expected a request to https://tryon-simul"):
+        client.get(f"{image_server.base_url}/person.jpg")
+
+
+def test_a_closed_simulator_answers_nothing() -> None:
+    with InProcessSimulator(SimulatorConfig(rate_limit=0)) as sim:
+        client = _client(sim)
+    with pytest.raises(RuntimeError, match="expected the simulator to be open"):
+        client.get("/v1/credits")
+
+
+def test_two_simulators_open_at_once_answer_each_from_its_own_config(
+    simulator_factory: SimFactory, person_jpeg: bytes, garment_png: bytes
+) -> None:
+    """Nothing global is patched: each client reaches the simulator whose transport it holds,
+    even when both answer at the same base URL."""
+    slow = simulator_factory(processing_time=7.5)
+    failing = simulator_factory(fail_rate=1.0)
+    assert slow.base_url == failing.base_url, "expected both at the default base URL"
+    expect(
+        _client(failing).post("/v1/try-on", files=files(person_jpeg, garment_png)),
+        500,
+        "internal_server_error",
+    )
+    expect(_client(slow).post("/v1/try-on", files=files(person_jpeg, garment_png)), 200)
+    expect(
+        _client(failing).post("/v1/try-on", files=files(person_jpeg, garment_png)),
+        500,
+        "internal_server_error",
+    )
+    waited = {name: _clock(sim).now() for name, sim in (("slow", slow), ("failing", failing))}
+    expected = {"slow": 7.5, "failing": 0.0}
+    assert waited == pytest.approx(expected), f"expected {expected}, got {waited}"
 
 
 def test_it_works_for_async_clients_too(
@@ -190,7 +230,7 @@ def test_it_works_for_async_clients_too(
 
     async def go() -> int:
         async with httpx.AsyncClient(
-            base_url=sim.base_url, headers={"X-API-KEY": DEMO_KEY}
+            transport=sim.transport, base_url=sim.base_url, headers={"X-API-KEY": DEMO_KEY}
         ) as client:
             response = await client.post("/v1/try-on", files=files(person_jpeg, garment_png))
             return response.status_code

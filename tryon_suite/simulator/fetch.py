@@ -31,8 +31,13 @@ class ImageFetcher(Protocol):
 class HttpFetcher:
     """Fetches over HTTP with httpx: a timeout, a few redirects, and a size cap while streaming."""
 
-    def __init__(self, timeout: float = 10.0) -> None:
+    def __init__(
+        self, timeout: float = 10.0, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        """`transport`, when given, carries every fetch (fixture images served without a
+        socket, say); by default fetches go to the network."""
         self._timeout = timeout
+        self._transport = transport
         self._client: httpx.AsyncClient | None = None
 
     async def fetch(self, url: str, max_bytes: int) -> bytes | FetchProblem:
@@ -54,7 +59,10 @@ class HttpFetcher:
     async def _fetch(self, url: str, max_bytes: int) -> bytes | FetchProblem:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                timeout=self._timeout, follow_redirects=True, max_redirects=5
+                timeout=self._timeout,
+                follow_redirects=True,
+                max_redirects=5,
+                transport=self._transport,
             )
         async with self._client.stream("GET", url) as response:
             if response.status_code != 200:

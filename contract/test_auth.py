@@ -12,9 +12,8 @@ from contract.helpers import files, polling_body
 from tryon_suite.checks import NO_5XX, expect_error, expect_status
 from tryon_suite.client import TryOnClient, TryOnRequest
 from tryon_suite.errors import ContractViolation
-from tryon_suite.evidence import held
+from tryon_suite.evidence import held, not_checked
 from tryon_suite.jobs import location_of
-from tryon_suite.pytest_plugin import not_checked
 from tryon_suite.retry import parse_retry_after
 from tryon_suite.targets import Target
 

@@ -12,10 +12,9 @@ from tryon_suite.checks import NO_5XX, expect_error
 from tryon_suite.client import TryOnClient, TryOnRequest
 from tryon_suite.contract import ERROR_400_CODES
 from tryon_suite.errors import ContractViolation
-from tryon_suite.evidence import held
+from tryon_suite.evidence import held, not_checked
 from tryon_suite.fixtures import UNSUPPORTED_FORMATS
 from tryon_suite.jobs import location_of
-from tryon_suite.pytest_plugin import not_checked
 from tryon_suite.strategies import NOT_AN_IMAGE, TOO_SMALL, WRONG_TYPE
 from tryon_suite.targets import Target
 
@@ -402,5 +401,5 @@ def test_whether_polling_mode_refuses_a_bad_image_at_once(
             f"{response.status_code} {response.text[:200]!r}",
             response,
         )
-    trace = follow(client, target, str(response.json()["job_id"]), location_of(response))
+    trace = follow(client, target.poll, str(response.json()["job_id"]), location_of(response))
     observe("tryon.open.async_validation", f"accepted (202), then the job went {trace.statuses}")

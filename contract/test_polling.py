@@ -9,9 +9,8 @@ from contract.helpers import answer_text, expect_still_valid, polling_body
 from tryon_suite.checks import NO_5XX, expect_jpeg, expect_refusal, expect_status, headers_problem
 from tryon_suite.client import TryOnClient
 from tryon_suite.errors import ContractViolation
-from tryon_suite.evidence import held
+from tryon_suite.evidence import held, not_checked
 from tryon_suite.jobs import follow, location_of
-from tryon_suite.pytest_plugin import not_checked
 from tryon_suite.targets import Target
 
 pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
@@ -52,7 +51,7 @@ def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
     job_id, location = submit(client, target, kind)
     form = "absolute" if httpx.URL(location).is_absolute_url else "relative"
     observe("tryon.open.location_form", f"{form}, e.g. {location.replace(job_id, '{job_id}')}")
-    trace = follow(client, target, job_id, location, extra=2)
+    trace = follow(client, target.poll, job_id, location, extra=2)
     extra = sorted(set(trace.last) - {"job_id", "status", "result_url", "error"})
     observe(
         "tryon.open.extra_response_fields",
@@ -61,7 +60,7 @@ def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
     if trace.timed_out:
         raise ContractViolation(
             "tryon.job.reaches_a_final_state",
-            f"completed or failed within {target.poll_timeout:g} s",
+            f"completed or failed within {target.poll.timeout:g} s",
             f"{trace.statuses}",
         )
     if trace.final == "failed":
@@ -82,7 +81,7 @@ def test_another_account_cannot_see_a_job(client: TryOnClient, target: Target, o
         not_checked("needs a second account's key (--tryon-other-key)")
     job_id, location = submit(client, target)
     # Peek once the job is done: a server may hide running jobs and leak finished ones.
-    follow(client, target, job_id, location)
+    follow(client, target.poll, job_id, location)
     response = client.job(location, key=target.other_key)
     observe("tryon.open.other_account_job", answer_text(response), response)
     expect_refusal(response, "tryon.job.other_account_hidden", "another account's job")

@@ -1,6 +1,7 @@
 """What the scenarios stand on: options, the embedded simulator, the user base, the listeners.
 
-The requests, retries, bodies and redaction come from the tryon_suite client layer.
+The requests, the retry policy, the polling loop, bodies and redaction are the tryon_suite
+client layer's: a scenario sends through `TryOnClient` over Locust's own HTTP client.
 """
 
 from __future__ import annotations
@@ -14,22 +15,23 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import gevent
+import httpx
 from locust import FastHttpUser, between, constant_throughput, events
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import WorkerRunner
 
-from tryon_suite.client import TryOnRequest
+from tryon_suite.client import NAME, TryOnClient, TryOnRequest
 from tryon_suite.contract import limit_profile
 from tryon_suite.fixtures import FixtureImages
-from tryon_suite.load.metrics import Timeline
+from tryon_suite.load.metrics import POLLS, RESULT, TTR, Timeline, answer_metrics
 from tryon_suite.load.report import write_load_report
 from tryon_suite.load.summary import Thresholds, summarise
+from tryon_suite.load.transport import LocustTransport
+from tryon_suite.polling import PollPolicy, follow_job, location_of
 from tryon_suite.redact import redact
-from tryon_suite.retry import RETRYABLE, RetryPolicy
-
-TRY_ON = "/v1/try-on"
-DEFAULT_KEY = "tryon-demo-key"
-
+from tryon_suite.retry import RetryDecision, RetryPolicy
+from tryon_suite.secret import Secret
+from tryon_suite.simulator.config import DEFAULT_ACCOUNTS
 
 #: (flag, type, default, help): the tryon options, on Locust's command line and in its web UI.
 _OPTIONS: list[tuple[str, Any, Any, str]] = [
@@ -148,7 +150,7 @@ def _init(environment: Environment, **_kwargs: Any) -> None:
         return
     if not environment.host:
         environment.host = _Embedded.start(options)
-        options.tryon_key = options.tryon_key or DEFAULT_KEY
+        options.tryon_key = options.tryon_key or DEFAULT_ACCOUNTS[0].key
         options.tryon_image_base_url = (
             options.tryon_image_base_url or f"{environment.host}/fixtures"
         )
@@ -188,7 +190,7 @@ def _quitting(environment: Environment, **_kw: Any) -> None:
     try:
         options: Any = environment.parsed_options
         duration = time.time() - _STARTED.get("at", time.time())
-        summary = summarise(environment.stats.entries, duration)
+        summary = summarise(environment.stats.entries, duration, TIMELINE.ttr_ms())
         thresholds = Thresholds(
             options.tryon_max_p95_ttr,
             options.tryon_max_429_ratio,
@@ -227,12 +229,12 @@ def _quitting(environment: Environment, **_kw: Any) -> None:
 
 
 class _Bodies:
-    """Encoded bodies, built once per process from the fixture images."""
+    """Bodies, built once per process from the fixture images."""
 
-    cache: ClassVar[dict[str, tuple[bytes, dict[str, str]]]] = {}
+    cache: ClassVar[dict[str, TryOnRequest]] = {}
 
     @classmethod
-    def get(cls, kind: str, wait: bool, image_base_url: str) -> tuple[bytes, dict[str, str]]:
+    def get(cls, kind: str, wait: bool, image_base_url: str) -> TryOnRequest:
         key = f"{kind}:{wait}"
         if key not in cls.cache:
             images = FixtureImages(limit_profile())
@@ -249,12 +251,13 @@ class _Bodies:
                     "garment_image": ("garment.png", images["garment.png"], "image/png"),
                 }
                 body = TryOnRequest.multipart(files, wait_for_result=wait)
-            cls.cache[key] = body.encode()
+            cls.cache[key] = body
         return cls.cache[key]
 
 
 class TryOnUser(FastHttpUser):
-    """Shared by the scenarios: bodies, the retry policy, polling and the custom metrics."""
+    """Shared by the scenarios: a `TryOnClient` over Locust's HTTP client (so the bodies, the
+    retry policy and the polling loop are the suite's own), and the custom metrics."""
 
     abstract = True
 
@@ -262,9 +265,23 @@ class TryOnUser(FastHttpUser):
         super().__init__(environment)
         options: Any = environment.parsed_options
         self.options = options
-        self.policy = RetryPolicy(options.tryon_retry, max_retries=options.tryon_max_retries)
+        self.poll = PollPolicy(
+            interval=options.tryon_poll_interval,
+            growth=1.5 if options.tryon_poll == "backoff" else 1.0,
+            timeout=options.tryon_poll_timeout,
+            wait_first=True,
+        )
+        self.tryon = TryOnClient(
+            environment.host or "",
+            Secret(options.tryon_key),
+            transport=LocustTransport(self.client),
+            retry=RetryPolicy(options.tryon_retry, max_retries=options.tryon_max_retries),
+            sleep=gevent.sleep,  # a waiting user yields to the others
+            seed=None,
+            record=False,
+            on_answer=self._answered,
+        )
         self.rng = random.Random()
-        self.headers = {"X-API-KEY": options.tryon_key}
         rate = options.tryon_arrival_rate
         self._wait = constant_throughput(rate) if rate > 0 else between(0.5, 1.5)
 
@@ -285,86 +302,51 @@ class TryOnUser(FastHttpUser):
             context={},
         )
 
-    # -- requests with the retry policy --------------------------------------------------
+    def _answered(self, response: httpx.Response, decision: RetryDecision | None) -> None:
+        endpoint = response.request.extensions.get(NAME, response.request.url.path)
+        retry_after = response.headers.get("retry-after")
+        for kind, name in answer_metrics(
+            endpoint, response.status_code, retry_after, decision, self.tryon.retry.kind
+        ):
+            self._metric(kind, name)
 
-    def _send(self, method: str, path: str, name: str, ok: set[int], **kwargs: Any) -> Any:
-        attempt = 0
-        headers = {**self.headers, **kwargs.pop("headers", {})}
-        while True:
-            with self.client.request(
-                method, path, name=name, catch_response=True, headers=headers, **kwargs
-            ) as response:
-                status = response.status_code
-                retry_after = response.headers.get("retry-after") if response.headers else None
-                if status == 429:
-                    response.failure("429 rate_limit_exceeded")
-                    self._metric("RATE_LIMITED", name)
-                    if retry_after is not None:
-                        self._metric("RETRY_AFTER", str(retry_after)[:20])
-                elif status in ok:
-                    response.success()
-                else:
-                    response.failure(f"{status} {str(response.text or '')[:80]}")
-            decision = self.policy.decide(attempt, status, retry_after, self.rng)
-            if decision.delay is None:
-                if status in RETRYABLE and self.policy.kind != "none":
-                    self._metric("GIVE_UP", self.policy.kind)
-                return response
-            self._metric("RETRY", self.policy.kind)
-            attempt += 1
-            gevent.sleep(decision.delay)
+    def _ended(self, mode: str, started: float, problem: str | None) -> None:
+        elapsed = (time.perf_counter() - started) * 1000
+        if problem is None:
+            self._metric(TTR, mode, elapsed)
+            self._metric(RESULT, mode)
+        else:
+            self._metric(TTR, mode, elapsed, RuntimeError(problem))
 
-    def _body(self, wait: bool) -> tuple[bytes, dict[str, str]]:
+    # -- the scenarios ---------------------------------------------------------------------
+
+    def _body(self, wait: bool) -> TryOnRequest:
         kind = self.options.tryon_body
         if kind == "mixed":
             kind = self.rng.choice(["json", "multipart"])
         return _Bodies.get(kind, wait, self.options.tryon_image_base_url)
 
     def sync_try_on(self) -> None:
-        data, headers = self._body(True)
         started = time.perf_counter()
-        response = self._send(
-            "POST", TRY_ON, "POST /v1/try-on (sync)", {200}, data=data, headers=headers
-        )
-        elapsed = (time.perf_counter() - started) * 1000
-        if response.status_code == 200:
-            self._metric("TTR", "sync", elapsed)
-            self._metric("RESULT", "sync")
-        else:
-            self._metric("TTR", "sync", elapsed, RuntimeError(f"no result: {response.status_code}"))
+        try:
+            response = self.tryon.try_on(self._body(True))
+        except httpx.TransportError as exc:
+            self._ended("sync", started, f"no answer: {type(exc).__name__}")
+            return
+        ok = response.status_code == 200
+        self._ended("sync", started, None if ok else f"no result: {response.status_code}")
 
     def polling_try_on(self) -> None:
-        data, headers = self._body(False)
         started = time.perf_counter()
-        response = self._send(
-            "POST", TRY_ON, "POST /v1/try-on (polling)", {202}, data=data, headers=headers
-        )
-        if response.status_code != 202:
-            self._metric(
-                "TTR",
-                "polling",
-                (time.perf_counter() - started) * 1000,
-                RuntimeError(f"not accepted: {response.status_code}"),
-            )
+        try:
+            response = self.tryon.try_on(self._body(False))
+            if response.status_code != 202:
+                self._ended("polling", started, f"not accepted: {response.status_code}")
+                return
+            trace = follow_job(self.tryon, location_of(response), self.poll)
+        except httpx.TransportError as exc:
+            self._ended("polling", started, f"no answer: {type(exc).__name__}")
             return
-        location = response.headers.get("location") or f"{TRY_ON}/job/{response.json()['job_id']}"
-        interval, polls, status = self.options.tryon_poll_interval, 0, "pending"
-        deadline = time.perf_counter() + self.options.tryon_poll_timeout
-        while status in ("pending", "running") and time.perf_counter() < deadline:
-            gevent.sleep(interval)
-            if self.options.tryon_poll == "backoff":
-                interval = min(interval * 1.5, 10.0)
-            polled = self._send("GET", location, "GET /v1/try-on/job/{job_id}", {200})
-            polls += 1
-            if polled.status_code == 200:
-                status = polled.json().get("status", "pending")
-        elapsed = (time.perf_counter() - started) * 1000
-        self._metric("POLLS", "polling", polls)
-        if status == "completed":
-            self._metric("TTR", "polling", elapsed)
-            self._metric("RESULT", "polling")
-        else:
-            self._metric("TTR", "polling", elapsed, RuntimeError(f"job ended {status}"))
-
-
-_ = (MasterRunner,)
+        self._metric(POLLS, "polling", trace.polls)
+        ended = trace.final or ("timed out" if trace.timed_out else "unknown")
+        self._ended("polling", started, None if ended == "completed" else f"job ended {ended}")

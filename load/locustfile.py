@@ -9,16 +9,14 @@ group "tryon". The load report goes to reports/load.html at the end of a headles
 """
 
 # Locust first: it monkey-patches the standard library for gevent.
-import locust  # noqa: I001
-from locust import FastHttpUser, events, tag, task
-from locust.runners import MasterRunner, WorkerRunner
+import locust  # noqa: F401, I001
+from locust import tag, task
 
 import load_support  # noqa: F401  (the options, the embedded simulator and the listeners)
 from load_support import TryOnUser
 from load_shapes import TryOnShape  # noqa: F401  (Locust picks shape classes from here)
 
 __all__ = ["PollingUser", "SyncUser"]
-_ = (locust, FastHttpUser, events, MasterRunner, WorkerRunner)
 
 
 class SyncUser(TryOnUser):

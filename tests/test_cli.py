@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tryon_suite.simulator.cli import main
+from tryon_suite.simulator.config import DEMO_KEY
 
 COMMAND = [sys.executable, "-m", "tryon_suite.simulator.cli"]
 
@@ -71,12 +72,12 @@ def test_it_prints_its_url_and_keys_answers_http_and_stops_cleanly(
     assert url.startswith("http://127.0.0.1:"), f"expected a loopback base URL, got {lines[-1]!r}"
     keys = _more_lines(proc, 3)
     expected = [
-        "Key tryon-demo-key (1000000 credits)",
+        f"Key {DEMO_KEY} (1000000 credits)",
         "Key tryon-other-key (1000000 credits)",
         "Key tryon-no-credits-key (0 credits)",
     ]
     assert keys == expected, f"expected the default keys {expected}, got {keys}"
-    response = httpx.get(f"{url}/v1/credits", headers={"X-API-KEY": "tryon-demo-key"})
+    response = httpx.get(f"{url}/v1/credits", headers={"X-API-KEY": DEMO_KEY})
     assert response.json() == {"credits": 1_000_000}, f"got {response.status_code} {response.text}"
     proc.send_signal(stop)
     _, err = proc.communicate(timeout=30)
@@ -93,7 +94,7 @@ def test_keys_given_on_the_command_line_are_the_accounts_and_are_not_printed(
     keys = _more_lines(proc, 2)
     assert keys == ["Key team**** (3 credits)", "Key seco**** (1000 credits)"], f"got {keys}"
     assert httpx.get(f"{url}/v1/credits", headers={"X-API-KEY": secret}).json() == {"credits": 3}
-    refused = httpx.get(f"{url}/v1/credits", headers={"X-API-KEY": "tryon-demo-key"})
+    refused = httpx.get(f"{url}/v1/credits", headers={"X-API-KEY": DEMO_KEY})
     assert refused.status_code == 401, f"expected defaults gone with --key, got {refused}"
     proc.terminate()
     out, err = proc.communicate(timeout=30)

@@ -13,8 +13,19 @@ from typing import Any
 
 import pytest
 
-from tryon_suite.load.metrics import Timeline, percentile
+from tryon_suite.load.metrics import (
+    GIVE_UP,
+    RATE_LIMITED,
+    RETRY,
+    RETRY_AFTER,
+    Timeline,
+    answer_metrics,
+    percentile,
+)
 from tryon_suite.load.summary import Thresholds, summarise
+from tryon_suite.load.transport import failure_text
+from tryon_suite.retry import RetryDecision
+from tryon_suite.simulator.config import DEMO_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +43,29 @@ def test_percentiles_are_nearest_rank() -> None:
     assert percentile([5, 1, 4, 2, 3], 0.5) == 3
     assert percentile([5, 1, 4, 2, 3], 0.95) == 5
     assert percentile([], 0.5) == 0.0
+
+
+def test_an_answer_adds_the_metrics_of_its_429_and_of_the_policy_decision() -> None:
+    retried = RetryDecision(1.0, "Retry-After")
+    spent = RetryDecision(None, "gave up after 5 retries", gave_up=True)
+    name = "POST /v1/try-on (sync)"
+    assert answer_metrics(name, 429, "2", retried, "retry-after") == [
+        (RATE_LIMITED, name),
+        (RETRY_AFTER, "2"),
+        (RETRY, "retry-after"),
+    ]
+    assert answer_metrics(name, 503, None, spent, "backoff") == [(GIVE_UP, "backoff")]
+    assert answer_metrics(name, 200, None, RetryDecision(None, "200 is not retried"), "x") == []
+    assert answer_metrics(name, 429, None, None, "none") == [(RATE_LIMITED, name)], (
+        "expected a 429 the caller chose not to retry counted, with no retry"
+    )
+
+
+def test_locust_lists_a_429_under_one_line_and_2xx_as_successes() -> None:
+    assert failure_text(200, b"") is None, "expected a 200 counted a success"
+    assert failure_text(202, b"{}") is None, "expected a 202 counted a success"
+    assert failure_text(429, b'{"error": "slow down", "id": 17}') == "429 rate_limit_exceeded"
+    assert failure_text(500, b"boom") == "500 boom", "expected a 500 listed with its body"
 
 
 def test_the_timeline_merges_worker_buckets_into_one() -> None:
@@ -60,7 +94,10 @@ def test_the_summary_and_thresholds_name_expected_and_measured() -> None:
         ("POST /v1/try-on (sync)", "RATE_LIMITED"): _entry(25),
         ("1", "RETRY_AFTER"): _entry(25),
     }
-    summary = summarise(entries, 60.0)
+    # the percentiles come from the raw times, through the same function the charts use
+    ttr_ms = {"sync": [3000.0] * 9 + [6000.0]}
+    summary = summarise(entries, 60.0, ttr_ms)
+    assert summary.modes["sync"].ttr_p50_s == 3.0, f"expected p50 3 s, got {summary.modes}"
     assert summary.modes["sync"].goodput_per_min == 8.0
     ratios = (summary.ratio_429, summary.error_ratio)
     assert ratios == (0.25, 0.05), f"expected (0.25, 0.05), got {ratios}"
@@ -192,8 +229,8 @@ def test_against_a_host_the_key_is_required_and_never_printed(tmp_path: Path) ->
             "--host",
             url,
             "--tryon-key",
-            "tryon-demo-key",
+            DEMO_KEY,
             seconds=3,
         )
     assert done.returncode == 0, f"expected exit 0, got {done.returncode}: {done.stderr[-600:]}"
-    assert "tryon-demo-key" not in (tmp_path / "load.html").read_text(), "expected the key redacted"
+    assert DEMO_KEY not in (tmp_path / "load.html").read_text(), "expected the key redacted"

@@ -14,6 +14,7 @@ from tests.conftest import QUIET
 from tests.readings import OtherReadings, OtherReadings2, OtherReadings3
 from tryon_suite import selftest
 from tryon_suite.clock import RealClock
+from tryon_suite.simulator.config import DEMO_KEY
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.server import serving
 
@@ -51,7 +52,7 @@ def run_contract(
     report_dir: Path,
     path: str,
     *options: str,
-    key: str = "tryon-demo-key",
+    key: str = DEMO_KEY,
     rate: int = 200,
 ) -> int:
     """The suite (or the file `path` of it) over HTTP against `base_url`; the exit code."""

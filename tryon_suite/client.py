@@ -1,5 +1,10 @@
-"""The one client layer: request builders, pacing, retries, a request budget, and a record of
-every exchange (keys redacted) for the report. Contract tests and load scenarios both use it."""
+"""The one client layer: request builders, pacing, the retry loop, a request budget, and a
+record of every exchange (keys redacted) for the report.
+
+The contract suite and the load scenarios both send through `TryOnClient`; what differs is the
+httpx transport under it (the network, the in-process simulator, Locust's client) and the
+clock it sleeps on. Following a job is `tryon_suite.polling`.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,10 @@ from typing import Any, Final, Literal
 
 import httpx
 
-from tryon_suite.curl import curl_command
 from tryon_suite.errors import TryonError
-from tryon_suite.redact import redact_headers, scrub
-from tryon_suite.retry import Pacer, RetryPolicy
+from tryon_suite.exchange import Exchange, exchange_of, record_exchange
+from tryon_suite.redact import scrub
+from tryon_suite.retry import Pacer, RetryDecision, RetryPolicy
 from tryon_suite.secret import Secret, reveal
 
 __all__ = [
@@ -24,13 +29,20 @@ __all__ = [
     "Budget",
     "BudgetExhausted",
     "Exchange",
+    "OnAnswer",
     "TryOnClient",
     "TryOnRequest",
     "exchange_of",
+    "request_name",
 ]
 
 TRY_ON: Final = "/v1/try-on"
 CREDITS: Final = "/v1/credits"
+JOB: Final = "/v1/try-on/job/{job_id}"
+
+#: Called with every answer and what the retry policy decided about it (None: not retried by
+#: request of the caller); load scenarios count 429s, retries and give-ups through it.
+OnAnswer = Callable[[httpx.Response, "RetryDecision | None"], None]
 
 
 class _DefaultKey:
@@ -120,70 +132,19 @@ class TryOnRequest:
         return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
-@dataclass
-class Exchange:
-    """One request and its answer, as the report shows them: keys redacted, bodies summarised."""
-
-    method: str
-    url: str
-    request_headers: dict[str, str]
-    request_body: str
-    request_images: list[tuple[str, bytes]]
-    status: int | None
-    response_headers: dict[str, str]
-    response_body: str
-    response_image: bytes | None
-    elapsed: float
-    note: str = ""
-    #: whose key went with the request: "run key", "other key", "no-credits key", "no key",
-    #: or "another value" (a deliberately wrong key)
-    key_role: str = "run key"
-    #: a command that sends the same request, the key as $TRYON_API_KEY
-    curl: str = ""
-
-    @property
-    def path(self) -> str:
-        return httpx.URL(self.url).path
+def request_name(method: str, url: str, body: TryOnRequest | None = None) -> str:
+    """The name a request goes by in statistics: its endpoint, not its URL (one job is not
+    another endpoint), and for a try-on whether it waits for the result."""
+    path = httpx.URL(url).path.rstrip("/")
+    if method == "POST" and path.endswith(TRY_ON):
+        return f"POST {TRY_ON} ({'sync' if body is None or body.waits else 'polling'})"
+    if method == "GET" and f"{TRY_ON}/job/" in path:
+        return f"GET {JOB}"
+    return f"{method} {path}"
 
 
-#: Where a response keeps the Exchange that recorded it (a check's evidence points at it).
-_EXCHANGE: Final = "tryon_suite.exchange"
-
-
-def exchange_of(response: httpx.Response | None) -> Exchange | None:
-    """The recorded exchange behind a response from TryOnClient, if any."""
-    if response is None:
-        return None
-    found = response.extensions.get(_EXCHANGE)
-    return found if isinstance(found, Exchange) else None
-
-
-def _describe_request(
-    request: httpx.Request, sent: TryOnRequest | None
-) -> tuple[str, list[tuple[str, bytes]]]:
-    if sent is not None and sent.kind == "multipart":
-        parts = [f"{name} = {value!r}" for name, value in sent.fields.items()]
-        images = []
-        for name, (filename, data, mime) in sent.files.items():
-            parts.append(f"{name} = file {filename!r} ({mime}, {len(data):,} bytes)")
-            images.append((name, data))
-        return "multipart/form-data parts:\n" + "\n".join(parts), images
-    content = request.content
-    if len(content) > 4000:
-        return f"<{len(content):,} bytes>", []
-    return content.decode("utf-8", "replace"), []
-
-
-def _curl(request: httpx.Request, sent: TryOnRequest | None, role: str) -> str:
-    headers = dict(request.headers.items())
-    url = str(request.url)
-    if sent is not None and sent.kind == "multipart":
-        files = {name: (f, len(data), mime) for name, (f, data, mime) in sent.files.items()}
-        return curl_command(request.method, url, headers, role, form=dict(sent.fields), files=files)
-    if sent is not None:
-        return curl_command(request.method, url, headers, role, json_text=request.content.decode())
-    raw = request.content if request.method != "GET" else None
-    return curl_command(request.method, url, headers, role, raw=raw)
+#: Where a request carries its statistics name, for a transport that reports it (Locust's).
+NAME: Final = "tryon_suite.name"
 
 
 class TryOnClient:
@@ -197,12 +158,19 @@ class TryOnClient:
         other_key: Secret | None = None,
         no_credits_key: Secret | None = None,
         http: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
         pacer: Pacer | None = None,
         retry: RetryPolicy | None = None,
         budget: Budget | None = None,
+        now: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        seed: int = 0,
+        seed: int | None = 0,
+        record: bool = True,
+        on_answer: OnAnswer | None = None,
     ) -> None:
+        """`transport` (or a ready `http` client) says how requests travel; `now` and `sleep`
+        are the clock retries, pacing and polling run on; `record` keeps every exchange for
+        the report (a load run turns it off); `seed` None draws backoff jitter unseeded."""
         self.base_url = base_url.rstrip("/")
         self.key = Secret(key)
         self._roles = {
@@ -213,13 +181,18 @@ class TryOnClient:
         self._roles[self.key.reveal()] = "run key"
         # A sync try-on waits for an image model: tens of seconds are normal.
         self.http = http or httpx.Client(
-            timeout=httpx.Timeout(300.0, connect=10.0), verify=tls_context()
+            timeout=httpx.Timeout(300.0, connect=10.0),
+            verify=tls_context(),
+            transport=transport,
         )
         self.pacer = pacer
         self.retry = retry or RetryPolicy("retry-after")
         self.budget = budget or Budget()
-        self._sleep = sleep
+        self.now = now
+        self.sleep = sleep
         self._rng = random.Random(seed)
+        self._record = record
+        self._on_answer = on_answer
         self.secrets = tuple(Secret(k) for k in (self.key, other_key, no_credits_key) if k)
         self.exchanges: list[Exchange] = []
         self.retries = 0
@@ -297,10 +270,11 @@ class TryOnClient:
             headers["X-API-KEY"] = reveal(chosen)
         if body is not None:
             kwargs.update(body.httpx_kwargs())
+        name = request_name(method, self.url(path_or_url), body)
         attempt = 0
         while True:
             request = self.http.build_request(
-                method, self.url(path_or_url), headers=headers, **kwargs
+                method, self.url(path_or_url), headers=headers, extensions={NAME: name}, **kwargs
             )
             self.budget.spend()
             if pace and self.pacer is not None:
@@ -311,21 +285,51 @@ class TryOnClient:
                 response.read()
                 self._mask_echoes(response)
             except httpx.HTTPError as exc:
-                self._record(request, body, None, time.perf_counter() - started, note=repr(exc))
+                self._keep(request, body, None, time.perf_counter() - started, repr(exc))
                 raise
-            self._record(request, body, response, time.perf_counter() - started)
+            self._keep(request, body, response, time.perf_counter() - started)
             if not retry or (method == "POST" and response.status_code >= 500):
                 # A POST that may have started paid work is not sent twice on a 5xx.
+                self._answered(response, None)
                 return response
             decision = self.retry.decide(
                 attempt, response.status_code, response.headers.get("retry-after"), self._rng
             )
+            self._answered(response, decision)
             if decision.delay is None:
                 return response
             attempt += 1
             self.retries += 1
-            self.exchanges[-1].note = f"retried after {decision.delay:.2f} s ({decision.reason})"
-            self._sleep(decision.delay)
+            if self._record:
+                self.exchanges[
+                    -1
+                ].note = f"retried after {decision.delay:.2f} s ({decision.reason})"
+            self.sleep(decision.delay)
+
+    def _answered(self, response: httpx.Response, decision: RetryDecision | None) -> None:
+        if self._on_answer is not None:
+            self._on_answer(response, decision)
+
+    def _keep(
+        self,
+        request: httpx.Request,
+        body: TryOnRequest | None,
+        response: httpx.Response | None,
+        elapsed: float,
+        note: str = "",
+    ) -> None:
+        if self._record:
+            self.exchanges.append(
+                record_exchange(
+                    request,
+                    body,
+                    response,
+                    elapsed,
+                    roles=self._roles,
+                    secrets=self.secrets,
+                    note=note,
+                )
+            )
 
     def _mask_echoes(self, response: httpx.Response) -> None:
         """A key the target echoes back ("invalid key sk_..."), masked where it is read: no
@@ -337,50 +341,6 @@ class TryOnClient:
         masked = scrub(text, self.secrets)
         if masked != text:
             response._content = masked.encode(encoding, "replace")
-
-    def _record(
-        self,
-        request: httpx.Request,
-        body: TryOnRequest | None,
-        response: httpx.Response | None,
-        elapsed: float,
-        note: str = "",
-    ) -> None:
-        request_text, images = _describe_request(request, body)
-        sent_key = next(
-            (v for k, v in request.headers.items() if k.lower() in ("x-api-key",)), None
-        )
-        role = "no key" if sent_key is None else self._roles.get(sent_key, "another value")
-        curl = _curl(request, body, role)
-        status, headers, text, image = None, {}, "", None
-        if response is not None:
-            status = response.status_code
-            headers = redact_headers(response.headers.items())
-            kind = response.headers.get("content-type", "")
-            if kind.startswith("image/"):
-                image = response.content
-                text = f"<{kind}, {len(response.content):,} bytes>"
-            else:
-                text = response.text[:4000]
-        self.exchanges.append(
-            Exchange(
-                method=request.method,
-                url=scrub(str(request.url), self.secrets),
-                request_headers=redact_headers(request.headers.items()),
-                request_body=scrub(request_text, self.secrets),
-                request_images=images,
-                status=status,
-                response_headers={k: scrub(v, self.secrets) for k, v in headers.items()},
-                response_body=scrub(text, self.secrets),
-                response_image=image,
-                elapsed=elapsed,
-                note=scrub(note, self.secrets),
-                key_role=role,
-                curl=scrub(curl, self.secrets),
-            )
-        )
-        if response is not None:
-            response.extensions[_EXCHANGE] = self.exchanges[-1]
 
     def close(self) -> None:
         self.http.close()

@@ -1,46 +1,21 @@
-"""Following a polled job to its end, checking on every poll that it only moves forward."""
+"""The job checks: every poll of a job judged (its body, its id, a step only forward), on the
+client layer's one polling loop (`tryon_suite.polling`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx
 
 from tryon_suite.checks import expect_documented
-from tryon_suite.client import TRY_ON, TryOnClient
+from tryon_suite.client import TryOnClient
 from tryon_suite.errors import ContractViolation
 from tryon_suite.evidence import held
-from tryon_suite.targets import Target
+from tryon_suite.polling import FINAL, JobTrace, PollPolicy, follow_job, location_of
 
-__all__ = ["FINAL", "JobTrace", "follow", "location_of", "poll_once"]
+__all__ = ["FINAL", "JobTrace", "follow", "judge_poll", "location_of", "poll_once"]
 
 _RANK: Final = {"pending": 0, "running": 1, "completed": 2, "failed": 2}
-FINAL: Final = frozenset({"completed", "failed"})
-
-
-@dataclass
-class JobTrace:
-    """Every status a job showed, in order, and its last body."""
-
-    job_id: str
-    location: str
-    statuses: list[str] = field(default_factory=list)
-    last: dict[str, Any] = field(default_factory=dict)
-    timed_out: bool = False
-
-    @property
-    def final(self) -> str | None:
-        return self.statuses[-1] if self.statuses and self.statuses[-1] in FINAL else None
-
-
-def location_of(response: httpx.Response) -> str:
-    """Where to poll a 202's job: its Location, else the documented path for its job_id."""
-    location = response.headers.get("location")
-    if location:
-        return str(location)
-    job_id = str(response.json()["job_id"])
-    return f"{TRY_ON}/job/{job_id}"
 
 
 def check_step(
@@ -94,8 +69,16 @@ def _check_exactly_when(response: httpx.Response) -> None:
 
 
 def poll_once(client: TryOnClient, trace: JobTrace) -> dict[str, Any]:
-    """One poll: the body must match job-status.json and name the job polled."""
+    """One poll of the job, judged."""
     response = client.job(trace.location)
+    trace.polls += 1
+    judge_poll(trace, response)
+    return trace.last
+
+
+def judge_poll(trace: JobTrace, response: httpx.Response) -> None:
+    """A poll's answer: a 200 whose body matches job-status.json, names the job polled, and
+    moves the job only forward."""
     if response.status_code != 200:
         # The first poll follows the 202's Location: failing there is the Location's fault.
         clause = "tryon.job.status_body" if trace.statuses else "tryon.202.location_names_the_job"
@@ -119,25 +102,16 @@ def poll_once(client: TryOnClient, trace: JobTrace) -> dict[str, Any]:
     check_step(trace.statuses[-1] if trace.statuses else None, status, trace.statuses, response)
     trace.statuses.append(status)
     trace.last = body
-    return body
 
 
 def follow(
-    client: TryOnClient, target: Target, job_id: str, location: str, extra: int = 0
+    client: TryOnClient, policy: PollPolicy, job_id: str, location: str, extra: int = 0
 ) -> JobTrace:
-    """Poll until the job is final (then `extra` more times, to see it stay), or time runs out."""
-    trace = JobTrace(job_id, location)
-    deadline = target.now() + target.poll_timeout
-    interval = target.poll_interval
-    while trace.final is None:
-        poll_once(client, trace)
-        if trace.final is not None:
-            break
-        if target.now() >= deadline:
-            trace.timed_out = True
-            return trace
-        target.sleep(interval)
-        interval = min(interval * 1.5, 5.0)
+    """Poll until the job is final (then `extra` more times, to see it stay), or time runs
+    out, judging every answer."""
+    trace = follow_job(client, location, policy, job_id=job_id, judge=judge_poll)
+    if trace.timed_out:
+        return trace
     held("tryon.job.reaches_a_final_state", f"{trace.final} after {trace.statuses}")
     for _ in range(extra):
         poll_once(client, trace)

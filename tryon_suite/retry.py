@@ -52,10 +52,12 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 @dataclass(frozen=True)
 class RetryDecision:
-    """What to do after one answer: retry after `delay` seconds, or stop (`delay` is None)."""
+    """What to do after one answer: retry after `delay` seconds, or stop (`delay` is None);
+    `gave_up` when the answer was worth retrying but the policy's retries are spent."""
 
     delay: float | None
     reason: str
+    gave_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class RetryPolicy:
         if self.kind == "none":
             return RetryDecision(None, "policy none")
         if attempt >= self.max_retries:
-            return RetryDecision(None, f"gave up after {attempt} retries")
+            return RetryDecision(None, f"gave up after {attempt} retries", gave_up=True)
         if self.kind == "fixed":
             return RetryDecision(self.fixed_delay, "fixed delay")
         if self.kind == "retry-after":

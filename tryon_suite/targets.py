@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -12,17 +12,22 @@ import httpx
 from tryon_suite.client import Budget, TryOnClient
 from tryon_suite.clock import VirtualClock
 from tryon_suite.contract import LimitProfile
+from tryon_suite.errors import ConfigError
 from tryon_suite.fixtures import FixtureImages
 from tryon_suite.imageserver import ImageServer
+from tryon_suite.polling import PollPolicy
 from tryon_suite.retry import Pacer, RetryPolicy
 from tryon_suite.secret import Secret
 from tryon_suite.simulator.config import DEFAULT_ACCOUNTS, SimulatorConfig
+from tryon_suite.simulator.fetch import HttpFetcher
 from tryon_suite.simulator.inprocess import InProcessSimulator
 
-__all__ = ["IMAGE_HOST", "Target", "TargetOptions", "open_target"]
+__all__ = ["IMAGE_HOST", "Target", "TargetOptions", "fixture_fetcher", "open_target"]
 
-#: Where the in-process target's fixture images live (a reserved .test name, served by respx).
+#: Where the in-process target's fixture images live (a reserved .test name, served without a
+#: socket by `fixture_fetcher`).
 IMAGE_HOST = "https://images.tryon-suite.test"
+_IMAGE_ROOT = httpx.URL(IMAGE_HOST + "/")
 
 
 @dataclass(frozen=True)
@@ -38,10 +43,14 @@ class TargetOptions:
     budget: int | None = None
     limits: LimitProfile | None = None
     rate: float | None = None
-    poll_timeout: float = 120.0
-    seed: int = 0
     #: run in process against this mutant of the simulator (tryon_suite.mutants)
     mutant: str | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether the run goes to a live endpoint (else the in-process simulator): the one
+        answer to "is this run live?"."""
+        return self.base_url is not None
 
 
 @dataclass
@@ -62,13 +71,14 @@ class Target:
     pacer: Pacer
     now: Callable[[], float]
     sleep: Callable[[float], None]
-    #: moves the target's own clock (the in-process simulator); None for a live target
-    advance: Callable[[float], None] | None
-    poll_interval: float
-    poll_timeout: float
+    #: moves the target's own clock (the in-process simulator); a live target's refuses
+    advance: Callable[[float], None]
+    #: how the suite polls this target's jobs
+    poll: PollPolicy
     #: serves extra image bytes at a URL the target can fetch; None where the suite cannot
     publish: Callable[[str, bytes], str] | None = None
-    seed: int = 0
+    #: what reaches the target (the in-process simulator's transport); None for the network
+    transport: httpx.BaseTransport | None = None
     started: float = field(default_factory=time.time)
 
     def client(self, retry: RetryPolicy | None = None) -> TryOnClient:
@@ -78,11 +88,12 @@ class Target:
             self.key,
             other_key=self.other_key,
             no_credits_key=self.no_credits_key,
+            transport=self.transport,
             pacer=self.pacer,
             retry=retry or RetryPolicy("retry-after", max_retries=6),
             budget=self.budget,
+            now=self.now,
             sleep=self.sleep,
-            seed=self.seed,
         )
 
     def authenticates(self, role: str) -> bool:
@@ -99,7 +110,11 @@ class Target:
         if key is None:
             return False
         try:
-            preflight(self.base_url, [KeyToCheck(key, role, may_lack_credits=True)])
+            preflight(
+                self.base_url,
+                [KeyToCheck(key, role, may_lack_credits=True)],
+                transport=self.transport,
+            )
         except PreflightError:
             return False
         return True
@@ -113,7 +128,7 @@ class Target:
 def open_target(options: TargetOptions, limits: LimitProfile) -> Iterator[Target]:
     """Open the target the options name; close what was started when done."""
     images = FixtureImages(limits)
-    if options.base_url is None:
+    if not options.live:
         yield from _in_process(options, limits, images)
     else:
         yield from _live(options, limits, images)
@@ -124,20 +139,21 @@ def _in_process(
 ) -> Iterator[Target]:
     clock = VirtualClock()
     # A realistic simulator: 5 requests/s per key and 2 s of processing, on virtual time.
-    config = SimulatorConfig(rate_limit=5.0, processing_time=2.0, limits=limits, seed=options.seed)
+    config = SimulatorConfig(rate_limit=5.0, processing_time=2.0, limits=limits)
     extra: dict[str, bytes] = {}
 
     def publish(name: str, data: bytes) -> str:
         extra[name] = data
         return f"{IMAGE_HOST}/{name}"
 
+    fetcher = fixture_fetcher(images, extra, timeout=config.fetch_timeout)
     simulator = None
     if options.mutant is not None:
         from tryon_suite.mutants import mutant
 
         simulator = mutant(options.mutant).build(config, clock)
-    with InProcessSimulator(config, clock=clock, simulator=simulator) as sim:
-        sim.mock_host(IMAGE_HOST, lambda request: _serve_fixture(images, extra, request))
+        simulator.fetcher = fetcher  # a mutant is built with the default, network-only fetcher
+    with InProcessSimulator(config, clock=clock, fetcher=fetcher, simulator=simulator) as sim:
         keys = {a.credits: a.key for a in DEFAULT_ACCOUNTS}
         yield Target(
             name="in-process simulator" + (f" (mutant {options.mutant})" if options.mutant else ""),
@@ -149,21 +165,46 @@ def _in_process(
             limits=limits,
             images=images,
             image_url=lambda name: f"{IMAGE_HOST}/{name}",
-            live=False,
+            live=options.live,
             budget=Budget(options.budget),
             pacer=Pacer(options.rate or 4.5, now=clock.now, sleep=clock.advance),
             now=clock.now,
             sleep=clock.advance,
             advance=clock.advance,
-            poll_interval=0.5,
-            poll_timeout=options.poll_timeout,
+            poll=PollPolicy(interval=0.5),
             publish=publish,
-            seed=options.seed,
+            transport=sim.transport,
         )
 
 
+def fixture_fetcher(
+    images: FixtureImages, extra: Mapping[str, bytes] | None = None, *, timeout: float = 10.0
+) -> HttpFetcher:
+    """An image fetcher that serves the fixture images (and `extra`, by name) at IMAGE_HOST
+    without a socket, and fetches any other URL over the network. `extra` is read at each
+    fetch, so images published during the run are served too."""
+    return HttpFetcher(timeout, transport=_FixtureTransport(images, {} if extra is None else extra))
+
+
+class _FixtureTransport(httpx.AsyncBaseTransport):
+    """Answers IMAGE_HOST from the fixtures; passes every other host to the network."""
+
+    def __init__(self, images: FixtureImages, extra: Mapping[str, bytes]) -> None:
+        self._images = images
+        self._extra = extra
+        self._network = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.copy_with(path="/", query=None, fragment=None) != _IMAGE_ROOT:
+            return await self._network.handle_async_request(request)
+        return _serve_fixture(self._images, self._extra, request)
+
+    async def aclose(self) -> None:
+        await self._network.aclose()
+
+
 def _serve_fixture(
-    images: FixtureImages, extra: dict[str, bytes], request: httpx.Request
+    images: FixtureImages, extra: Mapping[str, bytes], request: httpx.Request
 ) -> httpx.Response:
     name = request.url.path.lstrip("/")
     try:
@@ -171,6 +212,12 @@ def _serve_fixture(
     except KeyError:
         return httpx.Response(404, text="no such fixture")
     return httpx.Response(200, content=data, headers={"content-type": images.mime_type(name)})
+
+
+def _cannot_advance(seconds: float) -> None:
+    raise ConfigError(
+        f"expected a target whose clock the suite moves, got a live one (asked for {seconds} s)"
+    )
 
 
 def _live(options: TargetOptions, limits: LimitProfile, images: FixtureImages) -> Iterator[Target]:
@@ -196,14 +243,12 @@ def _live(options: TargetOptions, limits: LimitProfile, images: FixtureImages) -
             limits=limits,
             images=images,
             image_url=lambda name: f"{base}/{name}",
-            live=True,
+            live=options.live,
             budget=Budget(options.budget),
             pacer=Pacer(options.rate or 4.0),
             now=time.monotonic,
             sleep=time.sleep,
-            advance=None,
-            poll_interval=1.0,
-            poll_timeout=options.poll_timeout,
+            advance=_cannot_advance,
+            poll=PollPolicy(interval=1.0),
             publish=publish,
-            seed=options.seed,
         )

@@ -12,11 +12,54 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["CUSTOM_TYPES", "Timeline", "percentile"]
+from tryon_suite.retry import RetryDecision
 
-CUSTOM_TYPES: Final = frozenset(
-    {"TTR", "RESULT", "POLLS", "RATE_LIMITED", "RETRY_AFTER", "RETRY", "GIVE_UP"}
-)
+__all__ = [
+    "CUSTOM_TYPES",
+    "GIVE_UP",
+    "POLLS",
+    "RATE_LIMITED",
+    "RESULT",
+    "RETRY",
+    "RETRY_AFTER",
+    "TTR",
+    "Timeline",
+    "answer_metrics",
+    "percentile",
+]
+
+#: time to result of one try-on, named by mode (sync, polling); a failure when none came
+TTR: Final = "TTR"
+#: one result image obtained, named by mode
+RESULT: Final = "RESULT"
+#: polls one job took, as its "response time", named by mode
+POLLS: Final = "POLLS"
+#: one 429 answer, named by endpoint
+RATE_LIMITED: Final = "RATE_LIMITED"
+#: one Retry-After value seen, named by the value
+RETRY_AFTER: Final = "RETRY_AFTER"
+#: one retry made, named by the policy
+RETRY: Final = "RETRY"
+#: one retryable answer given up on, named by the policy
+GIVE_UP: Final = "GIVE_UP"
+CUSTOM_TYPES: Final = frozenset({TTR, RESULT, POLLS, RATE_LIMITED, RETRY_AFTER, RETRY, GIVE_UP})
+
+
+def answer_metrics(
+    endpoint: str, status: int, retry_after: str | None, decision: RetryDecision | None, policy: str
+) -> list[tuple[str, str]]:
+    """The custom metrics (request_type, name) one answer adds: a 429 and its Retry-After, and
+    whether the retry policy (`policy`, by kind) retried it or gave up."""
+    found = []
+    if status == 429:
+        found.append((RATE_LIMITED, endpoint))
+        if retry_after is not None:
+            found.append((RETRY_AFTER, retry_after[:20]))
+    if decision is not None and decision.delay is not None:
+        found.append((RETRY, policy))
+    elif decision is not None and decision.gave_up:
+        found.append((GIVE_UP, policy))
+    return found
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -48,11 +91,11 @@ class Timeline:
         self, request_type: str, name: str, response_time: float, exception: object, when: float
     ) -> None:
         bucket = self.seconds[int(when)]
-        if request_type == "TTR" and exception is None:
+        if request_type == TTR and exception is None:
             bucket.ttr[name].append(float(response_time))
-        elif request_type == "RESULT":
+        elif request_type == RESULT:
             bucket.results[name] += 1
-        elif request_type == "RATE_LIMITED":
+        elif request_type == RATE_LIMITED:
             bucket.rate_limited[name] += 1
         elif request_type not in CUSTOM_TYPES:
             bucket.requests += 1
@@ -81,6 +124,14 @@ class Timeline:
             for endpoint, count in part["rate_limited"].items():
                 bucket.rate_limited[endpoint] += count
             bucket.requests += part["requests"]
+
+    def ttr_ms(self) -> dict[str, list[float]]:
+        """Every time to result of the run (ms), by mode."""
+        found: dict[str, list[float]] = defaultdict(list)
+        for bucket in self.seconds.values():
+            for mode, values in bucket.ttr.items():
+                found[mode].extend(values)
+        return dict(found)
 
     def rows(self) -> list[dict[str, Any]]:
         """One row a second (relative to the first), for the CSV and the charts."""

@@ -1,11 +1,28 @@
-"""What a load run measured, read from Locust's (aggregated) statistics, and the thresholds."""
+"""What a load run measured, read from Locust's (aggregated) statistics and the run's own
+timeline, and the thresholds.
+
+Time-to-result percentiles come from the timeline's raw values through `metrics.percentile`,
+the one definition the per-second charts use too (Locust's own rounds response times into
+buckets, so its p95 can differ from ours).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tryon_suite.load.metrics import CUSTOM_TYPES
+from tryon_suite.load.metrics import (
+    CUSTOM_TYPES,
+    GIVE_UP,
+    POLLS,
+    RATE_LIMITED,
+    RESULT,
+    RETRY,
+    RETRY_AFTER,
+    TTR,
+    percentile,
+)
 
 __all__ = ["ModeFigures", "Summary", "Thresholds", "summarise"]
 
@@ -71,31 +88,33 @@ class Summary:
         }
 
 
-def summarise(entries: Any, duration_s: float) -> Summary:
-    """Read Locust's `stats.entries` ({(name, method): StatsEntry})."""
+def summarise(entries: Any, duration_s: float, ttr_ms: Mapping[str, Sequence[float]]) -> Summary:
+    """Read Locust's `stats.entries` ({(name, method): StatsEntry}) for the counts, and
+    `ttr_ms` (each mode's times to result, ms) for the percentiles."""
     summary = Summary(duration_s=max(duration_s, 1e-9))
     minutes = summary.duration_s / 60
     for (name, method), entry in entries.items():
-        if method == "TTR":
+        if method == TTR:
             mode = summary.modes.setdefault(name, ModeFigures())
             mode.ttr_count = entry.num_requests - entry.num_failures
             mode.ttr_failures = entry.num_failures
-            mode.ttr_p50_s = entry.get_response_time_percentile(0.50) / 1000
-            mode.ttr_p95_s = entry.get_response_time_percentile(0.95) / 1000
-            mode.ttr_p99_s = entry.get_response_time_percentile(0.99) / 1000
-        elif method == "RESULT":
+            values = list(ttr_ms.get(name, ()))
+            mode.ttr_p50_s = percentile(values, 0.50) / 1000
+            mode.ttr_p95_s = percentile(values, 0.95) / 1000
+            mode.ttr_p99_s = percentile(values, 0.99) / 1000
+        elif method == RESULT:
             mode = summary.modes.setdefault(name, ModeFigures())
             mode.results = entry.num_requests
             mode.goodput_per_min = entry.num_requests / minutes
-        elif method == "POLLS":
+        elif method == POLLS:
             summary.modes.setdefault(name, ModeFigures()).polls_per_job = entry.avg_response_time
-        elif method == "RATE_LIMITED":
+        elif method == RATE_LIMITED:
             summary.rate_limited[name] = entry.num_requests
-        elif method == "RETRY_AFTER":
+        elif method == RETRY_AFTER:
             summary.retry_after_seen[name] = entry.num_requests
-        elif method == "RETRY":
+        elif method == RETRY:
             summary.retries[name] = entry.num_requests
-        elif method == "GIVE_UP":
+        elif method == GIVE_UP:
             summary.give_ups[name] = entry.num_requests
         elif method not in CUSTOM_TYPES:
             summary.requests[name] = summary.requests.get(name, 0) + entry.num_requests

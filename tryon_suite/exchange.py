@@ -1,0 +1,133 @@
+"""A recorded request and its answer, as the report shows them: keys redacted, bodies summarised.
+
+The client records one `Exchange` per answer (or transport error) and hangs it on the response,
+so a check's evidence can point at the exact answer it judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import httpx
+
+from tryon_suite.curl import curl_command
+from tryon_suite.redact import redact_headers, scrub
+from tryon_suite.secret import Secret
+
+if TYPE_CHECKING:
+    from tryon_suite.client import TryOnRequest
+
+__all__ = ["Exchange", "exchange_of", "record_exchange"]
+
+#: Where a response keeps the Exchange that recorded it.
+_EXCHANGE: Final = "tryon_suite.exchange"
+_TEXT_LIMIT: Final = 4000
+
+
+@dataclass
+class Exchange:
+    """One request and its answer, as the report shows them: keys redacted, bodies summarised."""
+
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: str
+    request_images: list[tuple[str, bytes]]
+    status: int | None
+    response_headers: dict[str, str]
+    response_body: str
+    response_image: bytes | None
+    elapsed: float
+    note: str = ""
+    #: whose key went with the request: "run key", "other key", "no-credits key", "no key",
+    #: or "another value" (a deliberately wrong key)
+    key_role: str = "run key"
+    #: a command that sends the same request, the key as $TRYON_API_KEY
+    curl: str = ""
+
+    @property
+    def path(self) -> str:
+        return httpx.URL(self.url).path
+
+
+def exchange_of(response: httpx.Response | None) -> Exchange | None:
+    """The recorded exchange behind a response from TryOnClient, if any."""
+    if response is None:
+        return None
+    found = response.extensions.get(_EXCHANGE)
+    return found if isinstance(found, Exchange) else None
+
+
+def record_exchange(
+    request: httpx.Request,
+    body: TryOnRequest | None,
+    response: httpx.Response | None,
+    elapsed: float,
+    *,
+    roles: Mapping[str, str],
+    secrets: Sequence[Secret],
+    note: str = "",
+) -> Exchange:
+    """The exchange of `request` (sent as `body`) and `response` (None: a transport error, told
+    by `note`), every key masked; it is hung on the response for `exchange_of`."""
+    request_text, images = _describe_request(request, body)
+    sent_key = next((v for k, v in request.headers.items() if k.lower() == "x-api-key"), None)
+    role = "no key" if sent_key is None else roles.get(sent_key, "another value")
+    status, headers, text, image = None, {}, "", None
+    if response is not None:
+        status = response.status_code
+        headers = redact_headers(response.headers.items())
+        kind = response.headers.get("content-type", "")
+        if kind.startswith("image/"):
+            image = response.content
+            text = f"<{kind}, {len(response.content):,} bytes>"
+        else:
+            text = response.text[:_TEXT_LIMIT]
+    exchange = Exchange(
+        method=request.method,
+        url=scrub(str(request.url), secrets),
+        request_headers=redact_headers(request.headers.items()),
+        request_body=scrub(request_text, secrets),
+        request_images=images,
+        status=status,
+        response_headers={k: scrub(v, secrets) for k, v in headers.items()},
+        response_body=scrub(text, secrets),
+        response_image=image,
+        elapsed=elapsed,
+        note=scrub(note, secrets),
+        key_role=role,
+        curl=scrub(_curl(request, body, role), secrets),
+    )
+    if response is not None:
+        response.extensions[_EXCHANGE] = exchange
+    return exchange
+
+
+def _describe_request(
+    request: httpx.Request, sent: TryOnRequest | None
+) -> tuple[str, list[tuple[str, bytes]]]:
+    if sent is not None and sent.kind == "multipart":
+        parts = [f"{name} = {value!r}" for name, value in sent.fields.items()]
+        images = []
+        for name, (filename, data, mime) in sent.files.items():
+            parts.append(f"{name} = file {filename!r} ({mime}, {len(data):,} bytes)")
+            images.append((name, data))
+        return "multipart/form-data parts:\n" + "\n".join(parts), images
+    content = request.content
+    if len(content) > _TEXT_LIMIT:
+        return f"<{len(content):,} bytes>", []
+    return content.decode("utf-8", "replace"), []
+
+
+def _curl(request: httpx.Request, sent: TryOnRequest | None, role: str) -> str:
+    headers = dict(request.headers.items())
+    url = str(request.url)
+    if sent is not None and sent.kind == "multipart":
+        files = {name: (f, len(data), mime) for name, (f, data, mime) in sent.files.items()}
+        return curl_command(request.method, url, headers, role, form=dict(sent.fields), files=files)
+    if sent is not None:
+        return curl_command(request.method, url, headers, role, json_text=request.content.decode())
+    raw = request.content if request.method != "GET" else None
+    return curl_command(request.method, url, headers, role, raw=raw)

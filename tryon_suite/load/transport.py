@@ -1,0 +1,68 @@
+"""Locust's HTTP client as an httpx transport: the load scenarios send through `TryOnClient`
+(the suite's bodies, pacing, retry policy and polling loop) while Locust times and counts every
+request, under the name the client gives it.
+
+Nothing here imports Locust: the session is whatever `user.client` is (a `FastHttpSession`),
+so this module loads without gevent's monkey-patching.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import httpx
+
+from tryon_suite.client import NAME
+
+__all__ = ["LocustTransport", "failure_text"]
+
+_ERROR_TEXT: Final = 80
+_DECODED: Final = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+def failure_text(status: int, body: bytes) -> str | None:
+    """How Locust lists an answer among its failures; None for a success. A 429 is named by
+    its code alone, so every 429 of a run groups under one line."""
+    if 200 <= status < 300:
+        return None
+    if status == 429:
+        return "429 rate_limit_exceeded"
+    return f"{status} {body[:_ERROR_TEXT].decode('utf-8', 'replace')}"
+
+
+class LocustTransport(httpx.BaseTransport):
+    """Sends an httpx request with a Locust session (`FastHttpSession`), which fires Locust's
+    request event for it; answers the httpx response the client layer expects."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        name = request.extensions.get(NAME) or f"{request.method} {request.url.path}"
+        with self._session.request(
+            request.method,
+            str(request.url),
+            name=name,
+            data=request.read() or None,
+            headers=dict(request.headers.items()),
+            catch_response=True,
+            allow_redirects=False,
+        ) as answer:
+            status = int(answer.status_code or 0)
+            content = bytes(answer.content or b"")
+            if status == 0:
+                # geventhttpclient could not connect or read: Locust has counted the failure
+                answer.failure(repr(getattr(answer, "error", None) or "no answer"))
+                raise httpx.TransportError(f"expected an answer, got {answer.error!r}")
+            problem = failure_text(status, content)
+            if problem is None:
+                answer.success()
+            else:
+                answer.failure(problem)
+            # geventhttpclient hands the body decoded: its coding headers no longer apply
+            headers = [
+                (k, v)
+                for k, v in (answer.headers.items() if answer.headers else [])
+                if k.lower() not in _DECODED
+            ]
+        return httpx.Response(status, headers=headers, content=content, request=request)

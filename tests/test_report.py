@@ -350,7 +350,7 @@ def test_without_javascript_every_clause_shows_and_no_filter(
     context.close()
 
 
-def test_a_kill_matrix_beside_the_report_becomes_its_last_section(
+def test_a_kill_matrix_given_to_the_report_becomes_its_last_section(
     tmp_path: Path, run_factory: RunFactory
 ) -> None:
     from tryon_suite.selftest import KillResult, write_matrix
@@ -369,8 +369,11 @@ def test_a_kill_matrix_beside_the_report_becomes_its_last_section(
             ["test_x"],
         ),
     ]
-    write_matrix(rows, tmp_path)
-    write_report(run_factory(SECRET), tmp_path)
+    paths = write_matrix(rows, tmp_path)
+    write_report(run_factory(SECRET), tmp_path / "plain")
+    plain = (tmp_path / "plain" / "compliance.html").read_text()
+    assert 'id="selftest"' not in plain, "expected no matrix in a report that was given none"
+    write_report(run_factory(SECRET), tmp_path, json.loads(paths[1].read_text()))
     html = (tmp_path / "compliance.html").read_text()
     assert 'id="selftest"' in html, "expected the kill matrix section in the compliance report"
     assert "1 of 1 mutant runs" in " ".join(html.split()), "expected the kill count stated"

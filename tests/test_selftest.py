@@ -23,7 +23,7 @@ def test_the_catalogue_has_thirty_mutants_or_more_each_tagged_with_known_clauses
 
 
 def test_the_suite_passes_the_simulator_and_kills_every_mutant(tmp_path: Path) -> None:
-    rows = run_selftest(jobs=2)
+    rows = run_selftest()
     write_matrix(rows, tmp_path)
     correct = [r for r in rows if r.mutant == "(correct simulator)"]
     assert len(correct) == 1, f"expected one run of the correct simulator, got {len(correct)}"

@@ -12,13 +12,17 @@ import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal, NoReturn
 
 import httpx
+import pytest
 
-from tryon_suite.client import Exchange, exchange_of
+from tryon_suite.exchange import Exchange, exchange_of
 
-__all__ = ["Collector", "Evidence", "collecting", "held", "observed"]
+__all__ = ["NOT_CHECKED", "Collector", "Evidence", "collecting", "held", "not_checked", "observed"]
+
+#: How a skip says "not checked" (the report shows the reason after it).
+NOT_CHECKED: Final = "not checked: "
 
 Verdict = Literal["held", "failed", "observed"]
 
@@ -78,3 +82,9 @@ def observed(clause: str, text: str, response: httpx.Response | None = None) -> 
     collector = _CURRENT.get()
     if collector is not None:
         collector.add(Evidence(clause, "observed", "", text, exchange_of(response)))
+
+
+def not_checked(reason: str) -> NoReturn:
+    """Stop this check and report it "not checked" with the reason: no evidence, so never
+    passed."""
+    pytest.skip(NOT_CHECKED + reason)

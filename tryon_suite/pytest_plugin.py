@@ -1,228 +1,45 @@
-"""The pytest plugin: options, markers, the target, clause bookkeeping and the report.
+"""The pytest plugin orchestrates: options (`options.py`), markers, preflight, the target and
+client fixtures, gathering each test's evidence into an outcome (`outcomes.py`), the exit code
+and the report. It judges nothing itself.
 
-Loaded by the root conftest.py (`pytest_plugins`). Options are also read from the
-environment (TRYON_BASE_URL, ...); the key is never printed.
+Loaded by the root conftest.py (`pytest_plugins`).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
 from tryon_suite.clauses import catalogue
 from tryon_suite.client import BudgetExhausted, Exchange, TryOnClient
 from tryon_suite.contract import limit_profile
-from tryon_suite.errors import ConfigError, PreflightError, SchemaError
-from tryon_suite.evidence import Collector, collecting, observed
+from tryon_suite.errors import PreflightError, SchemaError
+from tryon_suite.evidence import NOT_CHECKED, Collector, collecting, not_checked, observed
+from tryon_suite.options import (
+    MUTANT_OUTCOMES,
+    OPTIONS,
+    add_options,
+    mutant_of,
+    option,
+    target_options,
+)
 from tryon_suite.outcomes import outcome_of
 from tryon_suite.report.console import failing_clause_lines
 from tryon_suite.results import CheckOutcome, RunResults
-from tryon_suite.secret import Secret
-from tryon_suite.targets import Target, TargetOptions, open_target
+from tryon_suite.targets import Target, open_target
 
-__all__ = ["NOT_CHECKED"]
-
-NOT_CHECKED = "not checked: "
-
-# -- Hypothesis profiles: CI passes --hypothesis-profile=ci; nothing guesses -----------------
-settings.register_profile(
-    "default", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "ci",
-    derandomize=True,
-    database=None,
-    deadline=None,
-    max_examples=100,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile(
-    "thorough", max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck)
-)
-# Against a live target every example is a paid request: few of them, derandomized.
-settings.register_profile(
-    "live",
-    max_examples=6,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
-# The self-test runs the suite once per mutant: fewer examples, the same every time.
-settings.register_profile(
-    "selftest",
-    max_examples=25,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
-settings.load_profile("default")
-
-_OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
-    (
-        "--tryon-base-url",
-        "TRYON_BASE_URL",
-        "run against this live endpoint (default: the in-process simulator)",
-        {"metavar": "URL"},
-    ),
-    (
-        "--tryon-api-key",
-        "TRYON_API_KEY",
-        "the key for --tryon-base-url (never printed)",
-        {"metavar": "KEY"},
-    ),
-    (
-        "--tryon-no-credits-key",
-        "TRYON_NO_CREDITS_KEY",
-        "a valid key with no credits; enables the 403 checks",
-        {"metavar": "KEY"},
-    ),
-    (
-        "--tryon-other-key",
-        "TRYON_OTHER_KEY",
-        "a second account's key; enables the isolation checks",
-        {"metavar": "KEY"},
-    ),
-    (
-        "--tryon-image-base-url",
-        "TRYON_IMAGE_BASE_URL",
-        "where the target can fetch the fixture "
-        "images (default: a loopback server the suite starts)",
-        {"metavar": "URL"},
-    ),
-    (
-        "--tryon-budget",
-        "TRYON_BUDGET",
-        "the most requests the run may send; the rest is reported not checked",
-        {"metavar": "N"},
-    ),
-    (
-        "--tryon-limits",
-        "TRYON_LIMITS",
-        "image-limit profile the target should obey (reference, vendor-2025)",
-        {"metavar": "PROFILE"},
-    ),
-    (
-        "--tryon-rate",
-        "TRYON_RATE",
-        "requests per second the suite paces itself to (default 4 live)",
-        {"metavar": "PER_SECOND"},
-    ),
-    (
-        "--tryon-report-dir",
-        "TRYON_REPORT_DIR",
-        "where the compliance report is written (default reports/)",
-        {"metavar": "DIR"},
-    ),
-    (
-        "--tryon-mutant",
-        "TRYON_MUTANT",
-        "run in process against this mutant of the simulator (tryon-suite selftest uses it)",
-        {"metavar": "NAME"},
-    ),
-]
-
-
-#: Options whose values are keys: parsed straight into a Secret, so not even pytest's own
-#: option namespace holds the text.
-_KEY_OPTIONS = ("--tryon-api-key", "--tryon-no-credits-key", "--tryon-other-key")
+__all__ = ["not_checked"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("tryon", "tryon-suite: the Try-On API contract")
-    for flag, env, help_text, extra in _OPTIONS:
-        kind = {"type": Secret} if flag in _KEY_OPTIONS else {}
-        group.addoption(flag, default=None, help=f"{help_text}; env {env}", **extra, **kind)
-    group.addoption(
-        "--tryon-allow-burst",
-        action="store_true",
-        default=None,
-        help="allow provoking 429 on purpose (a bounded burst); env TRYON_ALLOW_BURST=1",
-    )
-
-
-def _option(config: pytest.Config, flag: str, env: str) -> str | None:
-    value = config.getoption(flag)
-    if isinstance(value, Secret):
-        return None  # keys are read by _key
-    if value is None or value == "":
-        value = os.environ.get(env) or None
-    return value  # type: ignore[no-any-return]
-
-
-def _key(config: pytest.Config, flag: str, env: str) -> Secret | None:
-    """A key from its option or the environment, masked from the moment it is read."""
-    value = config.getoption(flag)
-    if isinstance(value, Secret) and value:
-        return value
-    text = os.environ.get(env)
-    return Secret(text) if text else None
-
-
-def _target_options(config: pytest.Config) -> TargetOptions:
-    get = {flag: _option(config, flag, env) for flag, env, _, _ in _OPTIONS}
-    keys = {flag: _key(config, flag, env) for flag, env, _, _ in _OPTIONS if flag in _KEY_OPTIONS}
-    base_url = get["--tryon-base-url"]
-    api_key = keys["--tryon-api-key"]
-    if base_url and not api_key:
-        raise pytest.UsageError(
-            "expected --tryon-api-key (or TRYON_API_KEY) with --tryon-base-url, got none"
-        )
-    if base_url and not base_url.startswith(("http://", "https://")):
-        raise pytest.UsageError(f"expected an http(s) URL for --tryon-base-url, got {base_url!r}")
-    budget = None
-    if (text := get["--tryon-budget"]) is not None:
-        if not text.isdigit() or int(text) < 1:
-            raise pytest.UsageError(
-                f"expected --tryon-budget to be a whole number >= 1, got {text!r}"
-            )
-        budget = int(text)
-    rate = None
-    if (text := get["--tryon-rate"]) is not None:
-        try:
-            rate = float(text)
-        except ValueError:
-            rate = -1.0
-        if rate <= 0:
-            raise pytest.UsageError(f"expected --tryon-rate to be a number > 0, got {text!r}")
-    try:
-        limits = limit_profile(get["--tryon-limits"])
-    except ConfigError as exc:
-        raise pytest.UsageError(f"--tryon-limits: {exc}") from None
-    mutant = get["--tryon-mutant"]
-    if mutant is not None:
-        from tryon_suite.mutants import mutant as find_mutant
-
-        if base_url:
-            raise pytest.UsageError("expected --tryon-mutant without --tryon-base-url, got both")
-        try:
-            find_mutant(mutant)
-        except ConfigError as exc:
-            raise pytest.UsageError(f"--tryon-mutant: {exc}") from None
-    burst = config.getoption("--tryon-allow-burst")
-    if burst is None:
-        burst = os.environ.get("TRYON_ALLOW_BURST", "").lower() in ("1", "true", "yes")
-    return TargetOptions(
-        base_url=base_url,
-        api_key=api_key,
-        no_credits_key=keys["--tryon-no-credits-key"],
-        other_key=keys["--tryon-other-key"],
-        allow_burst=bool(burst),
-        image_base_url=get["--tryon-image-base-url"],
-        budget=budget,
-        limits=limits,
-        rate=rate,
-        mutant=mutant,
-    )
+    add_options(parser)
 
 
 _MARKERS = {
@@ -236,11 +53,11 @@ _MARKERS = {
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in _MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
-    options = _target_options(config)
-    config.stash[_OPTIONS_KEY] = options
-    if options.base_url is not None:
+    options = target_options(config)
+    config.stash[OPTIONS] = options
+    if options.live:
         settings.load_profile("live")
-    report_dir = Path(_option(config, "--tryon-report-dir", "TRYON_REPORT_DIR") or "reports")
+    report_dir = Path(option(config, "--tryon-report-dir", "TRYON_REPORT_DIR") or "reports")
     config.stash[_REPORT_DIR] = report_dir
     if getattr(config.option, "xmlpath", None) is None and not hasattr(config, "workerinput"):
         config.option.xmlpath = str(report_dir / "junit.xml")
@@ -248,7 +65,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_OBSERVED] = {}
 
 
-_OPTIONS_KEY = pytest.StashKey[TargetOptions]()
 _REPORT_DIR = pytest.StashKey[Path]()
 _TESTS = pytest.StashKey[list[CheckOutcome]]()
 _OBSERVED = pytest.StashKey[dict[str, list[str]]]()
@@ -258,14 +74,14 @@ _COLLECTED = pytest.StashKey[dict[str, tuple[str, ...]]]()
 _REPORTED = pytest.StashKey[set[str]]()
 _STOPPED_BY = pytest.StashKey[str]()
 _EVIDENCE = pytest.StashKey[Collector]()
-#: every job id a 202 of the run named, with the exchange that named it first
-_JOB_IDS = pytest.StashKey[dict[str, Exchange]]()
+#: every job id a 202 of the run named, with the exchange that named it first, by mutant
+_JOB_IDS = pytest.StashKey[dict[str | None, dict[str, Exchange]]]()
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """Against a live target, the project's own tests of its machinery are not collected."""
-    options = config.stash.get(_OPTIONS_KEY, None)
-    if options is not None and options.base_url is not None:
+    options = config.stash.get(OPTIONS, None)
+    if options is not None and options.live:
         tests_dir = Path(str(config.rootpath)) / "tests"
         if collection_path == tests_dir or tests_dir in collection_path.parents:
             return True
@@ -293,9 +109,9 @@ def _clause_ids(item: pytest.Item) -> tuple[str, ...]:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Preflight a live target before anything is collected or sent by a check."""
     config = session.config
-    options = config.stash.get(_OPTIONS_KEY, None)
+    options = config.stash.get(OPTIONS, None)
     if options is None or options.base_url is None or options.api_key is None:
-        return
+        return  # in process: nothing to preflight
     if config.option.collectonly or hasattr(config, "workerinput") or config.option.help:
         return
     from tryon_suite.preflight import KeyToCheck, preflight
@@ -316,7 +132,7 @@ _PREFLIGHT_FAILED = pytest.StashKey[bool]()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    options = config.stash[_OPTIONS_KEY]
+    options = config.stash[OPTIONS]
     target = options.base_url or "in-process simulator"
     limits = options.limits.name if options.limits else "reference"
     budget = options.budget if options.budget is not None else "none"
@@ -339,12 +155,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def target(pytestconfig: pytest.Config) -> Iterator[Target]:
-    """The target under test, opened once per run."""
-    options = pytestconfig.stash[_OPTIONS_KEY]
+def target(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Iterator[Target]:
+    """The target under test, opened once per run; the self-test parametrizes it with the
+    mutant to open instead (`tryon_suite.selfcheck`)."""
+    options = pytestconfig.stash[OPTIONS]
+    mutant = getattr(request, "param", options.mutant)
     limits = options.limits or limit_profile()
-    with open_target(options, limits) as opened:
-        pytestconfig.stash[_TARGET] = opened
+    with open_target(replace(options, mutant=mutant), limits) as opened:
+        if mutant == options.mutant:
+            pytestconfig.stash[_TARGET] = opened
         yield opened
 
 
@@ -375,11 +194,6 @@ def observe(pytestconfig: pytest.Config) -> Callable[..., None]:
         observed(clause_id, text, response)
 
     return record
-
-
-def not_checked(reason: str) -> NoReturn:
-    """Stop this check and report it 'not checked' with the reason (never as passed)."""
-    pytest.skip(NOT_CHECKED + reason)
 
 
 # -- bookkeeping -----------------------------------------------------------------------------
@@ -422,8 +236,11 @@ def pytest_runtest_makereport(
     gathered = item.stash[_EVIDENCE].items if _EVIDENCE in item.stash else []
     exchanges = [e for c in item.stash.get(_CLIENTS, []) for e in c.exchanges]
     error = call.excinfo.value if call.excinfo is not None else None
-    job_ids = item.config.stash.setdefault(_JOB_IDS, {})
-    target = item.config.stash.get(_TARGET, None)
+    mutant = mutant_of(item)
+    job_ids = item.config.stash.setdefault(_JOB_IDS, {}).setdefault(mutant, {})
+    # the target this item ran against (the self-test opens several, one after another)
+    funcargs = getattr(item, "funcargs", {})
+    target = funcargs.get("target") or item.config.stash.get(_TARGET, None)
     outcome = outcome_of(
         item.nodeid,
         clause_ids,
@@ -439,6 +256,9 @@ def pytest_runtest_makereport(
         # Not the API's fault (unreachable, a key refused mid-run): a skip, with the reason.
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, NOT_CHECKED + outcome.message)
+    if mutant is not None:
+        item.config.stash.setdefault(MUTANT_OUTCOMES, {}).setdefault(mutant, []).append(outcome)
+        return report
     if outcome.failed_clause and _STOPPED_BY not in item.config.stash:
         item.config.stash[_STOPPED_BY] = outcome.failed_clause
     item.config.stash[_TESTS].append(outcome)
@@ -484,7 +304,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not tests or hasattr(config, "workerinput"):
         return
     target = config.stash.get(_TARGET, None)
-    options = config.stash[_OPTIONS_KEY]
+    options = config.stash[OPTIONS]
     results = RunResults(
         target=target.name if target else (options.base_url or "in-process simulator"),
         started=target.started if target else time.time(),

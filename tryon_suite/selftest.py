@@ -22,10 +22,24 @@ from pathlib import Path
 from typing import Any
 
 from tryon_suite.mutants import CATALOGUE, Mutant, mutant
+from tryon_suite.report import render_report
+from tryon_suite.simulator.config import DEMO_KEY
 
-__all__ = ["ContractRun", "KillResult", "main", "run_contract", "run_selftest"]
+__all__ = [
+    "ContractRun",
+    "KillResult",
+    "judged",
+    "main",
+    "run_contract",
+    "run_selftest",
+    "write_rows",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
+#: the row of the correct simulator
+CORRECT = "(correct simulator)"
+#: where the one-session run leaves the mutants' rows
+ROWS = "selftest-rows.json"
 PERMISSIONS = [
     "--tryon-no-credits-key",
     "tryon-no-credits-key",
@@ -130,11 +144,33 @@ def run_contract(
     return ContractRun(done.returncode, json.loads(report.read_text()), done.stdout, elapsed)
 
 
-def _judge(
-    m: Mutant | None, face: str, code: int, report: dict[str, Any], seconds: float
+def judged(
+    m: Mutant | None,
+    face: str,
+    failing: list[str],
+    tests: list[str],
+    seconds: float,
+    exit_code: int = 0,
 ) -> KillResult:
-    failing = [c for c in report["clauses"] if c["status"] == "fails"]
-    ids = [c["id"] for c in failing]
+    """One row of the matrix: `failing`, the clauses the run showed failing."""
+    tagged = list(m.clauses) if m else []
+    return KillResult(
+        mutant=m.name if m else CORRECT,
+        description=m.description if m else "no deviation",
+        tagged=tagged,
+        needs=list(m.needs) if m else [],
+        face=face,
+        killed=bool(failing),
+        on_target=bool(set(failing) & set(tagged)),
+        failing=failing,
+        tests=tests,
+        seconds=round(seconds, 1),
+        exit_code=exit_code,
+    )
+
+
+def _from_report(m: Mutant | None, face: str, run: ContractRun) -> KillResult:
+    failing = [c for c in run.report["clauses"] if c["status"] == "fails"]
     tests = sorted(
         {
             t["nodeid"].split("::")[-1]
@@ -143,29 +179,25 @@ def _judge(
             if t["outcome"] == "failed"
         }
     )
-    tagged = list(m.clauses) if m else []
-    return KillResult(
-        mutant=m.name if m else "(correct simulator)",
-        description=m.description if m else "no deviation",
-        tagged=tagged,
-        needs=list(m.needs) if m else [],
-        face=face,
-        killed=bool(failing),
-        on_target=bool(set(ids) & set(tagged)),
-        failing=ids,
-        tests=tests,
-        seconds=round(seconds, 1),
-        exit_code=code,
-    )
+    return judged(m, face, [c["id"] for c in failing], tests, run.seconds, run.exit_code)
 
 
-def _in_process(name: str | None, work: Path, profile: str) -> KillResult:
-    folder = work / (name or "correct")
-    args = ["--tryon-mutant", name] if name else []
-    run = run_contract(args, folder, profile)
-    return _judge(
-        mutant(name) if name else None, "in process", run.exit_code, run.report, run.seconds
-    )
+def write_rows(rows: list[KillResult], path: Path) -> None:
+    """Rows of the matrix as JSON, for the process that completes the matrix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([asdict(r) for r in rows], indent=2), encoding="utf-8")
+
+
+def _in_process(names: Sequence[str], folder: Path, profile: str, full: bool) -> list[KillResult]:
+    """The correct simulator and every mutant in one session (`tryon_suite.selfcheck`); the
+    correct simulator's compliance report goes to `folder`."""
+    args = ["-p", "tryon_suite.selfcheck", "--tryon-selftest", ",".join(names)]
+    run = run_contract([*args, "--tryon-selftest-full"] if full else args, folder, profile)
+    rows_file = folder / ROWS
+    if not rows_file.exists():
+        raise RuntimeError(f"expected the mutants' rows in {rows_file}, got none:\n{run.stdout}")
+    mutants = [KillResult(**row) for row in json.loads(rows_file.read_text())]
+    return [_from_report(None, "in process", run), *mutants]
 
 
 @contextlib.contextmanager
@@ -185,13 +217,13 @@ def _over_http(name: str, work: Path) -> KillResult:
             "--tryon-base-url",
             url,
             "--tryon-api-key",
-            "tryon-demo-key",
+            DEMO_KEY,
             "--tryon-rate",
             "15",
             *PERMISSIONS,
         ]
         run = run_contract(args, work / f"http-{name}", "live")
-    return _judge(mutant(name), "over HTTP", run.exit_code, run.report, run.seconds)
+    return _from_report(mutant(name), "over HTTP", run)
 
 
 #: Mutants also run over real HTTP against tryon-mock's ASGI face, to prove the live path.
@@ -201,20 +233,22 @@ HTTP_SELECTION = ("location_missing", "result_is_png", "wrong_key_accepted")
 def run_selftest(
     names: Sequence[str] | None = None,
     *,
-    jobs: int = 2,
     http: Sequence[str] = HTTP_SELECTION,
     profile: str = "selftest",
+    full: bool = False,
+    folder: Path | None = None,
 ) -> list[KillResult]:
-    """Run the suite against the correct simulator and the mutants; one row each."""
+    """Run the suite against the correct simulator and the mutants; one row each, the correct
+    simulator first. `full` runs every test against every mutant (slower, a fuller matrix);
+    the correct simulator's compliance report goes to `folder` when given."""
     chosen = list(names) if names else [m.name for m in CATALOGUE]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        # The runs over HTTP mostly wait on their pacing: they go beside the in-process ones
-        # (which keep the cores busy) instead of after them.
+        # The runs over HTTP mostly wait on their pacing: they go beside the in-process
+        # session (which keeps a core busy) instead of after it.
         with ThreadPoolExecutor(max_workers=max(1, len(http))) as waiting:
             over_http = [waiting.submit(_over_http, name, work) for name in http]
-            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                rows = list(pool.map(lambda n: _in_process(n, work, profile), [None, *chosen]))
+            rows = _in_process(chosen, folder or work / "in-process", profile, full)
             rows += [future.result() for future in over_http]
     return rows
 
@@ -224,12 +258,12 @@ def write_matrix(rows: list[KillResult], folder: Path) -> list[Path]:
     from tryon_suite.report.render import _environment
 
     folder.mkdir(parents=True, exist_ok=True)
-    mutants = [r for r in rows if r.mutant != "(correct simulator)"]
+    mutants = [r for r in rows if r.mutant != CORRECT]
     data = {
         "mutants": len({r.mutant for r in mutants}),
         "killed": sum(r.killed for r in mutants),
         "killed_on_target": sum(r.on_target for r in mutants),
-        "false_alarms": [r.failing for r in rows if r.mutant == "(correct simulator)" and r.killed],
+        "false_alarms": [r.failing for r in rows if r.mutant == CORRECT and r.killed],
         "rows": [asdict(r) for r in rows],
     }
     json_path = folder / "selftest.json"
@@ -247,7 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     selftest = commands.add_parser("selftest", help="run the suite against every mutant")
     selftest.add_argument("mutants", nargs="*", help="only these mutants (default: all)")
-    selftest.add_argument("--jobs", type=int, default=2, help="runs at once (default 2)")
+    selftest.add_argument(
+        "--full", action="store_true", help="every test against every mutant (a fuller matrix)"
+    )
     selftest.add_argument("--no-http", action="store_true", help="skip the runs over HTTP")
     selftest.add_argument("--report-dir", default="reports", help="where the matrix goes")
     commands.add_parser("list", help="list the mutant catalogue")
@@ -263,20 +299,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         print(f"tryon-suite: error: {exc}", file=sys.stderr)
         return 2
-    rows = run_selftest(args.mutants, jobs=args.jobs, http=() if args.no_http else HTTP_SELECTION)
-    paths = write_matrix(rows, Path(args.report_dir))
+    rows = run_selftest(args.mutants, http=() if args.no_http else HTTP_SELECTION, full=args.full)
+    folder = Path(args.report_dir)
+    rows = run_selftest(
+        args.mutants, http=() if args.no_http else HTTP_SELECTION, full=args.full, folder=folder
+    )
+    paths = write_matrix(rows, folder)
     # the compliance report of the correct simulator, with the matrix as its last section
-    run_contract([], Path(args.report_dir), "selftest")
+    report = json.loads((folder / "compliance.json").read_text(encoding="utf-8"))
+    report["selftest"] = json.loads(paths[1].read_text(encoding="utf-8"))
+    render_report(report, folder)
     width = max(len(r.mutant) for r in rows)
     for r in rows:
         verdict = (
             ("killed" if r.on_target else "killed off target" if r.killed else "SURVIVED")
-            if r.mutant != "(correct simulator)"
+            if r.mutant != CORRECT
             else ("FALSE ALARM" if r.killed else "passes")
         )
         print(f"{r.mutant:<{width}}  {r.face:<10}  {verdict:<17}  {', '.join(r.failing[:4])}")
-    mutants = [r for r in rows if r.mutant != "(correct simulator)"]
-    correct = [r for r in rows if r.mutant == "(correct simulator)"]
+    mutants = [r for r in rows if r.mutant != CORRECT]
+    correct = [r for r in rows if r.mutant == CORRECT]
     ok = all(r.on_target for r in mutants) and not any(r.killed for r in correct)
     print(
         f"{sum(r.on_target for r in mutants)}/{len(mutants)} mutant runs killed on target; "

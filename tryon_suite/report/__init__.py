@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tryon_suite.report.render import report_data, write_report
+from tryon_suite.report.render import render_report, report_data, write_report
 
-__all__ = ["report_data", "write_report"]
+__all__ = ["render_report", "report_data", "write_report"]

@@ -14,7 +14,7 @@ from tryon_suite.curl import TRANSPORT_HEADERS
 from tryon_suite.evidence import Evidence
 from tryon_suite.results import STATUS_ORDER, ClauseResult, RunResults, thumbnail
 
-__all__ = ["report_data", "write_report"]
+__all__ = ["render_report", "report_data", "write_report"]
 
 
 def _exchange(exchange: Exchange) -> dict[str, Any]:
@@ -163,14 +163,22 @@ def _environment() -> Environment:
     )
 
 
-def write_report(results: RunResults, folder: Path) -> list[Path]:
-    """Write compliance.html and compliance.json. Keys were masked in the recorded data (never
-    in the rendered text, which a short key would mangle)."""
+def write_report(
+    results: RunResults, folder: Path, selftest: dict[str, Any] | None = None
+) -> list[Path]:
+    """Write compliance.html and compliance.json, with the self-test's kill matrix when one is
+    given. Keys were masked in the recorded data (never in the rendered text, which a short key
+    would mangle)."""
     data = report_data(results)
+    if selftest is not None:
+        data["selftest"] = selftest
+    return render_report(data, folder)
+
+
+def render_report(data: dict[str, Any], folder: Path) -> list[Path]:
+    """compliance.html and compliance.json from report data (`report_data`, or a
+    compliance.json read back)."""
     folder.mkdir(parents=True, exist_ok=True)
-    matrix = folder / "selftest.json"
-    if matrix.exists():  # written by `tryon-suite selftest` into the same folder
-        data["selftest"] = json.loads(matrix.read_text(encoding="utf-8"))
     html = (
         _environment()
         .get_template("compliance.html.j2")

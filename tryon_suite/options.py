@@ -1,0 +1,232 @@
+"""The suite's command-line options (each also read from the environment) resolved into
+`TargetOptions`, and the Hypothesis profiles a run picks from.
+
+Keys are parsed straight into a `Secret`: not even pytest's option namespace holds the text.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from tryon_suite.contract import limit_profile
+from tryon_suite.errors import ConfigError
+from tryon_suite.results import CheckOutcome
+from tryon_suite.secret import Secret
+from tryon_suite.targets import TargetOptions
+
+__all__ = ["MUTANT_OUTCOMES", "OPTIONS", "add_options", "mutant_of", "option", "target_options"]
+
+#: the run's options, resolved once at configure time
+OPTIONS = pytest.StashKey[TargetOptions]()
+
+# -- Hypothesis profiles: CI passes --hypothesis-profile=ci; nothing guesses -----------------
+settings.register_profile(
+    "default", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=100,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough", max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+# Against a live target every example is a paid request: few of them, derandomized.
+settings.register_profile(
+    "live",
+    max_examples=6,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+# The self-test runs the suite once per mutant: fewer examples, the same every time.
+settings.register_profile(
+    "selftest",
+    max_examples=25,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+settings.load_profile("default")
+
+_OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
+    (
+        "--tryon-base-url",
+        "TRYON_BASE_URL",
+        "run against this live endpoint (default: the in-process simulator)",
+        {"metavar": "URL"},
+    ),
+    (
+        "--tryon-api-key",
+        "TRYON_API_KEY",
+        "the key for --tryon-base-url (never printed)",
+        {"metavar": "KEY"},
+    ),
+    (
+        "--tryon-no-credits-key",
+        "TRYON_NO_CREDITS_KEY",
+        "a valid key with no credits; enables the 403 checks",
+        {"metavar": "KEY"},
+    ),
+    (
+        "--tryon-other-key",
+        "TRYON_OTHER_KEY",
+        "a second account's key; enables the isolation checks",
+        {"metavar": "KEY"},
+    ),
+    (
+        "--tryon-image-base-url",
+        "TRYON_IMAGE_BASE_URL",
+        "where the target can fetch the fixture "
+        "images (default: a loopback server the suite starts)",
+        {"metavar": "URL"},
+    ),
+    (
+        "--tryon-budget",
+        "TRYON_BUDGET",
+        "the most requests the run may send; the rest is reported not checked",
+        {"metavar": "N"},
+    ),
+    (
+        "--tryon-limits",
+        "TRYON_LIMITS",
+        "image-limit profile the target should obey (reference, vendor-2025)",
+        {"metavar": "PROFILE"},
+    ),
+    (
+        "--tryon-rate",
+        "TRYON_RATE",
+        "requests per second the suite paces itself to (default 4 live)",
+        {"metavar": "PER_SECOND"},
+    ),
+    (
+        "--tryon-report-dir",
+        "TRYON_REPORT_DIR",
+        "where the compliance report is written (default reports/)",
+        {"metavar": "DIR"},
+    ),
+    (
+        "--tryon-mutant",
+        "TRYON_MUTANT",
+        "run in process against this mutant of the simulator (tryon-suite selftest uses it)",
+        {"metavar": "NAME"},
+    ),
+]
+
+
+#: Options whose values are keys: parsed straight into a Secret, so not even pytest's own
+#: option namespace holds the text.
+_KEY_OPTIONS = ("--tryon-api-key", "--tryon-no-credits-key", "--tryon-other-key")
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """The tryon options, in their own group of `pytest --help`."""
+    group = parser.getgroup("tryon", "tryon-suite: the Try-On API contract")
+    for flag, env, help_text, extra in _OPTIONS:
+        kind = {"type": Secret} if flag in _KEY_OPTIONS else {}
+        group.addoption(flag, default=None, help=f"{help_text}; env {env}", **extra, **kind)
+    group.addoption(
+        "--tryon-allow-burst",
+        action="store_true",
+        default=None,
+        help="allow provoking 429 on purpose (a bounded burst); env TRYON_ALLOW_BURST=1",
+    )
+
+
+def option(config: pytest.Config, flag: str, env: str) -> str | None:
+    """An option's text from the command line, else the environment; None when unset."""
+    value = config.getoption(flag)
+    if isinstance(value, Secret):
+        return None  # keys are read by _key
+    if value is None or value == "":
+        value = os.environ.get(env) or None
+    return value  # type: ignore[no-any-return]
+
+
+def _key(config: pytest.Config, flag: str, env: str) -> Secret | None:
+    """A key from its option or the environment, masked from the moment it is read."""
+    value = config.getoption(flag)
+    if isinstance(value, Secret) and value:
+        return value
+    text = os.environ.get(env)
+    return Secret(text) if text else None
+
+
+def target_options(config: pytest.Config) -> TargetOptions:
+    """The options of this run, checked: a bad value is a usage error naming it."""
+    get = {flag: option(config, flag, env) for flag, env, _, _ in _OPTIONS}
+    keys = {flag: _key(config, flag, env) for flag, env, _, _ in _OPTIONS if flag in _KEY_OPTIONS}
+    base_url = get["--tryon-base-url"]
+    api_key = keys["--tryon-api-key"]
+    if base_url and not api_key:
+        raise pytest.UsageError(
+            "expected --tryon-api-key (or TRYON_API_KEY) with --tryon-base-url, got none"
+        )
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise pytest.UsageError(f"expected an http(s) URL for --tryon-base-url, got {base_url!r}")
+    budget = None
+    if (text := get["--tryon-budget"]) is not None:
+        if not text.isdigit() or int(text) < 1:
+            raise pytest.UsageError(
+                f"expected --tryon-budget to be a whole number >= 1, got {text!r}"
+            )
+        budget = int(text)
+    rate = None
+    if (text := get["--tryon-rate"]) is not None:
+        try:
+            rate = float(text)
+        except ValueError:
+            rate = -1.0
+        if rate <= 0:
+            raise pytest.UsageError(f"expected --tryon-rate to be a number > 0, got {text!r}")
+    try:
+        limits = limit_profile(get["--tryon-limits"])
+    except ConfigError as exc:
+        raise pytest.UsageError(f"--tryon-limits: {exc}") from None
+    mutant = get["--tryon-mutant"]
+    if mutant is not None:
+        from tryon_suite.mutants import mutant as find_mutant
+
+        if base_url:
+            raise pytest.UsageError("expected --tryon-mutant without --tryon-base-url, got both")
+        try:
+            find_mutant(mutant)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"--tryon-mutant: {exc}") from None
+    burst = config.getoption("--tryon-allow-burst")
+    if burst is None:
+        burst = os.environ.get("TRYON_ALLOW_BURST", "").lower() in ("1", "true", "yes")
+    return TargetOptions(
+        base_url=base_url,
+        api_key=api_key,
+        no_credits_key=keys["--tryon-no-credits-key"],
+        other_key=keys["--tryon-other-key"],
+        allow_burst=bool(burst),
+        image_base_url=get["--tryon-image-base-url"],
+        budget=budget,
+        limits=limits,
+        rate=rate,
+        mutant=mutant,
+    )
+
+
+def mutant_of(item: pytest.Item) -> str | None:
+    """The mutant a self-test item runs against, None for the run's own target."""
+    callspec = getattr(item, "callspec", None)
+    mutant = callspec.params.get("target") if callspec is not None else None
+    options = item.config.stash[OPTIONS]
+    return mutant if isinstance(mutant, str) and mutant != options.mutant else None
+
+
+#: the outcomes of self-test items, by mutant (kept apart from the run's own report)
+MUTANT_OUTCOMES = pytest.StashKey[dict[str, list[CheckOutcome]]]()

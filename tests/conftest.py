@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -179,3 +181,29 @@ def open_in_process(fixture_images: FixtureImages) -> Iterator[Callable[..., Ope
             return Opened(sim, client, fixture_images, pace)
 
         yield make
+
+
+@dataclass(frozen=True)
+class SelftestRun:
+    """The self-test's rows and the correct simulator's compliance report (its clauses by id)."""
+
+    rows: list[Any]
+    folder: Path
+    exit_code: int
+
+    @property
+    def clauses(self) -> dict[str, Any]:
+        report = json.loads((self.folder / "compliance.json").read_text(encoding="utf-8"))
+        return {c["id"]: c for c in report["clauses"]}
+
+
+@pytest.fixture(scope="session")
+def selftest_run(tmp_path_factory: pytest.TempPathFactory) -> SelftestRun:
+    """The self-test, run once for every test that reads it (they share an xdist group): the
+    correct simulator's run in it is the suite's run against a correct server."""
+    from tryon_suite.selftest import CORRECT, run_selftest
+
+    folder = tmp_path_factory.mktemp("selftest")
+    rows = run_selftest(folder=folder)
+    correct = next(r for r in rows if r.mutant == CORRECT)
+    return SelftestRun(rows, folder, correct.exit_code)

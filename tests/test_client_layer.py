@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
+import respx
 
 from tryon_suite.client import Budget, BudgetExhausted, TryOnClient, TryOnRequest
 from tryon_suite.clock import VirtualClock
 from tryon_suite.errors import ConfigError
-from tryon_suite.retry import Pacer, RetryPolicy, parse_retry_after
+from tryon_suite.load.transport import LocustTransport
+from tryon_suite.polling import PollPolicy, follow_job
+from tryon_suite.retry import Pacer, RetryDecision, RetryPolicy, parse_retry_after
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 
@@ -115,3 +119,142 @@ def test_429_is_retried_honouring_retry_after_and_recorded_without_the_key() -> 
     assert client.retries == 1
     shown = repr([e.__dict__ for e in client.exchanges])
     assert key not in shown, "expected the key redacted in the recorded exchanges"
+
+
+# -- the one polling loop and the hooks the load run counts through ---------------------------
+# Routes are values (a respx router used as the client's transport): nothing global is patched.
+
+
+def _routed(router: respx.MockRouter, clock: VirtualClock, **kwargs: Any) -> TryOnClient:
+    return TryOnClient(
+        "https://t.test",
+        "k" * 20,
+        transport=httpx.MockTransport(router.handler),
+        now=clock.now,
+        sleep=clock.advance,
+        **kwargs,
+    )
+
+
+def test_following_a_job_waits_by_the_policy_and_stops_at_a_final_status() -> None:
+    router = respx.MockRouter(base_url="https://t.test", assert_all_called=False)
+    statuses = ["pending", "running", "running", "completed"]
+    job = router.get("/v1/try-on/job/j1").mock(
+        side_effect=[httpx.Response(200, json={"job_id": "j1", "status": s}) for s in statuses]
+    )
+    clock = VirtualClock()
+    policy = PollPolicy(interval=1.0, growth=2.0, max_interval=3.0, wait_first=True)
+    trace = follow_job(_routed(router, clock), "/v1/try-on/job/j1", policy, job_id="j1")
+    assert trace.statuses == statuses, f"expected every status in order, got {trace.statuses}"
+    assert (trace.final, trace.polls, job.call_count) == ("completed", 4, 4), trace
+    # waits: 1 before the first poll, then 1, 2, 3 (capped) between the four polls
+    assert clock.now() == 7.0, f"expected 1 + 1 + 2 + 3 s of waiting, got {clock.now()}"
+
+
+def test_a_job_that_never_ends_is_given_up_at_the_timeout_not_polled_forever() -> None:
+    router = respx.MockRouter(base_url="https://t.test", assert_all_called=False)
+    router.get("/v1/try-on/job/j1").mock(
+        return_value=httpx.Response(200, json={"job_id": "j1", "status": "pending"})
+    )
+    clock = VirtualClock()
+    trace = follow_job(
+        _routed(router, clock), "/v1/try-on/job/j1", PollPolicy(interval=1.0, timeout=10.0)
+    )
+    assert (trace.timed_out, trace.final) == (True, None), f"expected a timeout, got {trace}"
+    waited = clock.now()
+    assert 10.0 <= waited < 16.0, f"expected to stop soon after 10 s, stopped at {waited}"
+
+
+def test_every_answer_reaches_the_hook_with_what_the_policy_decided() -> None:
+    router = respx.MockRouter(base_url="https://t.test", assert_all_called=False)
+    router.get("/v1/credits").mock(
+        side_effect=[
+            httpx.Response(429, headers={"retry-after": "2"}, json={}),
+            httpx.Response(429, headers={"retry-after": "2"}, json={}),
+        ]
+    )
+    router.post("/v1/try-on").mock(return_value=httpx.Response(503, json={}))
+    seen: list[tuple[int, float | None, bool]] = []
+
+    def hook(response: httpx.Response, decision: RetryDecision | None) -> None:
+        if decision is None:
+            seen.append((response.status_code, None, False))
+        else:
+            seen.append((response.status_code, decision.delay, decision.gave_up))
+
+    client = _routed(
+        router, VirtualClock(), retry=RetryPolicy(max_retries=1), record=False, on_answer=hook
+    )
+    client.credits()
+    client.try_on(TryOnRequest.json(person_image_url="https://x.test/p.jpg"))
+    assert seen == [(429, 2.0, False), (429, None, True), (503, None, False)], (
+        "expected a retry, then a give-up, then a POST's 5xx not retried (the decision None), "
+        f"got {seen}"
+    )
+    assert client.exchanges == [], "expected nothing recorded with record=False"
+
+
+class _FakeAnswer:
+    """What Locust's FastHttpSession hands a `with` block, with catch_response=True."""
+
+    def __init__(self, status: int, content: bytes, headers: dict[str, str]) -> None:
+        self.status_code, self.content, self.headers = status, content, headers
+        self.verdict: str | None = None
+
+    def __enter__(self) -> _FakeAnswer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def success(self) -> None:
+        self.verdict = "success"
+
+    def failure(self, text: str) -> None:
+        self.verdict = text
+
+
+class _FakeSession:
+    def __init__(self, answers: list[_FakeAnswer]) -> None:
+        self.answers = answers
+        self.calls: list[dict[str, Any]] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> _FakeAnswer:
+        self.calls.append({"method": method, "url": url, **kwargs})
+        return self.answers.pop(0)
+
+
+def test_locust_times_each_request_under_the_endpoint_name_the_client_gives_it() -> None:
+    gzip_header = {"content-type": "application/json", "content-encoding": "gzip"}
+    answers = [
+        _FakeAnswer(429, b'{"error_code": "rate_limit_exceeded"}', {"retry-after": "1"}),
+        _FakeAnswer(202, b'{"job_id": "j1"}', {"location": "/v1/try-on/job/j1"}),
+        # geventhttpclient hands the body decoded, its Content-Encoding still attached
+        _FakeAnswer(200, b'{"job_id": "j1", "status": "completed"}', gzip_header),
+    ]
+    session = _FakeSession(list(answers))
+    clock = VirtualClock()
+    client = TryOnClient(
+        "https://t.test",
+        "k" * 20,
+        transport=LocustTransport(session),
+        now=clock.now,
+        sleep=clock.advance,
+        record=False,
+    )
+    body = TryOnRequest.json(person_image_url="https://x/p", wait_for_result=False)
+    accepted = client.try_on(body)
+    polled = client.job(accepted.headers["location"])
+    names = [call["name"] for call in session.calls]
+    assert names == [
+        "POST /v1/try-on (polling)",
+        "POST /v1/try-on (polling)",
+        "GET /v1/try-on/job/{job_id}",
+    ], f"expected endpoint names, not URLs, got {names}"
+    verdicts = [a.verdict for a in answers]
+    assert verdicts == ["429 rate_limit_exceeded", "success", "success"], (
+        f"expected Locust told a 429 is a failure and the rest successes, got {verdicts}"
+    )
+    assert polled.json()["status"] == "completed", "expected a body decoded once, not twice"
+    assert clock.now() == 1.0, f"expected the 429's Retry-After honoured, waited {clock.now()}"
+    assert session.calls[0]["allow_redirects"] is False, "expected redirects left to the client"

@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import SelftestRun
 from tryon_suite import selftest
 from tryon_suite.clauses import catalogue, clause
 from tryon_suite.evidence import Evidence
 from tryon_suite.results import CheckOutcome, RunResults
+
+pytestmark = pytest.mark.xdist_group("selftest")
 
 #: Checkable must clauses the correct simulator, in process, cannot show holding, and why.
 UNPROVOKED = {
@@ -20,12 +23,12 @@ UNPROVOKED = {
 }
 
 
-@pytest.fixture(scope="module")
-def correct_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    folder = tmp_path_factory.mktemp("correct")
-    run = selftest.run_contract([], folder, profile="selftest")
-    assert run.exit_code == 0, f"expected the correct simulator to pass, got {run.exit_code}"
-    return {c["id"]: c for c in run.report["clauses"]}
+@pytest.fixture
+def correct_run(selftest_run: SelftestRun) -> dict[str, Any]:
+    """The correct simulator's report, from the self-test's run of it."""
+    code = selftest_run.exit_code
+    assert code == 0, f"expected the correct simulator to pass, got exit {code}"
+    return selftest_run.clauses
 
 
 def test_on_the_correct_simulator_every_checkable_must_clause_holds_on_evidence(

@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import SelftestRun
 from tryon_suite.clauses import catalogue
 from tryon_suite.mutants import CATALOGUE
-from tryon_suite.selftest import HTTP_SELECTION, run_selftest, write_matrix
+from tryon_suite.selftest import HTTP_SELECTION, write_matrix
+
+pytestmark = pytest.mark.xdist_group("selftest")
 
 
 def test_the_catalogue_has_thirty_mutants_or_more_each_tagged_with_known_clauses() -> None:
@@ -22,8 +27,10 @@ def test_the_catalogue_has_thirty_mutants_or_more_each_tagged_with_known_clauses
         assert not unknown, f"{m.name}: expected known clause tags, got {unknown}"
 
 
-def test_the_suite_passes_the_simulator_and_kills_every_mutant(tmp_path: Path) -> None:
-    rows = run_selftest()
+def test_the_suite_passes_the_simulator_and_kills_every_mutant(
+    selftest_run: SelftestRun, tmp_path: Path
+) -> None:
+    rows = selftest_run.rows
     write_matrix(rows, tmp_path)
     correct = [r for r in rows if r.mutant == "(correct simulator)"]
     assert len(correct) == 1, f"expected one run of the correct simulator, got {len(correct)}"

@@ -156,6 +156,7 @@ def readings_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[i
     return done
 
 
+@pytest.mark.xdist_group("readings")  # one worker runs the three servers' runs, once
 @pytest.mark.parametrize("name", list(READING_SERVERS))
 def test_a_server_reading_the_open_points_otherwise_still_passes(
     name: str, readings_runs: dict[str, tuple[int, Path]]

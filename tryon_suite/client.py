@@ -12,6 +12,7 @@ import functools
 import random
 import ssl
 import time
+import unittest
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -61,8 +62,11 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-class BudgetExhausted(TryonError):
-    """The run's request budget is spent: what remains is not checked, never passed."""
+class BudgetExhausted(TryonError, unittest.SkipTest):
+    """The run's request budget is spent: what remains is not checked, never passed.
+
+    A skip by kind, so that pytest reports it as one and Hypothesis stops at once instead of
+    shrinking an "error" that every further example repeats."""
 
 
 class Budget:

@@ -1,8 +1,10 @@
-"""The mutants that break a rule on one path only: each deviates on that path and keeps the rule
-on its sibling path, so a suite that checks one path alone lets it through (issue 9, point 5)."""
+"""The mutants: each overrides declared hooks only, and those that break a rule on one path
+only deviate on that path and keep the rule on its sibling path, so a suite that checks one path
+alone lets them through (issue 9, point 5)."""
 
 from __future__ import annotations
 
+import inspect
 import io
 from collections.abc import Callable
 
@@ -13,7 +15,10 @@ from PIL import Image
 from tests.conftest import OTHER_KEY, QUIET, Opened
 from tryon_suite.clock import VirtualClock
 from tryon_suite.fixtures import FixtureImages
-from tryon_suite.mutants import mutant
+from tryon_suite.mutants import CATALOGUE, mutant
+from tryon_suite.simulator.core import Job, SimRequest, SimResponse, Simulator
+from tryon_suite.simulator.fetch import StaticFetcher
+from tryon_suite.simulator.hooks import Hooks
 from tryon_suite.targets import fixture_fetcher
 
 NEVER_ISSUED = "00000000-0000-4000-8000-000000000000"
@@ -24,11 +29,56 @@ def open_mutant(
     open_in_process: Callable[..., Opened], fixture_images: FixtureImages
 ) -> Callable[[str], Opened]:
     def make(name: str) -> Opened:
-        core = mutant(name).build(QUIET, VirtualClock())
-        core.fetcher = fixture_fetcher(fixture_images)
-        return open_in_process(core)
+        return open_in_process(
+            mutant(name).build(QUIET, VirtualClock(), fixture_fetcher(fixture_images))
+        )
 
     return make
+
+
+def overridden(cls: type[Simulator]) -> set[str]:
+    """The methods `cls` defines anew on its way down from Simulator (dunders aside)."""
+    assert issubclass(cls, Simulator), f"expected a Simulator subclass, got {cls}"
+    methods = (staticmethod, classmethod, property)
+    return {
+        name
+        for klass in cls.__mro__[: cls.__mro__.index(Simulator)]
+        for name, value in vars(klass).items()
+        if not name.startswith("__") and (inspect.isfunction(value) or isinstance(value, methods))
+    }
+
+
+@pytest.mark.parametrize("name", [m.name for m in CATALOGUE])
+def test_a_mutant_overrides_declared_hooks_only(name: str) -> None:
+    fetcher = StaticFetcher({})
+    core = mutant(name).build(QUIET, VirtualClock(), fetcher)
+    assert core.fetcher is fetcher, f"expected mutant {name} to use the fetcher given, got another"
+    undeclared = sorted(overridden(type(core)) - Simulator.HOOKS)
+    assert not undeclared, (
+        f"expected mutant {name} to override only Simulator.HOOKS, got {', '.join(undeclared)}"
+    )
+
+
+def test_simulator_hooks_names_exactly_the_documented_methods_of_hooks() -> None:
+    defined = {name: value for name, value in vars(Hooks).items() if inspect.isfunction(value)}
+    assert set(defined) == Simulator.HOOKS, (
+        f"expected hooks.Hooks to define {sorted(Simulator.HOOKS)}, got {sorted(defined)}"
+    )
+    undocumented = sorted(name for name, method in defined.items() if not inspect.getdoc(method))
+    assert not undocumented, f"expected every hook documented, got none on {undocumented}"
+
+
+def test_an_override_of_a_private_helper_is_caught() -> None:
+    class Sneaky(Simulator):
+        async def _gate(self, request: SimRequest) -> str | SimResponse:
+            return await super()._gate(request)
+
+        def owns(self, job: Job, key: str) -> bool:
+            return True
+
+    assert overridden(Sneaky) == {"_gate", "owns"}, (
+        f"expected _gate and owns, got {overridden(Sneaky)}"
+    )
 
 
 def answer(response: httpx.Response) -> tuple[int, str | None]:

@@ -151,8 +151,7 @@ def _in_process(
     if options.mutant is not None:
         from tryon_suite.mutants import mutant
 
-        simulator = mutant(options.mutant).build(config, clock)
-        simulator.fetcher = fetcher  # a mutant is built with the default, network-only fetcher
+        simulator = mutant(options.mutant).build(config, clock, fetcher)
     with InProcessSimulator(config, clock=clock, fetcher=fetcher, simulator=simulator) as sim:
         keys = {a.credits: a.key for a in DEFAULT_ACCOUNTS}
         yield Target(

@@ -6,104 +6,39 @@ says so in a comment; the contract suite accepts every reasonable reading.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import random
 import re
 import uuid
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from tryon_suite.clock import Clock
-from tryon_suite.images import ImageInfo, ImageProblem, compose_result, inspect_image
+from tryon_suite.images import ImageInfo
 from tryon_suite.simulator import bodies, params
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.fetch import FetchProblem, HttpFetcher, ImageFetcher
+from tryon_suite.simulator.hooks import Hooks
+from tryon_suite.simulator.messages import (
+    Disconnected,
+    SimRequest,
+    SimResponse,
+    error_answer,
+    json_answer,
+)
 from tryon_suite.simulator.ratelimit import TokenBucket
+from tryon_suite.simulator.store import Job, Jobs, Results
 
 __all__ = ["Disconnected", "Job", "SimRequest", "SimResponse", "Simulator"]
 
 _JOB_PATH: Final = re.compile(r"^/v1/try-on/job/(?P<job_id>[^/]+)$")
 _RESULT_PATH: Final = re.compile(r"^/results/(?P<result_id>[0-9a-f]{32})\.jpg$")
-_COMPOSE_CACHE_SIZE: Final = 64
 _log = logging.getLogger("tryon_suite.simulator")
 
 
-class Disconnected(Exception):
-    """The client went away mid-body; a face raises it from the body stream, and it passes."""
-
-
-async def _no_body() -> AsyncIterator[bytes]:
-    return
-    yield b""  # pragma: no cover - makes this an async generator
-
-
-@dataclass(frozen=True)
-class SimRequest:
-    """A request as every face hands it over: header names lower-case, the body as a stream."""
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    base_url: str
-    body: AsyncIterator[bytes] = field(default_factory=_no_body)
-
-
-@dataclass(frozen=True)
-class SimResponse:
-    """An answer: status, headers and body bytes."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    def json(self) -> object:
-        return json.loads(self.body)
-
-
-def _json(status: int, payload: object, headers: Mapping[str, str] | None = None) -> SimResponse:
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    return SimResponse(status, {"content-type": "application/json", **(headers or {})}, body)
-
-
-def _error(status: int, code: str, message: str, **headers: str) -> SimResponse:
-    """API.md: errors are `{"error": "<description>", "error_code": "<code>"}`."""
-    return _json(status, {"error": message, "error_code": code}, headers)
-
-
-@dataclass
-class Job:
-    """A polled try-on; its status is a function of the clock, so it can never go back."""
-
-    job_id: str
-    owner: str
-    started: float
-    running_at: float
-    done_at: float
-    outcome: Literal["completed", "failed"]
-    result: bytes | None
-    result_id: str | None = None
-
-    def status(self, now: float) -> str:
-        if now < self.running_at:
-            return "pending"
-        if now < self.done_at:
-            return "running"
-        return self.outcome
-
-
-@dataclass
-class _Result:
-    expires: float
-    jpeg: bytes
-
-
-class Simulator:
-    """A stateful Try-On API: accounts, credits, rate limits, image checks, jobs and results."""
+class Simulator(Hooks):
+    """A stateful Try-On API: accounts, credits, rate limits, image checks, jobs and results;
+    the decisions a variant may change are its hooks (`hooks.Hooks`)."""
 
     def __init__(
         self,
@@ -118,9 +53,8 @@ class Simulator:
         self.fetcher: ImageFetcher = fetcher or HttpFetcher(self.config.fetch_timeout)
         self.credits: dict[str, int] = {a.key: a.credits for a in self.config.accounts}
         self._buckets: dict[str, TokenBucket] = {}
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
-        self._results: OrderedDict[str, _Result] = OrderedDict()
-        self._composed: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._jobs = Jobs(self.config.max_jobs, self.config.job_ttl)
+        self._results = Results(self.config.max_results)
         self._random = random.Random(self.config.seed)
 
     # -- the one entry point -------------------------------------------------------------
@@ -134,36 +68,9 @@ class Simulator:
         except Exception as exc:
             # A bug of ours, not the client's: answer as a server would, and log it for us.
             _log.exception("simulator error on %s %s", request.method, request.path[:200])
-            return _error(500, "internal_server_error", f"simulator error: {type(exc).__name__}")
-
-    # -- hooks: a mutant (tryon_suite.mutants) overrides one of these to break one clause ------
-
-    def answer(self, request: SimRequest, response: SimResponse) -> SimResponse:
-        """The last word on every answer; the correct simulator changes nothing."""
-        return response
-
-    def inspect(self, data: bytes, field: str) -> ImageInfo | ImageProblem:
-        """Check one image as the API does (images.inspect_image under the config's limits)."""
-        return inspect_image(data, self.config.limits, field)
-
-    def inspect_input(
-        self, data: bytes, field: str, source: Literal["file", "url"]
-    ) -> ImageInfo | ImageProblem:
-        """Check one input image as it arrived (a file part or a fetched URL): the same rules
-        on every path (API.md), so the correct simulator ignores `source`."""
-        return self.inspect(data, field)
-
-    def stream_cap(self) -> int:
-        """The most bytes read of one image while it streams in (a file part or a URL); the
-        size rule itself is judged again by `inspect`."""
-        return self.config.limits.max_file_bytes_high
-
-    def owns(self, job: Job, key: str) -> bool:
-        """Whether `key` may see `job`: only its own account."""
-        return job.owner == key
-
-    def has_credits(self, key: str) -> bool:
-        return self.credits[key] >= self.config.credits_per_try_on
+            return error_answer(
+                500, "internal_server_error", f"simulator error: {type(exc).__name__}"
+            )
 
     async def _route(self, request: SimRequest) -> SimResponse:
         method = request.method.upper()
@@ -183,18 +90,18 @@ class Simulator:
             return await self._credits(request)
         if (match := _RESULT_PATH.match(path)) and method in ("GET", "HEAD"):
             return self._result(match["result_id"], head=method == "HEAD")
-        return await self._drained(request, _error(404, "not_found", f"no route for {path}"))
+        return await self._drained(request, error_answer(404, "not_found", f"no route for {path}"))
 
     # -- gates shared by every API call --------------------------------------------------
 
     def _authenticate(self, request: SimRequest) -> str | SimResponse:
-        # API.md: the key travels in X-API-KEY; header names are case-insensitive, and every
-        # face hands headers over with lower-case names.
-        key = request.headers.get("x-api-key")
+        key = self.api_key(request)
         if not key:
-            return _error(401, "invalid_auth_token", "expected an X-API-KEY header, got none")
+            return error_answer(401, "invalid_auth_token", "expected an X-API-KEY header, got none")
         if key not in self.credits:
-            return _error(401, "invalid_auth_token", "expected a valid API key, got an unknown one")
+            return error_answer(
+                401, "invalid_auth_token", "expected a valid API key, got an unknown one"
+            )
         return key
 
     def _throttle(self, key: str) -> SimResponse | None:
@@ -211,7 +118,7 @@ class Simulator:
         if wait <= 0:
             return None
         # Retry-After is not documented (API.md); we send whole seconds, as RFC 9110 has it.
-        return _error(
+        return error_answer(
             429,
             "rate_limit_exceeded",
             f"expected at most {config.rate_limit:g} requests per second per key, got more",
@@ -239,7 +146,7 @@ class Simulator:
         if not self.has_credits(key):
             return await self._drained(
                 request,
-                _error(
+                error_answer(
                     403,
                     "insufficient_api_credits",
                     f"expected at least {config.credits_per_try_on} credit, "
@@ -248,7 +155,7 @@ class Simulator:
             )
         if config.fail_rate > 0 and self._random.random() < config.fail_rate:
             return await self._drained(
-                request, _error(500, "internal_server_error", "injected failure")
+                request, error_answer(500, "internal_server_error", "injected failure")
             )
         parsed = await self._read_params(request)
         if isinstance(parsed, SimResponse):
@@ -257,41 +164,41 @@ class Simulator:
         if isinstance(images, SimResponse):
             return images
         person, garment = images
-        duration = self._processing_time()
-        if parsed.wait_for_result:
-            await self.clock.sleep(duration)
+        if self.waits(parsed):
+            await self.clock.sleep(self.processing_time(polled=False))
             self.credits[key] -= config.credits_per_try_on
-            result_id = self._store_result(self._compose(person, garment))
-            return _json(200, {"result_url": f"{request.base_url}/results/{result_id}.jpg"})
-        return self._submit(request, key, person, garment, duration)
+            jpeg = self.compose(person, garment)
+            result_id = self._store_result(jpeg, self.clock.now(), polled=False)
+            return json_answer(200, {"result_url": f"{request.base_url}/results/{result_id}.jpg"})
+        return self._submit(request, key, person, garment, self.processing_time(polled=True))
 
     async def _read_params(self, request: SimRequest) -> params.TryOnParams | SimResponse:
-        kind, options = bodies.media_type(request.headers.get("content-type"))
+        kind, options = bodies.media_type(self.content_type(request))
         body: object
         if kind == "application/json":
             body = await bodies.read_json(request.body)
             if isinstance(body, bodies.BodyProblem):
-                return _error(400, body.error_code, body.message)
+                return error_answer(400, body.error_code, body.message)
             parsed = params.from_json(body)
         elif kind == "multipart/form-data":
             form = await bodies.read_multipart(
                 request.body, options.get("boundary"), self.stream_cap()
             )
             if isinstance(form, bodies.BodyProblem):
-                return _error(400, form.error_code, form.message)
+                return error_answer(400, form.error_code, form.message)
             parsed = params.from_form(form)
         else:
             shown = kind or "none"
             return await self._drained(
                 request,
-                _error(
+                error_answer(
                     400,
                     "unsupported_content_type",
                     f"expected application/json or multipart/form-data, got {shown[:80]}",
                 ),
             )
         if isinstance(parsed, params.ParamProblem):
-            return _error(400, parsed.error_code, parsed.message)
+            return error_answer(400, parsed.error_code, parsed.message)
         return parsed
 
     async def _images(self, parsed: params.TryOnParams) -> tuple[bytes, bytes] | SimResponse:
@@ -306,19 +213,13 @@ class Simulator:
                 assert url is not None  # params guarantees one of the two
                 fetched = await self.fetcher.fetch(url, self.stream_cap())
                 if isinstance(fetched, FetchProblem):
-                    return _error(400, fetched.error_code, f"{name}_url: {fetched.message}")
+                    return error_answer(400, fetched.error_code, f"{name}_url: {fetched.message}")
                 data, source = fetched, "url"
             checked = self.inspect_input(data, name, source)
             if not isinstance(checked, ImageInfo):
-                return _error(400, checked.error_code, checked.message)
+                return error_answer(400, checked.error_code, checked.message)
             out.append(data)
         return out[0], out[1]
-
-    def _processing_time(self) -> float:
-        base, spread = self.config.processing_time, self.config.processing_spread
-        if spread <= 0 or base <= 0:
-            return base
-        return base * (1.0 + spread * (2.0 * self._random.random() - 1.0))
 
     def _submit(
         self, request: SimRequest, key: str, person: bytes, garment: bytes, duration: float
@@ -334,19 +235,17 @@ class Simulator:
             running_at=now + duration * config.queue_share,
             done_at=now + duration,
             outcome="failed" if failed else "completed",
-            result=None if failed else self._compose(person, garment),
+            result=None if failed else self.compose(person, garment),
         )
         # Credits are taken when a job is accepted and given back if it fails (API.md: failed
         # requests usually cost nothing).
         self.credits[key] -= config.credits_per_try_on
         if failed:
             self.credits[key] += config.credits_per_try_on
-        self._jobs[job_id] = job
-        while len(self._jobs) > config.max_jobs:
-            self._jobs.popitem(last=False)
+        self._jobs.add(job)
         path = f"/v1/try-on/job/{job_id}"
         location = path if config.location == "relative" else f"{request.base_url}{path}"
-        return _json(202, {"job_id": job_id}, {"location": location})
+        return json_answer(202, {"job_id": job_id}, {"location": location})
 
     # -- GET /v1/try-on/job/{job_id} -----------------------------------------------------
 
@@ -357,21 +256,23 @@ class Simulator:
         job = self._jobs.get(job_id)
         if job is None or not self.owns(job, key):
             # Not documented (API.md, open points); another account's job looks unknown too.
-            return _error(404, "job_not_found", "expected the id of one of your jobs, got another")
+            return error_answer(
+                404, "job_not_found", "expected the id of one of your jobs, got another"
+            )
         now = self.clock.now()
         status = job.status(now)
         payload: dict[str, object] = {"job_id": job.job_id, "status": status}
         if status == "completed":
             if job.result_id is None or job.result_id not in self._results:
                 assert job.result is not None
-                job.result_id = self._store_result(job.result, expires=job.done_at)
+                job.result_id = self._store_result(job.result, job.done_at, polled=True)
             payload["result_url"] = f"{request.base_url}/results/{job.result_id}.jpg"
         elif status == "failed":
             payload["error"] = {
                 "message": "the images were blocked by the content filter",
                 "error_code": "content_filter_error",
             }
-        return _json(200, payload)
+        return json_answer(200, payload)
 
     # -- GET /v1/credits and result images -----------------------------------------------
 
@@ -379,55 +280,33 @@ class Simulator:
         key = await self._gate(request)
         if isinstance(key, SimResponse):
             return key
-        return _json(200, {"credits": self.credits[key]})
+        return json_answer(200, {"credits": self.credits[key]})
 
     def _result(self, result_id: str, *, head: bool) -> SimResponse:
-        stored = self._results.get(result_id)
-        if stored is None or stored.expires <= self.clock.now():
-            return _error(404, "not_found", "expected a result URL less than an hour old")
+        jpeg = self._results.get(result_id, self.clock.now())
+        if jpeg is None:
+            return error_answer(404, "not_found", "expected a result URL less than an hour old")
         headers = {
             "content-type": "image/jpeg",
             "cache-control": "private, max-age=3600",
         }
         if head:
-            return SimResponse(200, {**headers, "content-length": str(len(stored.jpeg))}, b"")
-        return SimResponse(200, headers, stored.jpeg)
+            return SimResponse(200, {**headers, "content-length": str(len(jpeg))}, b"")
+        return SimResponse(200, headers, jpeg)
 
     # -- state kept bounded --------------------------------------------------------------
 
-    def _compose(self, person: bytes, garment: bytes) -> bytes:
-        """The result JPEG, cached by content: repeated inputs (load runs) cost nothing."""
-        digest = (hashlib.sha1(person).hexdigest(), hashlib.sha1(garment).hexdigest())
-        cached = self._composed.get(digest)
-        if cached is None:
-            cached = self._composed[digest] = compose_result(person, garment)
-            while len(self._composed) > _COMPOSE_CACHE_SIZE:
-                self._composed.popitem(last=False)
-        else:
-            self._composed.move_to_end(digest)
-        return cached
-
-    def _store_result(self, jpeg: bytes, expires: float | None = None) -> str:
+    def _store_result(self, jpeg: bytes, since: float, *, polled: bool) -> str:
+        """Keep a result under a fresh id, its URL valid for `result_ttl` from `since`."""
         result_id = uuid.UUID(int=self._random.getrandbits(128)).hex
-        start = self.clock.now() if expires is None else expires
-        self._results[result_id] = _Result(start + self.config.result_ttl, jpeg)
-        while len(self._results) > self.config.max_results:
-            self._results.popitem(last=False)
+        self._results.keep(result_id, jpeg, since + self.result_ttl(polled=polled))
         return result_id
 
     def _prune(self) -> None:
         """Forget expired results and jobs, oldest first."""
         now = self.clock.now()
-        while self._results:
-            oldest = next(iter(self._results.values()))
-            if oldest.expires > now:
-                break
-            self._results.popitem(last=False)
-        while self._jobs:
-            oldest_job = next(iter(self._jobs.values()))
-            if oldest_job.done_at + self.config.job_ttl > now:
-                break
-            self._jobs.popitem(last=False)
+        self._results.prune(now)
+        self._jobs.prune(now)
 
     @property
     def stored(self) -> tuple[int, int]:
@@ -436,7 +315,7 @@ class Simulator:
 
     @staticmethod
     def _not_allowed(allowed: str) -> SimResponse:
-        return _error(
+        return error_answer(
             405, "method_not_allowed", f"expected method {allowed}, got another", allow=allowed
         )
 

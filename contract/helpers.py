@@ -6,9 +6,7 @@ from typing import Any
 
 import httpx
 
-from tryon_suite.checks import expect_jpeg
-from tryon_suite.client import TryOnClient, TryOnRequest
-from tryon_suite.targets import Target
+from tryon_suite import Target, TryOnClient, TryOnRequest, expect_jpeg
 
 
 # JPEG is the one format every reading of the contract accepts (the results are JPEGs); which

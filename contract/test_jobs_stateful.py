@@ -16,10 +16,16 @@ from hypothesis.stateful import (
 )
 
 from contract.helpers import polling_body
-from tryon_suite.checks import expect_jpeg, expect_refusal, expect_status
-from tryon_suite.client import TryOnClient
-from tryon_suite.jobs import JobTrace, location_of, poll_once
-from tryon_suite.targets import Target
+from tryon_suite import (
+    JobTrace,
+    Target,
+    TryOnClient,
+    expect_jpeg,
+    expect_refusal,
+    expect_status,
+    location_of,
+    poll_once,
+)
 
 pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
 

@@ -7,12 +7,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tryon_suite.checks import NO_5XX, expect_error, expect_status, schema_for
-from tryon_suite.client import TryOnClient
-from tryon_suite.errors import ContractViolation
-from tryon_suite.evidence import held
-from tryon_suite.strategies import Violation, invalid_try_on_bodies, try_on_bodies
-from tryon_suite.targets import Target
+from tryon_suite import (
+    NO_5XX,
+    Target,
+    TryOnClient,
+    Violation,
+    expect_documented_status,
+    expect_no_5xx,
+    expect_valid_body_accepted,
+    expect_violation_refused,
+    invalid_try_on_bodies,
+    try_on_bodies,
+)
 
 pytestmark = [pytest.mark.live]
 # The client fixture is a thin recorder; sharing it across examples is intended.
@@ -32,13 +38,7 @@ def test_a_valid_body_is_accepted_and_answered_per_schema(
     client: TryOnClient, target: Target, data: st.DataObject
 ) -> None:
     body = data.draw(try_on_bodies(target.images, target.image_url, target.publish), "body")
-    response = client.try_on(body)
-    if body.waits:
-        expect_status(response, {200}, "tryon.200.when_waiting", "tryon.200.result_url")
-    else:
-        expect_status(response, {202}, "tryon.202.when_not_waiting", "tryon.202.job_id")
-    held("tryon.limits.within_limits_accepted", "a generated body within limits accepted", response)
-    held("tryon.request.wait_for_result", f"wait_for_result {body.waits}", response)
+    expect_valid_body_accepted(client.try_on(body), body.waits)
 
 
 @pytest.mark.clause("tryon.400.body", "tryon.robustness.documented_error_on_bad_input")
@@ -55,8 +55,7 @@ def test_a_body_with_one_broken_rule_gets_the_code_that_rule_calls_for(
     else:
         headers = {"content-type": violation.content_type} if violation.content_type else {}
         response = client.send("POST", "/v1/try-on", content=violation.content, headers=headers)
-    expect_error(response, 400, violation.codes, violation.clause)
-    held("tryon.robustness.documented_error_on_bad_input", violation.rule, response)
+    expect_violation_refused(response, violation)
 
 
 junk_json = st.recursive(
@@ -88,19 +87,5 @@ def test_no_input_gets_a_5xx(client: TryOnClient, content: bytes, content_type: 
     response = client.send(
         "POST", "/v1/try-on", content=content, headers={"content-type": content_type}
     )
-    if response.status_code >= 500:
-        raise ContractViolation(
-            NO_5XX,
-            "a 4xx for bad input",
-            f"{response.status_code} {response.text[:200]!r}",
-            response,
-        )
-    held(NO_5XX, "a 4xx for junk", response)
-    if schema_for("try-on", response.status_code) is None:
-        raise ContractViolation(
-            "tryon.error.documented_statuses",
-            "a documented status (400, 401, 403, 429)",
-            str(response.status_code),
-            response,
-        )
-    held("tryon.error.documented_statuses", f"{response.status_code} is documented", response)
+    expect_no_5xx(response, "a 4xx for bad input", held_as="a 4xx for junk")
+    expect_documented_status(response)

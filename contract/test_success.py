@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import httpx
 import pytest
 
 from contract.helpers import LIVE_RECHECK, expect_still_valid, files, urls
-from tryon_suite.checks import NO_5XX, expect_error, expect_jpeg, expect_status
-from tryon_suite.client import TryOnClient, TryOnRequest
-from tryon_suite.contract import ERROR_400_CODES
-from tryon_suite.errors import ContractViolation
-from tryon_suite.evidence import held, not_checked
-from tryon_suite.targets import Target
+from tryon_suite import (
+    ERROR_400_CODES,
+    NO_5XX,
+    Target,
+    TryOnClient,
+    TryOnRequest,
+    expect_balance,
+    expect_error,
+    expect_format_within_limits,
+    expect_jpeg,
+    expect_numeric_balance,
+    expect_result_answer,
+    expect_success_costs,
+    not_checked,
+)
 
 pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
 #: How often the balance is read after a success before "it cost nothing" is concluded.
 BALANCE_READS = 3
-
-
-#: What a successful answer shows about the body that got it, by body kind.
-_ACCEPTED = {
-    "multipart": (
-        "tryon.content_type.multipart",
-        "tryon.request.person_image",
-        "tryon.request.garment_image",
-    ),
-    "json": (
-        "tryon.content_type.json",
-        "tryon.request.person_image_url",
-        "tryon.request.garment_image_url",
-    ),
-}
 
 
 def _result(
@@ -37,20 +34,7 @@ def _result(
 ) -> str:
     """Send, expect 200 with a result_url, download it as a JPEG; returns the URL. A success
     is evidence for the body's kind and fields, and for `accepted` (what the body tried)."""
-    response = client.try_on(body)
-    if response.status_code == 400 and "unsupported_content_type" in response.text:
-        raise ContractViolation(
-            f"tryon.content_type.{body.kind}",
-            f"a {body.kind} body accepted",
-            response.text[:200],
-            response,
-        )
-    if response.status_code == 400 and "unknown_foreground" in response.text:
-        # The fixtures are drawn figures: a real subject detector may fairly see none.
-        not_checked("the target saw no subject in the suite's drawn images (unknown_foreground)")
-    answer = expect_status(response, {200}, "tryon.200.when_waiting", "tryon.200.result_url")
-    for clause in (*_ACCEPTED[body.kind], *accepted):
-        held(clause, f"200 for a {body.kind} body with {sorted(body.fields)}", response)
+    answer = expect_result_answer(client.try_on(body), body, accepted)
     if observe is not None:
         extra = sorted(set(answer) - {"result_url"})
         observe(
@@ -161,21 +145,13 @@ def test_which_of_jpeg_png_and_webp_are_accepted(
     """The reference page names no format: each answer is a reading, 200 or a 400."""
     body = TryOnRequest.multipart(files(target, f"person.{fmt}", f"garment.{fmt}"))
     response = client.try_on(body)
-    if response.status_code == 200:
-        observe("tryon.limits.formats", f"{fmt.upper()}: accepted", response)
-        if fmt in ("jpg", "png"):
-            held("tryon.limits.within_limits_accepted", f"a {fmt} within limits", response)
-        return
-    code = expect_error(response, 400, ERROR_400_CODES, "tryon.400.body")
-    observe("tryon.limits.formats", f"{fmt.upper()}: 400 {code}", response)
+    code = None
+    if response.status_code != 200:
+        code = expect_error(response, 400, ERROR_400_CODES, "tryon.400.body")
+    answer = f"400 {code}" if code else "accepted"
+    observe("tryon.limits.formats", f"{fmt.upper()}: {answer}", response)
     # Refusing a format is a reading; refusing it for its size or resolution is not.
-    if code in ("file_size_too_large", "resolution_too_high"):
-        raise ContractViolation(
-            "tryon.limits.within_limits_accepted",
-            f"a {fmt} image within every limit accepted",
-            f"400 {code}",
-            response,
-        )
+    expect_format_within_limits(response, fmt, code)
 
 
 @pytest.mark.clause(
@@ -224,61 +200,25 @@ def test_a_result_url_still_downloads_just_before_an_hour(
 )
 def test_a_success_costs_credits(client: TryOnClient, target: Target, observe) -> None:
     before = client.credits()
-    if before.status_code in (404, 405):
-        not_checked(f"the target has no GET /v1/credits ({before.status_code}): no balance to read")
-    if before.status_code != 200:
-        raise ContractViolation(
-            "tryon.credits.balance_endpoint",
-            "200 with the balance",
-            f"{before.status_code} {before.text[:200]!r}",
-            before,
-        )
-    try:
-        body = before.json()
-    except ValueError:
-        raise ContractViolation(
-            "tryon.credits.balance_endpoint", "a JSON balance", repr(before.text[:200]), before
-        ) from None
+    body = expect_balance(before)
     observe("tryon.open.credit_endpoint_shape", _shape(body), before)
-    balances = _numbers(body)
-    if not balances:
-        not_checked(f"no number in the balance {body!r}: its shape is not documented")
-    held("tryon.credits.balance_endpoint", "200 with a numeric balance", before)
+    balances = expect_numeric_balance(before, body)
     _result(client, TryOnRequest.multipart(files(target)))
     # The shape is open ({"credits"}, {"total", "remaining"}, a bare number, ...): a success
-    # costs credits when some balance figure went down, whichever it is. Billing may lag the
-    # answer a little: the balance is read again, a second apart, a few times.
+    # costs credits when some balance figure went down, whichever it is.
+    expect_success_costs(balances, _balances(client, target))
+
+
+def _balances(client: TryOnClient, target: Target) -> Iterator[httpx.Response]:
+    """The balance, read as the check asks: billing may lag the answer a little, so again, a
+    second apart, up to BALANCE_READS times."""
     for attempt in range(BALANCE_READS):
         if attempt:
             target.sleep(1.0)
-        after_response = client.credits()
-        after = _numbers(after_response.json()) if after_response.status_code == 200 else {}
-        if any(after.get(path, value) < value for path, value in balances.items()):
-            break
-    else:
-        raise ContractViolation(
-            "tryon.credits.success_costs",
-            f"some figure of {balances} lower after a try-on",
-            repr(after),
-            after_response,
-        )
-    held("tryon.credits.success_costs", f"balance {balances} -> {after}", after_response)
+        yield client.credits()
 
 
 def _shape(body: object) -> str:
     if isinstance(body, dict):
         return f"an object with keys {sorted(body)}"
     return f"a bare {type(body).__name__}"
-
-
-def _numbers(body: object, path: str = "$") -> dict[str, float]:
-    """Every number in the body by its JSON path: the shape of the balance is not documented."""
-    if isinstance(body, bool):
-        return {}
-    if isinstance(body, int | float):
-        return {path: float(body)}
-    found: dict[str, float] = {}
-    if isinstance(body, dict):
-        for key, value in body.items():
-            found.update(_numbers(value, f"{path}.{key}"))
-    return found

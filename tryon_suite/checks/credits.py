@@ -1,0 +1,73 @@
+"""Checks on credits: the balance endpoint answers a number, and a success costs credits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from tryon_suite.checks.answers import body_text
+from tryon_suite.errors import ContractViolation
+from tryon_suite.evidence import held, not_checked
+
+__all__ = ["expect_balance", "expect_numeric_balance", "expect_success_costs"]
+
+
+def expect_balance(response: httpx.Response) -> Any:
+    """GET /v1/credits answers 200 with a JSON balance; returns it. A target without the
+    endpoint (404, 405) has no balance to read: not checked."""
+    if response.status_code in (404, 405):
+        not_checked(
+            f"the target has no GET /v1/credits ({response.status_code}): no balance to read"
+        )
+    clause = "tryon.credits.balance_endpoint"
+    if response.status_code != 200:
+        raise ContractViolation(clause, "200 with the balance", body_text(response), response)
+    try:
+        return response.json()
+    except ValueError:
+        raise ContractViolation(
+            clause, "a JSON balance", repr(response.text[:200]), response
+        ) from None
+
+
+def _numbers(body: object, path: str = "$") -> dict[str, float]:
+    """Every number in the body by its JSON path: the shape of the balance is not documented."""
+    if isinstance(body, bool):
+        return {}
+    if isinstance(body, int | float):
+        return {path: float(body)}
+    found: dict[str, float] = {}
+    if isinstance(body, dict):
+        for key, value in body.items():
+            found.update(_numbers(value, f"{path}.{key}"))
+    return found
+
+
+def expect_numeric_balance(response: httpx.Response, body: object) -> dict[str, float]:
+    """The balance `body` holds a number; returns every number by its JSON path. Its shape is
+    open, so one without a number is not checked."""
+    balances = _numbers(body)
+    if not balances:
+        not_checked(f"no number in the balance {body!r}: its shape is not documented")
+    held("tryon.credits.balance_endpoint", "200 with a numeric balance", response)
+    return balances
+
+
+def expect_success_costs(before: Mapping[str, float], readings: Iterable[httpx.Response]) -> None:
+    """After a success some figure of the balance `before` went down, whichever it is. Billing
+    may lag the answer: `readings` (balances read again) is read lazily up to the first lower."""
+    after: dict[str, float] = {}
+    last = None
+    for last in readings:
+        after = _numbers(last.json()) if last.status_code == 200 else {}
+        if any(after.get(path, value) < value for path, value in before.items()):
+            held("tryon.credits.success_costs", f"balance {dict(before)} -> {after}", last)
+            return
+    raise ContractViolation(
+        "tryon.credits.success_costs",
+        f"some figure of {dict(before)} lower after a try-on",
+        repr(after),
+        last,
+    )

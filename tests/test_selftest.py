@@ -1,10 +1,15 @@
 """The CI gate on the suite's power: the correct simulator passes, every mutant is killed on
-one of the clauses it breaks, in process and (a selection) over HTTP."""
+one of the clauses it breaks, in process and (a selection) over HTTP; and on the correct
+simulator a clause holds only on evidence.
+
+The self-test runs once (a session fixture); every test that reads it lives in this file, so
+that `--dist loadfile` gives them one worker."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,8 +17,6 @@ from tests.conftest import SelftestRun
 from tryon_suite.clauses import catalogue
 from tryon_suite.mutants import CATALOGUE
 from tryon_suite.selftest import HTTP_SELECTION, write_matrix
-
-pytestmark = pytest.mark.xdist_group("selftest")
 
 
 def test_the_catalogue_has_thirty_mutants_or_more_each_tagged_with_known_clauses() -> None:
@@ -42,3 +45,53 @@ def test_the_suite_passes_the_simulator_and_kills_every_mutant(
     matrix = json.loads((tmp_path / "selftest.json").read_text())
     assert matrix["killed_on_target"] == len(rows) - 1, f"got {matrix['killed_on_target']}"
     assert (tmp_path / "selftest.html").read_text().count("<tr>") == len(rows) + 1
+
+
+# -- the correct simulator's run in it: a clause holds only on evidence --------------------
+
+#: Checkable must clauses the correct simulator, in process, cannot show holding, and why.
+UNPROVOKED = {
+    "tryon.job.error_when_failed": "no job fails unless the service fails it",
+    "tryon.limits.vendor_docs_profile": "runs only with --tryon-limits vendor-2025",
+}
+
+
+@pytest.fixture
+def correct_run(selftest_run: SelftestRun) -> dict[str, Any]:
+    """The correct simulator's report, from the self-test's run of it."""
+    code = selftest_run.exit_code
+    assert code == 0, f"expected the correct simulator to pass, got exit {code}"
+    return selftest_run.clauses
+
+
+def test_on_the_correct_simulator_every_checkable_must_clause_holds_on_evidence(
+    correct_run: dict[str, Any],
+) -> None:
+    musts = [c for c in catalogue() if c.level == "must" and c.checkable]
+    unproven = {
+        c.id: (correct_run[c.id]["status"], correct_run[c.id]["reason"])
+        for c in musts
+        if correct_run[c.id]["status"] != "holds" and c.id not in UNPROVOKED
+    }
+    assert not unproven, f"expected every checkable must clause to hold, got {unproven}"
+    for cid, row in correct_run.items():
+        if row["status"] == "holds":
+            held = [e for e in row["evidence"] if e["verdict"] == "held"]
+            assert held, f"expected {cid} to carry the evidence it holds on, got {row['evidence']}"
+            assert held[0]["expected"], f"expected {cid}'s evidence to say what was asserted"
+
+
+def test_clauses_that_cannot_be_checked_from_outside_never_hold(
+    correct_run: dict[str, Any],
+) -> None:
+    for item in catalogue():
+        if not item.checkable:
+            row = correct_run[item.id]
+            assert row["status"] == "not checkable", f"expected {item.id} not checkable, got {row}"
+
+
+def test_clauses_provoked_by_nothing_in_the_run_say_why(correct_run: dict[str, Any]) -> None:
+    for cid, why in UNPROVOKED.items():
+        row = correct_run[cid]
+        assert row["status"] == "not checked", f"expected {cid} not checked ({why}), got {row}"
+        assert row["reason"], f"expected a reason for {cid}"

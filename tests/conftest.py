@@ -207,3 +207,23 @@ def selftest_run(tmp_path_factory: pytest.TempPathFactory) -> SelftestRun:
     rows = run_selftest(folder=folder)
     correct = next(r for r in rows if r.mutant == CORRECT)
     return SelftestRun(rows, folder, correct.exit_code)
+
+
+@pytest.fixture
+def canary_server() -> Iterator[Callable[[str | None], str]]:
+    """Serves a mutant (or, given None, the correct simulator) over HTTP that knows the canary
+    keys (tests/canaries.py); its URL."""
+    from tests.canaries import canary_servers
+
+    yield from canary_servers()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, the slowest first (a stable sort): `--dist loadfile` hands out files
+    in this order, so the long ones start at once and the short ones fill the gaps."""
+
+    def seconds(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("slow")
+        return float(mark.args[0]) if mark is not None and mark.args else 0.0
+
+    items.sort(key=lambda item: -seconds(item))

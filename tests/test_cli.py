@@ -15,6 +15,8 @@ import pytest
 from tryon_suite.simulator.cli import main
 from tryon_suite.simulator.config import DEMO_KEY
 
+pytestmark = pytest.mark.slow(19)
+
 COMMAND = [sys.executable, "-m", "tryon_suite.simulator.cli"]
 
 

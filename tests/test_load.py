@@ -11,6 +11,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from tryon_suite.load.metrics import (
     GIVE_UP,
     RATE_LIMITED,
@@ -24,6 +26,8 @@ from tryon_suite.load.summary import Thresholds, summarise
 from tryon_suite.load.transport import failure_text
 from tryon_suite.retry import RetryDecision
 from tryon_suite.simulator.config import DEMO_KEY
+
+pytestmark = pytest.mark.slow(33)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,6 +10,8 @@ import pytest
 
 from tests.test_load import locust, summary_of
 
+pytestmark = pytest.mark.slow(45)
+
 
 @pytest.mark.parametrize("users", ["SyncUser", "PollingUser"])
 def test_more_users_than_the_limit_allows_meet_429s_and_honouring_retry_after_costs_less(

@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow(11)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

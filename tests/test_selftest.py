@@ -18,6 +18,8 @@ from tryon_suite.clauses import catalogue
 from tryon_suite.mutants import CATALOGUE
 from tryon_suite.selftest import HTTP_SELECTION, write_matrix
 
+pytestmark = pytest.mark.slow(60)
+
 
 def test_the_catalogue_has_thirty_mutants_or_more_each_tagged_with_known_clauses() -> None:
     known = {c.id for c in catalogue()}

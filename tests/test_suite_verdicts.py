@@ -16,6 +16,8 @@ from tryon_suite.simulator.config import DEMO_KEY
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.server import serving
 
+pytestmark = pytest.mark.slow(40)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

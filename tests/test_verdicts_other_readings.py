@@ -14,6 +14,8 @@ from tests.readings import OtherReadings, OtherReadings2, OtherReadings3
 from tests.test_suite_verdicts import run_contract
 from tryon_suite.simulator.server import serving
 
+pytestmark = pytest.mark.slow(55)
+
 READING_SERVERS = {
     "readings1": OtherReadings,
     "readings2": OtherReadings2,

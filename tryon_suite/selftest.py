@@ -211,7 +211,18 @@ def _served(name: str) -> Iterator[str]:
         yield url
 
 
+def _files_naming(clauses: Sequence[str]) -> list[str]:
+    """The contract files that name one of `clauses`: a run over HTTP proves the live path
+    kills the mutant, and the rest of the suite is the in-process session's to run."""
+    return sorted(
+        str(path)
+        for path in _contract_dir().glob("test_*.py")
+        if any(f'"{clause}"' in path.read_text(encoding="utf-8") for clause in clauses)
+    )
+
+
 def _over_http(name: str, work: Path) -> KillResult:
+    files = _files_naming(mutant(name).clauses)
     with _served(name) as url:
         args = [
             "--tryon-base-url",
@@ -222,7 +233,7 @@ def _over_http(name: str, work: Path) -> KillResult:
             "15",
             *PERMISSIONS,
         ]
-        run = run_contract(args, work / f"http-{name}", "live")
+        run = run_contract(args, work / f"http-{name}", "live", paths=files)
     return _from_report(mutant(name), "over HTTP", run)
 
 

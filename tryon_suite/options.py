@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from tryon_suite.contract import limit_profile
 from tryon_suite.errors import ConfigError
@@ -48,7 +48,8 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-# The self-test runs the suite once per mutant: fewer examples, the same every time.
+# The self-test runs the suite once per mutant: fewer examples, the same every time, and no
+# shrinking (a killed mutant needs the first failing example, not the smallest one).
 settings.register_profile(
     "selftest",
     max_examples=25,
@@ -56,6 +57,7 @@ settings.register_profile(
     database=None,
     deadline=None,
     suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
 settings.load_profile("default")
 

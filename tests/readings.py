@@ -122,8 +122,8 @@ class OtherReadings(Simulator):
         config = replace(
             QUIET,
             limits=limits,
-            # 10 requests/s in bursts of 3; only try-ons count (ours: every call, 5/s)
-            rate_limit=10.0,
+            # 40 requests/s in bursts of 3; only try-ons count (ours: every call, 5/s)
+            rate_limit=40.0,
             burst=3,
             processing_time=0.2,
             queue_share=self.queue_share,

@@ -14,7 +14,7 @@ from tests.readings import OtherReadings, OtherReadings2, OtherReadings3
 from tests.test_suite_verdicts import run_contract
 from tryon_suite.simulator.server import serving
 
-pytestmark = pytest.mark.slow(55)
+pytestmark = pytest.mark.slow(45)
 
 READING_SERVERS = {
     "readings1": OtherReadings,
@@ -40,7 +40,7 @@ def readings_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[i
                 "--tryon-other-key",
                 "tryon-other-key",
                 "--tryon-allow-burst",
-                rate=8,  # under its 10/s, so pacing is tested too; a burst still meets a 429
+                rate=30,  # under its 40/s, so pacing is tested too; a burst still meets a 429
             )
         return code, folder
 

@@ -35,25 +35,31 @@ HOSTILE_URLS = [
 ]
 
 
-@pytest.mark.parametrize("url", HOSTILE_URLS)
-def test_a_hostile_image_url_is_a_400_when_really_fetched(url: str) -> None:
-    """Through the real HttpFetcher: every URL either is refused or fails to fetch, as a 400."""
+@pytest.fixture(scope="module")
+def fetching() -> Iterator[httpx.Client]:
+    """A client of one simulator whose fetcher really fetches (no rate limit, so every example
+    is answered on its merits); opened once, not once per example."""
     with InProcessSimulator(QUIET) as sim:
-        client = sim.client(headers={"X-API-KEY": DEMO_KEY})
-        body = {"person_image_url": url, "garment_image_url": "http://127.0.0.1:9/g.png"}
-        # json.dumps escapes lone surrogates, which httpx's own encoder refuses to send
-        content = json.dumps(body).encode()
-        response = client.post("/v1/try-on", content=content, headers=JSON)
+        yield sim.client(headers={"X-API-KEY": DEMO_KEY})
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_a_hostile_image_url_is_a_400_when_really_fetched(fetching: httpx.Client, url: str) -> None:
+    """Through the real HttpFetcher: every URL either is refused or fails to fetch, as a 400."""
+    body = {"person_image_url": url, "garment_image_url": "http://127.0.0.1:9/g.png"}
+    # json.dumps escapes lone surrogates, which httpx's own encoder refuses to send
+    content = json.dumps(body).encode()
+    response = fetching.post("/v1/try-on", content=content, headers=JSON)
     assert response.status_code == 400, f"expected 400 for {url!r}, got {response.status_code}"
     assert response.json()["error_code"] == "invalid_parameter", f"got {response.json()}"
 
 
 @given(path=st.text(max_size=40))
-def test_any_url_on_a_closed_port_is_a_400_when_really_fetched(path: str) -> None:
-    with InProcessSimulator(QUIET) as sim:
-        client = sim.client(headers={"X-API-KEY": DEMO_KEY})
-        body = {"person_image_url": "http://127.0.0.1:9/" + path, "garment_image_url": PERSON_URL}
-        response = client.post("/v1/try-on", json=body)
+def test_any_url_on_a_closed_port_is_a_400_when_really_fetched(
+    fetching: httpx.Client, path: str
+) -> None:
+    body = {"person_image_url": "http://127.0.0.1:9/" + path, "garment_image_url": PERSON_URL}
+    response = fetching.post("/v1/try-on", json=body)
     _check(response)
     assert response.status_code == 400, (
         f"expected 400 for path {path!r}, got {response.status_code}"

@@ -1,7 +1,8 @@
 """Servers that read every open point of API.md the other way from our simulator, and break no
 documented rule: a contract suite that is never stricter than the contract passes them all.
 
-`OtherReadings`, `OtherReadings2` and `OtherReadings3` differ where readings of one point cannot
+`OtherReadings` here, `OtherReadings2` and `OtherReadings3` (tests/readings_variants.py)
+differ where readings of one point cannot
 live in one server (Retry-After as an IMF-fixdate, an asctime date or absent; the credit balance
 as a flat object, a bare number or a nested object; Location relative to the request URL or an
 absolute path). Each names, in `READINGS`, what the suite should then observe: clause id -> a
@@ -30,20 +31,20 @@ from tryon_suite.simulator import bodies, params
 from tryon_suite.simulator.core import Job, SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.fetch import FetchProblem, HttpFetcher, ImageFetcher
 
-__all__ = ["OtherReadings", "OtherReadings2", "OtherReadings3"]
+__all__ = ["OtherReadings", "json_answer", "refusal"]
 
 _TRY_ON: Final = "/v1/try-on"
 _FLAG_WORDS: Final = {"true": True, "false": False, "1": True, "0": False}
 
 
-def _json(status: int, payload: object, **headers: str) -> SimResponse:
+def json_answer(status: int, payload: object, **headers: str) -> SimResponse:
     # The answer hook relabels and extends every JSON answer as the reading asks.
     body = json.dumps(payload).encode()
     return SimResponse(status, {"content-type": "application/json", **headers}, body)
 
 
-def _error(status: int, code: str, message: str) -> SimResponse:
-    return _json(status, {"error": message, "error_code": code})
+def refusal(status: int, code: str, message: str) -> SimResponse:
+    return json_answer(status, {"error": message, "error_code": code})
 
 
 @dataclass(frozen=True)
@@ -155,10 +156,10 @@ class OtherReadings(Simulator):
         return "application/json; charset=utf-8"
 
     def unknown_job(self) -> SimResponse:
-        return _error(400, "invalid_parameter", "job_id: expected the id of a job, got another")
+        return refusal(400, "invalid_parameter", "job_id: expected the id of a job, got another")
 
     def foreign_job(self) -> SimResponse:
-        return _error(403, "forbidden", "expected a job of this account, got another's")
+        return refusal(403, "forbidden", "expected a job of this account, got another's")
 
     # -- hooks of the simulator ------------------------------------------------------------
 
@@ -222,7 +223,7 @@ class OtherReadings(Simulator):
             parsed = await self._from_form(request, options.get("boundary"))
         elif not kind:  # no Content-Type: a body that cannot be read
             parsed = await self._drained(
-                request, _error(400, "invalid_request_body", "expected a Content-Type, got none")
+                request, refusal(400, "invalid_request_body", "expected a Content-Type, got none")
             )
         else:
             return await super()._read_params(request)
@@ -230,7 +231,7 @@ class OtherReadings(Simulator):
             return parsed
         read, bad_mode = parsed
         if isinstance(read, params.ParamProblem):
-            return _error(400, read.error_code, read.message)
+            return refusal(400, read.error_code, read.message)
         owner = self._authenticate(request)
         if isinstance(owner, SimResponse):  # read before the key (OtherReadings2)
             owner = ""
@@ -243,15 +244,15 @@ class OtherReadings(Simulator):
         body = await bodies.read_json(request.body)
         if isinstance(body, bodies.BodyProblem):
             if "empty body" not in body.message or not self.DEPARTURES:
-                return _error(400, body.error_code, body.message)
+                return refusal(400, body.error_code, body.message)
             body = {}  # an empty body read as an empty object: missing_parameter follows
         if not isinstance(body, dict):
-            return _error(400, "invalid_request_body", "expected a JSON object")
+            return refusal(400, "invalid_request_body", "expected a JSON object")
         if (refused := self._unknown(set(body) - params.JSON_FIELDS)) is not None:
             return refused
         for flag in params.FLAG_DEFAULTS:
             if flag in body and not isinstance(body[flag], bool):
-                return _error(400, "invalid_request_body", f"{flag}: expected true or false")
+                return refusal(400, "invalid_request_body", f"{flag}: expected true or false")
         known = {k: v for k, v in body.items() if k in params.JSON_FIELDS}
         bad_mode = known.pop("garment_mode", None)
         if bad_mode in params.GARMENT_MODES:
@@ -263,7 +264,7 @@ class OtherReadings(Simulator):
     ) -> tuple[params.TryOnParams | params.ParamProblem, str | None] | SimResponse:
         form = await bodies.read_multipart(request.body, boundary, self.stream_cap())
         if isinstance(form, bodies.BodyProblem):
-            return _error(400, form.error_code, form.message)
+            return refusal(400, form.error_code, form.message)
         names = set(form.fields) | set(form.stray_files)
         if (refused := self._unknown(names - params.FORM_FIELDS)) is not None:
             return refused
@@ -271,7 +272,7 @@ class OtherReadings(Simulator):
         for flag in params.FLAG_DEFAULTS:
             if flag in texts:
                 if texts[flag] not in _FLAG_WORDS:  # exactly these spellings, case and all
-                    return _error(400, "invalid_request_body", f"{flag}: expected true or false")
+                    return refusal(400, "invalid_request_body", f"{flag}: expected true or false")
                 texts[flag] = "true" if _FLAG_WORDS[texts[flag]] else "false"
         bad_mode = texts.pop("garment_mode", None)
         if bad_mode in params.GARMENT_MODES:
@@ -284,7 +285,7 @@ class OtherReadings(Simulator):
         if not names or self.ignore_unknown_fields:
             return None
         shown = sorted(names)[0][:40]
-        return _error(400, "invalid_request_body", f"{shown}: expected only documented fields")
+        return refusal(400, "invalid_request_body", f"{shown}: expected only documented fields")
 
     def has_credits(self, key: str) -> bool:
         return True  # judged after the request is validated (another check order), below
@@ -299,13 +300,13 @@ class OtherReadings(Simulator):
             return got
         if parsed.bad_mode is not None:
             shown = parsed.bad_mode[:40]
-            return _error(
+            return refusal(
                 400,
                 "invalid_parameter",
                 f"garment_mode: expected auto, full, upper or lower, got {shown!r}",
             )
         if self.credits[parsed.owner] < self.config.credits_per_try_on:
-            return _error(403, "insufficient_api_credits", "expected a credit, got none left")
+            return refusal(403, "insufficient_api_credits", "expected a credit, got none left")
         return got
 
     def _failed_job(self, owner: str, refusal: SimResponse) -> SimResponse:
@@ -324,7 +325,7 @@ class OtherReadings(Simulator):
 
     def _accepted(self, job_id: str) -> SimResponse:
         body = {"job_id": job_id, "status": "pending"}
-        return _json(202, body, location=self.location_for(job_id))
+        return json_answer(202, body, location=self.location_for(job_id))
 
     def _submit(
         self, request: SimRequest, key: str, person: bytes, garment: bytes, duration: float
@@ -351,7 +352,7 @@ class OtherReadings(Simulator):
         key = await self._gate(request)
         if isinstance(key, SimResponse):
             return key
-        return _json(200, self.credit_body(key))
+        return json_answer(200, self.credit_body(key))
 
     def _result(self, result_id: str, *, head: bool) -> SimResponse:
         answer = super()._result(result_id, head=head)
@@ -362,108 +363,3 @@ class OtherReadings(Simulator):
             body = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
             return SimResponse(403, {"content-type": "application/xml"}, body)
         return answer
-
-
-class OtherReadings2(OtherReadings):
-    """The readings that cannot live beside OtherReadings's (an asctime Retry-After, a bare
-    number for the balance, an absolute-path Location, 404 for any job not one's own), ours where
-    OtherReadings has taken the other one (flat images refused), and a few of its own: the body
-    read before the key, unknown fields refused, a media type in capitals, results behind a
-    redirect."""
-
-    DEPARTURES: ClassVar[frozenset[str]] = frozenset()  # an empty body: invalid_request_body
-    READINGS: ClassVar[Mapping[str, str]] = {
-        **OtherReadings.READINGS,
-        "tryon.open.location_form": "relative, e.g. /v1/try-on/job/{job_id}",
-        "tryon.open.unknown_job_id": "404",
-        "tryon.open.other_account_job": "404",
-        "tryon.open.credit_endpoint_shape": "bare",
-        "tryon.open.flat_image": "400 unknown_foreground",
-        "tryon.open.extra_response_fields": "meta",
-        "tryon.open.unknown_request_fields": "an extra JSON field: 400 invalid_request_body",
-    }
-    ignore_unknown_fields: ClassVar[bool] = False
-    accept_flat_images: ClassVar[bool] = False
-    queue_share: ClassVar[float] = 0.5
-
-    def location_for(self, job_id: str) -> str:
-        return f"/v1/try-on/job/{job_id}"
-
-    def retry_after(self, seconds: int) -> str:
-        """An HTTP-date in the asctime form, which RFC 9110 has every recipient accept."""
-        return time.asctime(time.gmtime(math.ceil(time.time() + seconds)))
-
-    def credit_body(self, key: str) -> object:
-        return self.credits[key]
-
-    def extend(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {**body, "meta": {"request_id": f"req_{next(self._ids):08x}", "version": "beta"}}
-
-    def json_type(self) -> str:
-        # RFC 9110 section 8.3.1: type, subtype and charset value are case-insensitive
-        return "application/JSON; charset=UTF-8"
-
-    def unknown_job(self) -> SimResponse:
-        return _error(404, "not_found", "expected the id of a job, got another")
-
-    def foreign_job(self) -> SimResponse:
-        return self.unknown_job()  # another account's job looks like no job at all
-
-    def answer(self, request: SimRequest, response: SimResponse) -> SimResponse:
-        """result_url names a short link that redirects to the JPEG, as CDNs do."""
-        response = super().answer(request, response)
-        if not response.headers.get("content-type", "").lower().startswith("application/json"):
-            return response
-        body = json.loads(response.body)
-        if isinstance(body, dict) and isinstance(body.get("result_url"), str):
-            body["result_url"] = body["result_url"].replace("/results/", "/r/", 1)
-            return SimResponse(response.status, response.headers, json.dumps(body).encode())
-        return response
-
-    async def _try_on(self, request: SimRequest) -> SimResponse:
-        """The body is read before the key: a bad body without a valid key is a 400."""
-        refusal = self._authenticate(request)
-        if not isinstance(refusal, SimResponse):
-            return await super()._try_on(request)
-        parsed = await self._read_params(request)
-        return parsed if isinstance(parsed, SimResponse) else refusal
-
-    async def _route(self, request: SimRequest) -> SimResponse:
-        if request.path.startswith("/r/") and request.method.upper() in ("GET", "HEAD"):
-            where = "/results/" + request.path.removeprefix("/r/")
-            return SimResponse(302, {"location": where, "content-length": "0"}, b"")
-        return await super()._route(request)
-
-
-class OtherReadings3(OtherReadings):
-    """The third answer to points with three readings: a 429 without Retry-After, a balance
-    nested deeper than a client would guess, an image too small for the decoder's use
-    (unsupported_image_format), and an upload past the cap refused with 413 (RFC 9110)."""
-
-    DEPARTURES: ClassVar[frozenset[str]] = frozenset()
-    READINGS: ClassVar[Mapping[str, str]] = {
-        **OtherReadings.READINGS,
-        "tryon.open.retry_after": "no Retry-After",
-        "tryon.open.credit_endpoint_shape": "'data'",
-        "tryon.open.too_small_image": "400 unsupported_image_format",
-        "tryon.open.file_size_unit": "413 file_size_too_large",
-    }
-    too_small_code: ClassVar[str] = "unsupported_image_format"
-
-    async def _read_params(self, request: SimRequest) -> params.TryOnParams | SimResponse:
-        read = await super()._read_params(request)
-        if isinstance(read, SimResponse) and read.status == 400:
-            body = json.loads(read.body)
-            if body.get("error_code") == "file_size_too_large":  # the upload itself: 413
-                return _json(413, body)
-        return read
-
-    def _throttle(self, key: str) -> SimResponse | None:
-        answer = super()._throttle(key)
-        if answer is None:
-            return None
-        headers = {k: v for k, v in answer.headers.items() if k != "retry-after"}
-        return SimResponse(answer.status, headers, answer.body)
-
-    def credit_body(self, key: str) -> object:
-        return {"data": {"account": "acct_1", "credits": {"available": self.credits[key]}}}

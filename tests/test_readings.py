@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import NO_CREDITS_KEY, OTHER_KEY, Opened
-from tests.readings import OtherReadings, OtherReadings2, OtherReadings3
+from tests.readings import OtherReadings
+from tests.readings_variants import OtherReadings2, OtherReadings3
 from tryon_suite.clock import VirtualClock
 from tryon_suite.fixtures import FixtureImages
 from tryon_suite.targets import fixture_fetcher

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.readings import OtherReadings, OtherReadings2, OtherReadings3
+from tests.readings import OtherReadings
+from tests.readings_variants import OtherReadings2, OtherReadings3
 from tests.test_suite_verdicts import run_contract
 from tryon_suite.simulator.server import serving
 

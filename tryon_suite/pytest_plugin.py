@@ -19,7 +19,6 @@ from hypothesis import settings
 
 from tryon_suite.clauses import catalogue
 from tryon_suite.client import BudgetExhausted, Exchange, TryOnClient
-from tryon_suite.contract import limit_profile
 from tryon_suite.errors import PreflightError, SchemaError
 from tryon_suite.evidence import NOT_CHECKED, Collector, collecting, not_checked, observed
 from tryon_suite.options import (
@@ -134,7 +133,7 @@ _PREFLIGHT_FAILED = pytest.StashKey[bool]()
 def pytest_report_header(config: pytest.Config) -> list[str]:
     options = config.stash[OPTIONS]
     target = options.base_url or "in-process simulator"
-    limits = options.limits.name if options.limits else "reference"
+    limits = options.limits.name
     budget = options.budget if options.budget is not None else "none"
     extras = [
         name
@@ -160,8 +159,7 @@ def target(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Itera
     mutant to open instead (`tryon_suite.selfcheck`)."""
     options = pytestconfig.stash[OPTIONS]
     mutant = getattr(request, "param", options.mutant)
-    limits = options.limits or limit_profile()
-    with open_target(replace(options, mutant=mutant), limits) as opened:
+    with open_target(replace(options, mutant=mutant)) as opened:
         if mutant == options.mutant:
             pytestconfig.stash[_TARGET] = opened
         yield opened
@@ -309,7 +307,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         target=target.name if target else (options.base_url or "in-process simulator"),
         started=target.started if target else time.time(),
         finished=time.time(),
-        limits=(options.limits.name if options.limits else "reference"),
+        limits=options.limits.name,
         requests=target.budget.sent if target else 0,
         budget=options.budget,
         tests=tests,

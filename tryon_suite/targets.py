@@ -11,7 +11,7 @@ import httpx
 
 from tryon_suite.client import Budget, TryOnClient
 from tryon_suite.clock import VirtualClock
-from tryon_suite.contract import LimitProfile
+from tryon_suite.contract import LimitProfile, limit_profile
 from tryon_suite.errors import ConfigError
 from tryon_suite.fixtures import FixtureImages
 from tryon_suite.imageserver import ImageServer
@@ -41,7 +41,8 @@ class TargetOptions:
     allow_burst: bool = False
     image_base_url: str | None = None
     budget: int | None = None
-    limits: LimitProfile | None = None
+    #: the image-limit profile the target should obey (resolved once, from --tryon-limits)
+    limits: LimitProfile = field(default_factory=limit_profile)
     rate: float | None = None
     #: run in process against this mutant of the simulator (tryon_suite.mutants)
     mutant: str | None = None
@@ -125,8 +126,9 @@ class Target:
 
 
 @contextlib.contextmanager
-def open_target(options: TargetOptions, limits: LimitProfile) -> Iterator[Target]:
+def open_target(options: TargetOptions) -> Iterator[Target]:
     """Open the target the options name; close what was started when done."""
+    limits = options.limits
     images = FixtureImages(limits)
     if not options.live:
         yield from _in_process(options, limits, images)

@@ -83,10 +83,6 @@ class Budget:
             )
         self.sent += 1
 
-    @property
-    def left(self) -> int | None:
-        return None if self.limit is None else self.limit - self.sent
-
 
 @dataclass(frozen=True)
 class TryOnRequest:
@@ -123,12 +119,6 @@ class TryOnRequest:
         """The body bytes and Content-Type, for clients other than httpx (Locust's, say)."""
         request = httpx.Request("POST", "http://encode.invalid/", **self.httpx_kwargs())
         return request.read(), {"Content-Type": request.headers["content-type"]}
-
-    def with_fields(self, **changes: Any) -> TryOnRequest:
-        merged = {**self.fields, **changes}
-        return TryOnRequest(
-            self.kind, {k: v for k, v in merged.items() if v is not None}, self.files
-        )
 
     @property
     def waits(self) -> bool:

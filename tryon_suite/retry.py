@@ -116,7 +116,6 @@ class Pacer:
         self._capacity = float(max(1, burst))
         self._tokens = self._capacity
         self._updated = now()
-        self.waited = 0.0
 
     def wait(self) -> None:
         """Block until a request may go; a rate of 0 never waits."""
@@ -128,7 +127,6 @@ class Pacer:
         if self._tokens < 1.0:
             delay = (1.0 - self._tokens) / self.rate
             self._sleep(delay)
-            self.waited += delay
             self._tokens = 1.0
             self._updated = self._now()
         self._tokens -= 1.0

@@ -13,7 +13,7 @@ from typing import Any, Final
 from hypothesis import strategies as st
 
 from tryon_suite.client import TryOnRequest
-from tryon_suite.contract import ERROR_400_CODES, load_schema
+from tryon_suite.contract import load_schema
 from tryon_suite.fixtures import FixtureImages
 from tryon_suite.images import render_image
 
@@ -32,7 +32,6 @@ GARMENT_MODES: Final[tuple[str, ...]] = tuple(_REQUEST["properties"]["garment_mo
 FLAGS: Final[tuple[str, ...]] = tuple(
     name for name, spec in _REQUEST["properties"].items() if spec.get("type") == "boolean"
 )
-ANY_400: Final = frozenset(ERROR_400_CODES)
 #: A value of the wrong type: invalid_parameter by the letter of API.md; a server validating
 #: the body as a whole may fairly say invalid_request_body.
 WRONG_TYPE: Final = frozenset({"invalid_parameter", "invalid_request_body"})

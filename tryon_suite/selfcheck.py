@@ -99,7 +99,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     """A mutant already killed on one of its clauses runs no further test: the item is passed
     over without a report, and what the item before it left set up for it (its module, say)
-    is torn down as its own teardown would have (pytest's runner does the same)."""
+    is torn down as its own teardown would have. pytest offers no public way to pass an item
+    over; its runner's teardown calls this same `SetupState.teardown_exact(nextitem)`."""
     name = mutant_of(item)
     if name is None or item.config.getoption("--tryon-selftest-full"):
         return None

@@ -21,6 +21,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "contract_run.md"
 
@@ -88,11 +90,11 @@ def main() -> int:
                         "--tryon-base-url",
                         url,
                         "--tryon-api-key",
-                        "tryon-demo-key",
+                        DEMO_KEY,
                         "--tryon-no-credits-key",
-                        "tryon-no-credits-key",
+                        NO_CREDITS_KEY,
                         "--tryon-other-key",
-                        "tryon-other-key",
+                        OTHER_KEY,
                         "--tryon-allow-burst",
                     ],
                     out,

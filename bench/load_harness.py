@@ -28,9 +28,11 @@ from pathlib import Path
 
 import httpx
 
+from tryon_suite.simulator.config import DEMO_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "load_harness.md"
-KEY = "tryon-demo-key"
+KEY = DEMO_KEY
 
 
 def start_mock(*args: str) -> tuple[subprocess.Popen[str], str]:

@@ -28,13 +28,13 @@ from pathlib import Path
 
 from tryon_suite.clock import RealClock
 from tryon_suite.mutants import CATALOGUE, mutant
-from tryon_suite.simulator.config import SimulatorConfig
+from tryon_suite.simulator.config import DEMO_KEY, SimulatorConfig
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.server import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "schemathesis_vs_suite.md"
-KEY = "tryon-demo-key"
+KEY = DEMO_KEY
 CONFIG = SimulatorConfig(rate_limit=20.0, burst=5, processing_time=0.05)
 
 

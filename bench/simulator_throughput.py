@@ -34,11 +34,11 @@ from starlette.types import Receive, Scope, Send
 
 from tryon_suite.clock import RealClock
 from tryon_suite.simulator.asgi import SimulatorApp
-from tryon_suite.simulator.config import SimulatorConfig
+from tryon_suite.simulator.config import DEMO_KEY, SimulatorConfig
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.server import SimulatorServer, base_url_of, bind, uvicorn_config
 
-KEY = "tryon-demo-key"
+KEY = DEMO_KEY
 RESULTS = Path(__file__).parent / "results" / "simulator_throughput.md"
 
 

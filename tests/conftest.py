@@ -23,9 +23,6 @@ from tryon_suite.simulator.inprocess import InProcessSimulator
 from tryon_suite.simulator.server import serving
 from tryon_suite.targets import IMAGE_HOST
 
-OTHER_KEY = "tryon-other-key"
-NO_CREDITS_KEY = "tryon-no-credits-key"
-
 #: A quiet simulator: no rate limit, instant processing; tests turn on what they test.
 QUIET = SimulatorConfig(rate_limit=0, processing_time=0.0)
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tryon_suite.simulator.cli import main
-from tryon_suite.simulator.config import DEMO_KEY
+from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
 
 pytestmark = pytest.mark.slow(19)
 
@@ -75,8 +75,8 @@ def test_it_prints_its_url_and_keys_answers_http_and_stops_cleanly(
     keys = _more_lines(proc, 3)
     expected = [
         f"Key {DEMO_KEY} (1000000 credits)",
-        "Key tryon-other-key (1000000 credits)",
-        "Key tryon-no-credits-key (0 credits)",
+        f"Key {OTHER_KEY} (1000000 credits)",
+        f"Key {NO_CREDITS_KEY} (0 credits)",
     ]
     assert keys == expected, f"expected the default keys {expected}, got {keys}"
     response = httpx.get(f"{url}/v1/credits", headers={"X-API-KEY": DEMO_KEY})

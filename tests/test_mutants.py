@@ -12,10 +12,11 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import OTHER_KEY, QUIET, Opened
+from tests.conftest import QUIET, Opened
 from tryon_suite.clock import VirtualClock
 from tryon_suite.fixtures import FixtureImages
 from tryon_suite.mutants import CATALOGUE, mutant
+from tryon_suite.simulator.config import OTHER_KEY
 from tryon_suite.simulator.core import Job, SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.fetch import StaticFetcher
 from tryon_suite.simulator.hooks import Hooks

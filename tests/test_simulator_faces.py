@@ -13,10 +13,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import NO_CREDITS_KEY, OTHER_KEY, Face
+from tests.conftest import Face
 from tryon_suite.checks import Endpoint, answer_problem
 from tryon_suite.imageserver import ImageServer
-from tryon_suite.simulator.config import DEMO_KEY
+from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
 
 FaceFactory = Callable[..., Face]
 

@@ -13,6 +13,7 @@ import pytest
 from tests.readings import OtherReadings
 from tests.readings_variants import OtherReadings2, OtherReadings3
 from tests.test_suite_verdicts import run_contract
+from tryon_suite.simulator.config import NO_CREDITS_KEY, OTHER_KEY
 from tryon_suite.simulator.server import serving
 
 pytestmark = pytest.mark.slow(45)
@@ -37,9 +38,9 @@ def readings_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[i
                 folder,
                 "contract",
                 "--tryon-no-credits-key",
-                "tryon-no-credits-key",
+                NO_CREDITS_KEY,
                 "--tryon-other-key",
-                "tryon-other-key",
+                OTHER_KEY,
                 "--tryon-allow-burst",
                 rate=30,  # under its 40/s, so pacing is tested too; a burst still meets a 429
             )

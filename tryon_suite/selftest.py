@@ -23,7 +23,7 @@ from typing import Any
 
 from tryon_suite.mutants import CATALOGUE, Mutant, mutant
 from tryon_suite.report import render_report
-from tryon_suite.simulator.config import DEMO_KEY
+from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
 
 __all__ = [
     "ContractRun",
@@ -42,9 +42,9 @@ CORRECT = "(correct simulator)"
 ROWS = "selftest-rows.json"
 PERMISSIONS = [
     "--tryon-no-credits-key",
-    "tryon-no-credits-key",
+    NO_CREDITS_KEY,
     "--tryon-other-key",
-    "tryon-other-key",
+    OTHER_KEY,
     "--tryon-allow-burst",
 ]
 

@@ -9,7 +9,15 @@ from typing import Final, Literal
 from tryon_suite.contract import LimitProfile, limit_profile
 from tryon_suite.errors import ConfigError
 
-__all__ = ["DEFAULT_ACCOUNTS", "DEMO_KEY", "Account", "SimulatorConfig", "parse_account"]
+__all__ = [
+    "DEFAULT_ACCOUNTS",
+    "DEMO_KEY",
+    "NO_CREDITS_KEY",
+    "OTHER_KEY",
+    "Account",
+    "SimulatorConfig",
+    "parse_account",
+]
 
 
 @dataclass(frozen=True)
@@ -22,13 +30,16 @@ class Account:
 
 #: The first default key, funded: the one a quickstart, a test or a benchmark sends unless told.
 DEMO_KEY: Final = "tryon-demo-key"
+#: A second funded account's key (the isolation checks) and a key with no credits (the 403s).
+OTHER_KEY: Final = "tryon-other-key"
+NO_CREDITS_KEY: Final = "tryon-no-credits-key"
 
 #: The documented default keys: two funded accounts (for isolation checks) and one with none.
 #: They are test fixtures, not secrets, and are printed in full by `tryon-mock`.
 DEFAULT_ACCOUNTS: Final[tuple[Account, ...]] = (
     Account(DEMO_KEY, 1_000_000),
-    Account("tryon-other-key", 1_000_000),
-    Account("tryon-no-credits-key", 0),
+    Account(OTHER_KEY, 1_000_000),
+    Account(NO_CREDITS_KEY, 0),
 )
 
 DEFAULT_CREDITS: Final = 1000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -224,3 +225,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return float(mark.args[0]) if mark is not None and mark.args else 0.0
 
     items.sort(key=lambda item: -seconds(item))
+    # pytest-xdist's --dist loadfile keeps one item per node id: a second item with the same id
+    # would silently never run (Schemathesis once made two such).
+    twice = sorted(nodeid for nodeid, n in Counter(i.nodeid for i in items).items() if n > 1)
+    if twice:
+        raise pytest.UsageError(f"expected every test id once, got these twice or more: {twice}")

@@ -121,3 +121,16 @@ def test_json_errors_name_the_place_not_python_internals() -> None:
     huge = anyio.run(bodies.read_json, _stream(b'{"wait_for_result": ' + b"9" * 5000 + b"}"))
     assert isinstance(huge, bodies.BodyProblem)
     assert huge.message == "expected valid JSON, got a number or nesting too large to read", huge
+
+
+def test_against_a_live_target_hypothesis_does_not_shrink() -> None:
+    """A failure found live is reported as found: shrinking it would spend requests (and
+    credits) on a smaller example. Measured against tryon-mock at 15/s with every option: a
+    failing run sent 217 and 340 requests with shrinking, 184 and 167 without; passing, 179."""
+    from hypothesis import Phase, settings
+
+    import tryon_suite.options  # noqa: F401  (registers the profiles)
+
+    phases = settings.get_profile("live").phases
+    assert Phase.shrink not in phases, f"expected no shrink phase live, got {phases}"
+    assert Phase.generate in phases, f"expected examples still generated live, got {phases}"

@@ -39,7 +39,9 @@ settings.register_profile(
 settings.register_profile(
     "thorough", max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck)
 )
-# Against a live target every example is a paid request: few of them, derandomized.
+# Against a live target every example is a paid request: few of them, derandomized, and no
+# shrinking (a failure found is reported as found, without the requests a smaller example
+# would cost: a failing run costs what a passing one does, give or take the failing example).
 settings.register_profile(
     "live",
     max_examples=6,
@@ -47,6 +49,7 @@ settings.register_profile(
     database=None,
     deadline=None,
     suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
 # The self-test runs the suite once per mutant: fewer examples, the same every time, and no
 # shrinking (a killed mutant needs the first failing example, not the smallest one).

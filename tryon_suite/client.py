@@ -29,10 +29,12 @@ __all__ = [
     "DEFAULT_KEY",
     "Budget",
     "BudgetExhausted",
+    "Endpoint",
     "Exchange",
     "OnAnswer",
     "TryOnClient",
     "TryOnRequest",
+    "endpoint",
     "exchange_of",
     "request_name",
 ]
@@ -126,15 +128,29 @@ class TryOnRequest:
         return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
+#: The API's two documented endpoints.
+Endpoint = Literal["try-on", "job"]
+
+
+def endpoint(method: str, url: str) -> Endpoint | None:
+    """Which documented endpoint a request calls, by method and path (None: another one)."""
+    path = httpx.URL(url).path.rstrip("/")
+    if method == "POST" and path.endswith(TRY_ON):
+        return "try-on"
+    if method == "GET" and f"{TRY_ON}/job/" in path:
+        return "job"
+    return None
+
+
 def request_name(method: str, url: str, body: TryOnRequest | None = None) -> str:
     """The name a request goes by in statistics: its endpoint, not its URL (one job is not
     another endpoint), and for a try-on whether it waits for the result."""
-    path = httpx.URL(url).path.rstrip("/")
-    if method == "POST" and path.endswith(TRY_ON):
+    called = endpoint(method, url)
+    if called == "try-on":
         return f"POST {TRY_ON} ({'sync' if body is None or body.waits else 'polling'})"
-    if method == "GET" and f"{TRY_ON}/job/" in path:
+    if called == "job":
         return f"GET {JOB}"
-    return f"{method} {path}"
+    return f"{method} {httpx.URL(url).path.rstrip('/')}"
 
 
 #: Where a request carries its statistics name, for a transport that reports it (Locust's).

@@ -10,7 +10,7 @@ from typing import Any, Final, Literal
 
 import httpx
 
-from tryon_suite.client import TRY_ON, Exchange
+from tryon_suite.client import Endpoint, Exchange, endpoint
 from tryon_suite.contract import RESPONSE_SCHEMAS, validation_problem
 from tryon_suite.errors import ContractViolation
 from tryon_suite.evidence import Evidence, held
@@ -35,7 +35,6 @@ __all__ = [
     "schema_for",
 ]
 
-Endpoint = Literal["try-on", "job"]
 
 #: A client's mistake answered with a 5xx is a server fault wherever it happens.
 NO_5XX: Final = "tryon.robustness.no_5xx_on_bad_input"
@@ -143,12 +142,7 @@ def headers_problem(response: httpx.Response) -> str | None:
 
 def endpoint_of(exchange: Exchange) -> Endpoint | None:
     """Which documented endpoint an exchange called, by method and path."""
-    path = exchange.path.rstrip("/")
-    if exchange.method == "POST" and path.endswith(TRY_ON):
-        return "try-on"
-    if exchange.method == "GET" and f"{TRY_ON}/job/" in path:
-        return "job"
-    return None
+    return endpoint(exchange.method, exchange.url)
 
 
 def judge_answer(exchange: Exchange) -> list[Evidence]:

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
-from tryon_suite import Target, TryOnClient, TryOnRequest, expect_jpeg
+from tryon_suite import (
+    Target,
+    TryOnClient,
+    TryOnRequest,
+    expect_jpeg,
+    fixture_files,
+    fixture_urls,
+    not_checked,
+)
 
-
-# JPEG is the one format every reading of the contract accepts (the results are JPEGs); which
-# others are taken is an open point (tryon.limits.formats).
-def files(
-    target: Target, person: str = "person.jpg", garment: str = "garment.jpg"
-) -> dict[str, Any]:
-    images = target.images
-    return {
-        "person_image": (person, images[person], images.mime_type(person)),
-        "garment_image": (garment, images[garment], images.mime_type(garment)),
-    }
-
-
-def urls(
-    target: Target, person: str = "person.jpg", garment: str = "garment.jpg"
-) -> dict[str, str]:
-    return {
-        "person_image_url": target.image_url(person),
-        "garment_image_url": target.image_url(garment),
-    }
+#: Multipart parts and JSON URLs of the fixture images (JPEG unless told).
+files = fixture_files
+urls = fixture_urls
 
 
 #: Seconds a live run waits before fetching a result again: an hour is too long to wait, but
@@ -35,15 +24,23 @@ def urls(
 LIVE_RECHECK = 5.0
 
 
-def expect_still_valid(client: TryOnClient, target: Target, url: str) -> None:
+def expect_still_valid(
+    client: TryOnClient, target: Target, url: str, seen_at: float | None = None
+) -> None:
     """tryon.result.valid_one_hour on any path: where the suite moves the target's clock, the
-    result still downloads 10 s before its hour is up; live, it still does a few seconds on
-    (which can fail the clause, never show it holds)."""
+    result still downloads 10 s before its hour is up (counted from `seen_at`, when an answer
+    first carried it, else from now); live, it still does a few seconds after it came (which
+    can fail the clause, never show it holds; a result bought early has waited already)."""
     if not target.live:
-        target.advance(3590)
+        elapsed = 0.0 if seen_at is None else target.now() - seen_at
+        if elapsed > 3590:
+            not_checked(f"the target's clock moved {elapsed:.0f} s since the result came")
+        target.advance(3590 - elapsed)
         expect_jpeg(client.download(url), clause="tryon.result.valid_one_hour")
         return
-    target.sleep(LIVE_RECHECK)
+    waited = 0.0 if seen_at is None else target.now() - seen_at
+    if waited < LIVE_RECHECK:
+        target.sleep(LIVE_RECHECK - waited)
     expect_jpeg(client.download(url), clause="tryon.result.valid_one_hour", record=False)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from contract.helpers import files, polling_body
+from contract.helpers import files
 from tryon_suite import (
     Target,
     TryOnClient,
@@ -54,11 +54,10 @@ def test_a_try_on_with_a_wrong_key_gets_401(client: TryOnClient, target: Target)
 @pytest.mark.clause(
     "tryon.401.job_missing_key", "tryon.401.job_wrong_key", "tryon.401.invalid_auth_token"
 )
-@pytest.mark.spends_credits
-def test_a_job_status_without_or_with_a_wrong_key_gets_401(
-    client: TryOnClient, target: Target
-) -> None:
-    accepted = client.try_on(polling_body(target))
+@pytest.mark.purchases("job-json")
+def test_a_job_status_without_or_with_a_wrong_key_gets_401(bought, client: TryOnClient) -> None:
+    """The job is the purchase the polling checks follow: asking for it costs nothing more."""
+    accepted = bought("job-json").response
     expect_status(accepted, {202}, "tryon.202.when_not_waiting", "tryon.202.job_id")
     location = location_of(accepted)
     for key, clause in (

@@ -242,10 +242,10 @@ def test_a_file_past_the_size_limit_is_file_size_too_large(
 
 @pytest.mark.clause("tryon.open.file_size_unit")
 @pytest.mark.spends_credits
-def test_what_a_file_between_25e6_and_25_mib_gets(
-    client: TryOnClient, target: Target, observe
-) -> None:
-    response = client.try_on(_with_person(target, "between.jpg", "file"))
+@pytest.mark.purchases("file-between-25e6-and-25mib")
+def test_what_a_file_between_25e6_and_25_mib_gets(bought, target: Target, observe) -> None:
+    """A purchase: a target that takes it processes it, concurrently with the free checks."""
+    response = bought("file-between-25e6-and-25mib").response
     size = len(target.images["between.jpg"])
     _observe_accepted_or_refused(response, "tryon.open.file_size_unit", f"{size:,} bytes", observe)
 
@@ -303,12 +303,11 @@ def test_what_an_unreachable_image_url_gets(client: TryOnClient, target: Target,
 
 @pytest.mark.clause("tryon.open.form_booleans")
 @pytest.mark.spends_credits
-def test_which_spellings_of_a_form_flag_are_taken(
-    client: TryOnClient, target: Target, observe
-) -> None:
+@pytest.mark.purchases("form-wait-True", "form-wait-1")
+def test_which_spellings_of_a_form_flag_are_taken(bought, observe) -> None:
     seen = []
     for spelling in ("True", "1"):
-        response = client.try_on(TryOnRequest.multipart(files(target), wait_for_result=spelling))
+        response = bought(f"form-wait-{spelling}").response
         seen.append(f"{spelling!r}: {response.status_code}")
         expect_no_5xx(response, f"200, 202 or 400 for {spelling!r}")
     observe("tryon.open.form_booleans", ", ".join(seen))

@@ -40,21 +40,36 @@ pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
     "tryon.job.status_values",
     "tryon.result.jpeg",
 )
+@pytest.mark.purchases("job-json", "job-multipart")
 def test_jobs_behave_under_any_sequence_of_submits_polls_and_waits(
-    client: TryOnClient, target: Target
+    client: TryOnClient, target: Target, bought
 ) -> None:
+    """Live, every job is paid for: the machine explores the run's two bought jobs (polls,
+    waits, downloads, peeks cost requests, not credits) and submits none of its own."""
+    bought_jobs = {}
+    if target.live:
+        for kind in ("json", "multipart"):
+            accepted = bought(f"job-{kind}").response
+            body = expect_status(accepted, {202}, "tryon.202.when_not_waiting", "tryon.202.job_id")
+            bought_jobs[kind] = JobTrace(str(body["job_id"]), location_of(accepted))
+
     class Jobs(RuleBasedStateMachine):
         jobs = Bundle("jobs")
 
-        # Every example starts with one job submitted and polled, so even a live run's few
-        # examples examine a status; the rules then explore from there.
+        # Every example starts with one job submitted (or bought) and polled, so even a live
+        # run's few examples examine a status; the rules then explore from there.
         @initialize(target=jobs, kind=st.sampled_from(["json", "multipart"]))
         def start(self, kind: str) -> JobTrace:
             self.traces: list[JobTrace] = []
-            trace = self.submit(kind)
+            if kind in bought_jobs:
+                trace = JobTrace(bought_jobs[kind].job_id, bought_jobs[kind].location)
+                self.traces.append(trace)
+            else:
+                trace = self.submit(kind)
             poll_once(client, trace)
             return trace
 
+        @precondition(lambda self: not bought_jobs)
         @rule(target=jobs, kind=st.sampled_from(["json", "multipart"]))
         def submit(self, kind: str) -> JobTrace:
             response = client.try_on(polling_body(target, kind))
@@ -87,8 +102,8 @@ def test_jobs_behave_under_any_sequence_of_submits_polls_and_waits(
         Jobs,
         settings=settings(
             base,
-            max_examples=max(3, base.max_examples // 10),
-            stateful_step_count=12 if target.live else 25,
+            max_examples=2 if target.live else max(3, base.max_examples // 10),
+            stateful_step_count=8 if target.live else 25,
             suppress_health_check=list(HealthCheck),
             deadline=None,
         ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from contract.helpers import answer_text, expect_still_valid, polling_body
+from contract.helpers import answer_text, expect_still_valid
 from tryon_suite import (
     NO_5XX,
     Target,
@@ -13,19 +13,12 @@ from tryon_suite import (
     expect_job_accepted,
     expect_jpeg,
     expect_refusal,
-    follow,
+    judge_job,
     location_of,
     not_checked,
 )
 
 pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
-
-
-def submit(client: TryOnClient, target: Target, kind: str = "multipart") -> tuple[str, str]:
-    """Send a polling try-on; returns (job_id, Location as sent)."""
-    response = client.try_on(polling_body(target, kind))
-    body = expect_job_accepted(response)
-    return str(body["job_id"]), location_of(response)
 
 
 @pytest.mark.clause(
@@ -46,14 +39,21 @@ def submit(client: TryOnClient, target: Target, kind: str = "multipart") -> tupl
     "tryon.request.wait_for_result",
     "tryon.open.job_error_codes",
 )
+@pytest.mark.purchases("job-json", "job-multipart")
 @pytest.mark.parametrize("kind", ["json", "multipart"])
 def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
-    client: TryOnClient, target: Target, kind: str, observe
+    client: TryOnClient, target: Target, bought, kind: str, observe
 ) -> None:
-    job_id, location = submit(client, target, kind)
+    """The job is a purchase, followed while the free checks ran; every poll is judged here."""
+    sale = bought(f"job-{kind}")
+    assert sale.response is not None
+    body = expect_job_accepted(sale.response)
+    job_id, location = str(body["job_id"]), location_of(sale.response)
     form = "absolute" if httpx.URL(location).is_absolute_url else "relative"
     observe("tryon.open.location_form", f"{form}, e.g. {location.replace(job_id, '{job_id}')}")
-    trace = follow(client, target.poll, job_id, location, extra=2, must_end=True)
+    trace = judge_job(
+        job_id, location, sale.polls, target.poll, timed_out=sale.timed_out, must_end=True
+    )
     extra = sorted(set(trace.last) - {"job_id", "status", "result_url", "error"})
     observe(
         "tryon.open.extra_response_fields",
@@ -62,8 +62,10 @@ def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
     if trace.final == "failed":
         observe("tryon.open.job_error_codes", str(trace.last.get("error", {}).get("error_code")))
         not_checked(f"the job failed ({trace.last.get('error')}), so no result to download")
-    expect_jpeg(client.download(trace.last["result_url"]))
-    expect_still_valid(client, target, trace.last["result_url"])
+    if sale.download is None:
+        raise AssertionError(f"expected the purchase to have downloaded {trace.last}")
+    expect_jpeg(sale.download)
+    expect_still_valid(client, target, trace.last["result_url"], sale.result_seen_at)
 
 
 @pytest.mark.clause(
@@ -71,14 +73,19 @@ def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
     "tryon.open.other_account_job",
     NO_5XX,
 )
-def test_another_account_cannot_see_a_job(client: TryOnClient, target: Target, observe) -> None:
+@pytest.mark.purchases("job-json")
+def test_another_account_cannot_see_a_job(
+    client: TryOnClient, target: Target, bought, observe
+) -> None:
     """OWASP API1 (broken object-level authorization): a must, whatever the refusal's code."""
     if target.other_key is None:
         not_checked("needs a second account's key (--tryon-other-key)")
-    job_id, location = submit(client, target)
-    # Peek once the job is done: a server may hide running jobs and leak finished ones.
-    follow(client, target.poll, job_id, location)
-    response = client.job(location, key=target.other_key)
+    # Peek once the job is done (the purchase followed it to its end): a server may hide
+    # running jobs and leak finished ones.
+    sale = bought("job-json")
+    assert sale.response is not None
+    expect_job_accepted(sale.response)
+    response = client.job(location_of(sale.response), key=target.other_key)
     observe("tryon.open.other_account_job", answer_text(response), response)
     expect_refusal(response, "tryon.job.other_account_hidden", "another account's job")
 

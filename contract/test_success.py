@@ -7,10 +7,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from contract.helpers import LIVE_RECHECK, expect_still_valid, files, urls
+from contract.helpers import LIVE_RECHECK, expect_still_valid, files
 from tryon_suite import (
     ERROR_400_CODES,
     NO_5XX,
+    Sale,
     Target,
     TryOnClient,
     TryOnRequest,
@@ -29,122 +30,120 @@ pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
 BALANCE_READS = 3
 
 
-def _result(
-    client: TryOnClient, body: TryOnRequest, observe=None, accepted: tuple[str, ...] = ()
-) -> str:
-    """Send, expect 200 with a result_url, download it as a JPEG; returns the URL. A success
-    is evidence for the body's kind and fields, and for `accepted` (what the body tried)."""
-    answer = expect_result_answer(client.try_on(body), body, accepted)
+def _judged(sale: Sale, observe=None, accepted: tuple[str, ...] = ()) -> str:
+    """Judge a bought sync try-on: 200 with a result_url, the result a JPEG; returns the URL.
+    A success is evidence for the body's kind and fields, and for `accepted` (what the body
+    tried). Every check that shares the purchase judges the same answer."""
+    assert sale.response is not None
+    answer = expect_result_answer(sale.response, sale.body, accepted)
     if observe is not None:
         extra = sorted(set(answer) - {"result_url"})
         observe(
             "tryon.open.extra_response_fields", f"200 body: {extra or 'none beyond result_url'}"
         )
-    expect_jpeg(client.download(answer["result_url"]))
+    if sale.download is None:
+        raise AssertionError(f"expected the purchase to have downloaded {answer['result_url']}")
+    expect_jpeg(sale.download)
     return str(answer["result_url"])
 
 
+#: The garment modes, each bought once, in the purchase that carries it.
+MODE_PURCHASES = {
+    "auto": "multipart-auto",
+    "full": "multipart-full",
+    "upper": "json-upper",
+    "lower": "json-lower",
+}
+
+
 @pytest.mark.clause(
-    "tryon.content_type.multipart",
-    "tryon.request.person_image",
-    "tryon.request.garment_image",
     "tryon.request.garment_mode",
     "tryon.200.when_waiting",
     "tryon.200.result_url",
     "tryon.result.jpeg",
     "tryon.content_type.json_answers",
 )
-@pytest.mark.parametrize("mode", ["auto", "full", "upper", "lower"])
-def test_a_multipart_try_on_answers_200_with_a_jpeg_for_each_garment_mode(
-    client: TryOnClient, target: Target, mode: str, observe
-) -> None:
-    _result(
-        client,
-        TryOnRequest.multipart(files(target), garment_mode=mode, wait_for_result=True),
-        observe,
-        accepted=("tryon.request.garment_mode",),
-    )
+@pytest.mark.purchases(*MODE_PURCHASES.values())
+@pytest.mark.parametrize("mode", list(MODE_PURCHASES))
+def test_each_garment_mode_answers_200_with_a_jpeg(bought, mode: str, observe) -> None:
+    """Each mode is one purchase: two multipart, two JSON, each with other flags and edges."""
+    sale = bought(MODE_PURCHASES[mode])
+    assert sale.body.fields.get("garment_mode") == mode, f"expected {mode}, got {sale.body}"
+    _judged(sale, observe, accepted=("tryon.request.garment_mode",))
 
 
 @pytest.mark.clause(
+    "tryon.content_type.multipart",
     "tryon.content_type.json",
+    "tryon.request.person_image",
+    "tryon.request.garment_image",
     "tryon.request.person_image_url",
     "tryon.request.garment_image_url",
-    "tryon.request.garment_mode",
-    "tryon.200.result_url",
-    "tryon.result.jpeg",
-)
-@pytest.mark.parametrize("mode", ["auto", "full", "upper", "lower"])
-def test_a_json_try_on_with_image_urls_answers_200_with_a_jpeg(
-    client: TryOnClient, target: Target, mode: str
-) -> None:
-    _result(
-        client,
-        TryOnRequest.json(**urls(target), garment_mode=mode, wait_for_result=True),
-        accepted=("tryon.request.garment_mode",),
-    )
-
-
-@pytest.mark.clause(
     "tryon.request.preprocess_garment",
     "tryon.request.remove_background",
     "tryon.request.wait_for_result",
 )
-@pytest.mark.parametrize(
-    ("kind", "preprocess", "remove"),
-    [
-        ("json", True, True),
-        ("json", False, False),
-        ("multipart", False, True),
-        ("multipart", True, False),
-    ],
-)
-def test_each_flag_value_is_accepted(
-    client: TryOnClient, target: Target, kind: str, preprocess: bool, remove: bool
-) -> None:
-    flags = {"preprocess_garment": preprocess, "remove_background": remove, "wait_for_result": True}
-    body = (
-        TryOnRequest.json(**urls(target), **flags)
-        if kind == "json"
-        else TryOnRequest.multipart(files(target), **flags)
+@pytest.mark.purchases(*MODE_PURCHASES.values())
+def test_each_flag_value_is_accepted_as_multipart_and_as_json(bought) -> None:
+    """Across the four mode purchases each flag is sent true and false, on both kinds."""
+    seen: dict[str, set[str]] = {}
+    for name in MODE_PURCHASES.values():
+        sale = bought(name)
+        flags = ("preprocess_garment", "remove_background", "wait_for_result")
+        _judged(sale, accepted=tuple(f"tryon.request.{f}" for f in flags if f in sale.body.fields))
+        for flag in flags:
+            if flag in sale.body.fields:
+                seen.setdefault(flag, set()).add(str(sale.body.fields[flag]).lower())
+    assert seen["preprocess_garment"] == seen["remove_background"] == {"true", "false"}, (
+        f"expected both values of each flag among the purchases, got {seen}"
     )
-    _result(client, body, accepted=tuple(f"tryon.request.{flag}" for flag in flags))
 
 
 @pytest.mark.clause("tryon.request.wait_for_result_default", "tryon.request.garment_mode_default")
-@pytest.mark.parametrize("kind", ["json", "multipart"])
-def test_without_optional_fields_the_try_on_waits_and_answers_200(
-    client: TryOnClient, target: Target, kind: str
-) -> None:
-    body = (
-        TryOnRequest.json(**urls(target))
-        if kind == "json"
-        else TryOnRequest.multipart(files(target))
-    )
-    _result(client, body, accepted=("tryon.request.wait_for_result_default",))
+@pytest.mark.purchases("multipart-defaults", "json-upper")
+@pytest.mark.parametrize("name", ["multipart-defaults", "json-upper"])
+def test_without_wait_for_result_the_try_on_waits_and_answers_200(bought, name: str) -> None:
+    """Multipart with no optional field; JSON with wait_for_result left out."""
+    sale = bought(name)
+    assert "wait_for_result" not in sale.body.fields, f"expected it left out, got {sale.body}"
+    _judged(sale, accepted=("tryon.request.wait_for_result_default",))
 
 
 @pytest.mark.clause("tryon.request.file_wins_over_url")
-def test_a_file_wins_over_its_url(client: TryOnClient, target: Target) -> None:
+@pytest.mark.purchases("multipart-full")
+def test_a_file_wins_over_its_url(bought) -> None:
     """The URLs point at bytes that are no image: only the files can make this succeed."""
-    urls = {
-        "person_image_url": target.image_url("random.bin"),
-        "garment_image_url": target.image_url("random.bin"),
-    }
-    body = TryOnRequest.multipart(files(target), **urls, wait_for_result=True)
-    _result(client, body, accepted=("tryon.request.file_wins_over_url",))
+    sale = bought("multipart-full")
+    assert "person_image_url" in sale.body.fields, f"expected decoy URLs, got {sale.body}"
+    _judged(sale, accepted=("tryon.request.file_wins_over_url",))
 
 
 @pytest.mark.clause(
     "tryon.limits.formats", "tryon.limits.within_limits_accepted", NO_5XX, "tryon.400.body"
 )
-@pytest.mark.parametrize("fmt", ["jpg", "png", "webp"])
+@pytest.mark.purchases("png-and-webp", "multipart-defaults")
 def test_which_of_jpeg_png_and_webp_are_accepted(
-    client: TryOnClient, target: Target, fmt: str, observe
+    client: TryOnClient, target: Target, bought, observe
 ) -> None:
-    """The reference page names no format: each answer is a reading, 200 or a 400."""
-    body = TryOnRequest.multipart(files(target, f"person.{fmt}", f"garment.{fmt}"))
-    response = client.try_on(body)
+    """The reference page names no format: each answer is a reading, 200 or a 400. PNG and
+    WebP go in one purchase; only if it is refused does each go alone, to tell which."""
+    jpeg = bought("multipart-defaults")
+    assert jpeg.response is not None
+    _record_format(jpeg.response, "jpg", observe)
+    both = bought("png-and-webp")
+    assert both.response is not None
+    if both.response.status_code == 200:
+        for fmt in ("png", "webp"):
+            _record_format(both.response, fmt, observe)
+        return
+    for fmt in ("png", "webp"):
+        alone = client.try_on(
+            TryOnRequest.multipart(files(target, f"person.{fmt}", f"garment.{fmt}"))
+        )
+        _record_format(alone, fmt, observe)
+
+
+def _record_format(response: httpx.Response, fmt: str, observe) -> None:
     code = None
     if response.status_code != 200:
         code = expect_error(response, 400, ERROR_400_CODES, "tryon.400.body")
@@ -159,27 +158,29 @@ def test_which_of_jpeg_png_and_webp_are_accepted(
     "tryon.limits.min_resolution",
     "tryon.limits.max_resolution",
 )
-@pytest.mark.parametrize("edge", ["edge-min.jpg", "edge-max.jpg"])
-@pytest.mark.parametrize("image", ["person", "garment"])
-def test_images_exactly_at_the_resolution_limits_are_accepted(
-    client: TryOnClient, target: Target, edge: str, image: str
-) -> None:
-    limit = "tryon.limits.min_resolution" if "min" in edge else "tryon.limits.max_resolution"
-    chosen = (
-        files(target, edge, "garment.jpg")
-        if image == "person"
-        else files(target, "person.jpg", edge)
-    )
-    body = TryOnRequest.multipart(chosen)
-    _result(client, body, accepted=("tryon.limits.within_limits_accepted", limit))
+@pytest.mark.purchases("multipart-auto", "multipart-full")
+@pytest.mark.parametrize("name", ["multipart-auto", "multipart-full"])
+def test_images_exactly_at_the_resolution_limits_are_accepted(bought, name: str) -> None:
+    """Each purchase carries one image at the minimum and the other at the maximum: together,
+    each limit on the person and on the garment."""
+    sale = bought(name)
+    accepted = ["tryon.limits.within_limits_accepted"]
+    names = {part[0] for part in sale.body.files.values()}
+    accepted += [
+        f"tryon.limits.{side}_resolution" for side in ("min", "max") if f"edge-{side}.jpg" in names
+    ]
+    assert len(accepted) == 3, f"expected an edge-min and an edge-max image, got {sorted(names)}"
+    _judged(sale, accepted=tuple(accepted))
 
 
 @pytest.mark.clause("tryon.result.valid_one_hour")
+@pytest.mark.purchases("multipart-defaults")
 def test_a_result_url_still_downloads_just_before_an_hour(
-    client: TryOnClient, target: Target, observe
+    client: TryOnClient, target: Target, bought, observe
 ) -> None:
-    url = _result(client, TryOnRequest.multipart(files(target)))
-    expect_still_valid(client, target, url)
+    sale = bought("multipart-defaults")
+    url = _judged(sale, observe)
+    expect_still_valid(client, target, url, sale.result_seen_at)
     if target.live:
         not_checked(
             f"the result still downloads {LIVE_RECHECK:g} s on; the hour itself is checked "
@@ -198,12 +199,17 @@ def test_a_result_url_still_downloads_just_before_an_hour(
     "tryon.credits.balance_endpoint",
     "tryon.open.credit_endpoint_shape",
 )
-def test_a_success_costs_credits(client: TryOnClient, target: Target, observe) -> None:
-    before = client.credits()
+@pytest.mark.purchases("multipart-defaults")
+def test_a_success_costs_credits(client: TryOnClient, target: Target, bought, observe) -> None:
+    """The balance read before the run's first paid request, then after this purchase."""
+    assert target.ledger is not None
+    before = target.ledger.balance_before
+    if before is None:
+        not_checked("the balance could not be read before the first paid request")
     body = expect_balance(before)
     observe("tryon.open.credit_endpoint_shape", _shape(body), before)
     balances = expect_numeric_balance(before, body)
-    _result(client, TryOnRequest.multipart(files(target)))
+    _judged(bought("multipart-defaults"))
     # The shape is open ({"credits"}, {"total", "remaining"}, a bare number, ...): a success
     # costs credits when some balance figure went down, whichever it is.
     expect_success_costs(balances, _balances(client, target))

@@ -72,9 +72,10 @@ from tryon_suite.evidence import held, not_checked
 from tryon_suite.fixtures import UNSUPPORTED_FORMATS, FixtureImages
 from tryon_suite.images import ImageInfo, ImageProblem, compose_result, inspect_image, render_image
 from tryon_suite.imageserver import ImageServer
-from tryon_suite.jobs import follow, poll_once
+from tryon_suite.jobs import follow, judge_job, poll_once
 from tryon_suite.mutants import CATALOGUE, Mutant
 from tryon_suite.polling import JobTrace, location_of
+from tryon_suite.purchases import PURCHASES, Sale, fixture_files, fixture_urls
 from tryon_suite.redact import redact, redact_headers, scrub
 from tryon_suite.retry import Pacer, RetryPolicy, parse_retry_after
 from tryon_suite.simulator.config import DEFAULT_ACCOUNTS, Account, SimulatorConfig
@@ -97,6 +98,7 @@ __all__ = [
     "ERROR_400_CODES",
     "NOT_AN_IMAGE",
     "NO_5XX",
+    "PURCHASES",
     "RESPONSE_SCHEMAS",
     "TOO_SMALL",
     "UNSUPPORTED_FORMATS",
@@ -119,6 +121,7 @@ __all__ = [
     "Pacer",
     "RealClock",
     "RetryPolicy",
+    "Sale",
     "SchemaError",
     "SimRequest",
     "SimResponse",
@@ -168,10 +171,13 @@ __all__ = [
     "expect_vendor_edge_accepted",
     "expect_violation_refused",
     "expect_wrong_key_refused",
+    "fixture_files",
+    "fixture_urls",
     "follow",
     "held",
     "inspect_image",
     "invalid_try_on_bodies",
+    "judge_job",
     "limit_profile",
     "limit_profiles",
     "load_schema",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import random
 import ssl
+import threading
 import time
 import unittest
 from collections.abc import Callable, Mapping
@@ -22,13 +23,15 @@ import httpx
 from tryon_suite.errors import TryonError
 from tryon_suite.exchange import Exchange, exchange_of, record_exchange
 from tryon_suite.redact import scrub
-from tryon_suite.retry import Pacer, RetryDecision, RetryPolicy
+from tryon_suite.retry import Pacer, RetryDecision, RetryPolicy, parse_retry_after
 from tryon_suite.secret import Secret, reveal
 
 __all__ = [
     "DEFAULT_KEY",
     "Budget",
     "BudgetExhausted",
+    "CreditBudgetExhausted",
+    "Credits",
     "Endpoint",
     "Exchange",
     "OnAnswer",
@@ -72,18 +75,67 @@ class BudgetExhausted(TryonError, unittest.SkipTest):
 
 
 class Budget:
-    """The most requests a run may send (None: no limit); counts what was sent."""
+    """The most requests a run may send (None: no limit); counts what was sent, from any
+    thread of the run."""
 
     def __init__(self, limit: int | None = None) -> None:
         self.limit = limit
         self.sent = 0
+        self._lock = threading.Lock()
 
     def spend(self) -> None:
-        if self.limit is not None and self.sent >= self.limit:
-            raise BudgetExhausted(
-                f"expected at most {self.limit} requests (--tryon-budget), all are spent"
-            )
-        self.sent += 1
+        with self._lock:
+            if self.limit is not None and self.sent >= self.limit:
+                raise BudgetExhausted(
+                    f"expected at most {self.limit} requests (--tryon-budget), all are spent"
+                )
+            self.sent += 1
+
+
+class CreditBudgetExhausted(BudgetExhausted):
+    """The run's credit budget is spent or promised: the check is "not checked: credit
+    budget", never passed."""
+
+
+#: What a skip for want of credits says (the report shows it as the reason).
+CREDIT_BUDGET: Final = "credit budget"
+
+
+def is_paid(response: httpx.Response) -> bool:
+    """Whether an answer to POST /v1/try-on is a success, which costs credits (API.md: a
+    result, or a job accepted; a job that fails later is usually refunded)."""
+    return response.status_code in (200, 202)
+
+
+class Credits:
+    """The run's credits: the most it may spend (None: no limit), what successes were counted,
+    and what is promised to requests in flight that may succeed.
+
+    A request that may cost reserves one credit before it goes; its answer settles the
+    reservation (kept when it was a success, released otherwise). A request sent without a
+    reservation (one the contract says must be refused) is still counted when it succeeds."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit
+        self.spent = 0
+        self.reserved = 0
+        self._lock = threading.Lock()
+
+    def reserve(self, what: str = "a try-on that may succeed") -> None:
+        with self._lock:
+            if self.limit is not None and self.spent + self.reserved >= self.limit:
+                raise CreditBudgetExhausted(
+                    f"{CREDIT_BUDGET}: {what} would pass --tryon-credit-budget {self.limit} "
+                    f"({self.spent} spent, {self.reserved} promised to requests in flight)"
+                )
+            self.reserved += 1
+
+    def settle(self, reserved: bool, paid: bool) -> None:
+        with self._lock:
+            if reserved:
+                self.reserved -= 1
+            if paid:
+                self.spent += 1
 
 
 @dataclass(frozen=True)
@@ -172,6 +224,8 @@ class TryOnClient:
         pacer: Pacer | None = None,
         retry: RetryPolicy | None = None,
         budget: Budget | None = None,
+        wallet: Credits | None = None,
+        may_spend: bool = True,
         now: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = 0,
@@ -180,7 +234,9 @@ class TryOnClient:
     ) -> None:
         """`transport` (or a ready `http` client) says how requests travel; `now` and `sleep`
         are the clock retries, pacing and polling run on; `record` keeps every exchange for
-        the report (a load run turns it off); `seed` None draws backoff jitter unseeded."""
+        the report (a load run turns it off); `seed` None draws backoff jitter unseeded.
+        `wallet` counts the run's successes; with `may_spend`, each try-on reserves a credit
+        before it goes (a check the contract says is refused sends without one)."""
         self.base_url = base_url.rstrip("/")
         self.key = Secret(key)
         self._roles = {
@@ -198,6 +254,8 @@ class TryOnClient:
         self.pacer = pacer
         self.retry = retry or RetryPolicy("retry-after")
         self.budget = budget or Budget()
+        self.wallet = wallet or Credits()
+        self.may_spend = may_spend
         self.now = now
         self.sleep = sleep
         self._rng = random.Random(seed)
@@ -215,8 +273,9 @@ class TryOnClient:
         *,
         key: Secret | str | _DefaultKey | None = DEFAULT_KEY,
         retry: bool = True,
+        prepaid: bool = False,
     ) -> httpx.Response:
-        return self.send("POST", TRY_ON, key=key, retry=retry, body=body)
+        return self.send("POST", TRY_ON, key=key, retry=retry, body=body, prepaid=prepaid)
 
     def job(
         self,
@@ -271,16 +330,42 @@ class TryOnClient:
         retry: bool = True,
         pace: bool = True,
         body: TryOnRequest | None = None,
+        prepaid: bool = False,
         **kwargs: Any,
     ) -> httpx.Response:
+        """`prepaid`: the caller reserved this try-on's credit itself (`Credits.reserve`)."""
         headers = {k: reveal(v) for k, v in (kwargs.pop("headers", None) or {}).items()}
-        follow_redirects = bool(kwargs.pop("follow_redirects", False))
         chosen = self.key if isinstance(key, _DefaultKey) else key
         if chosen is not None:
             headers["X-API-KEY"] = reveal(chosen)
         if body is not None:
             kwargs.update(body.httpx_kwargs())
         name = request_name(method, self.url(path_or_url), body)
+        paid_call = method == "POST" and httpx.URL(self.url(path_or_url)).path.endswith(TRY_ON)
+        reserved = paid_call and self.may_spend and not prepaid
+        if reserved:
+            self.wallet.reserve()
+        response = None
+        try:
+            response = self._send(method, path_or_url, headers, kwargs, body, name, retry, pace)
+            return response
+        finally:
+            if paid_call:
+                paid = response is not None and is_paid(response)
+                self.wallet.settle(reserved or prepaid, paid)
+
+    def _send(
+        self,
+        method: str,
+        path_or_url: str,
+        headers: dict[str, str],
+        kwargs: dict[str, Any],
+        body: TryOnRequest | None,
+        name: str,
+        retry: bool,
+        pace: bool,
+    ) -> httpx.Response:
+        follow_redirects = bool(kwargs.pop("follow_redirects", False))
         attempt = 0
         while True:
             request = self.http.build_request(
@@ -301,12 +386,14 @@ class TryOnClient:
             if not retry or (method == "POST" and response.status_code >= 500):
                 # A POST that may have started paid work is not sent twice on a 5xx.
                 self._answered(response, None)
+                self._hold_on_429(response)
                 return response
             decision = self.retry.decide(
                 attempt, response.status_code, response.headers.get("retry-after"), self._rng
             )
             self._answered(response, decision)
             if decision.delay is None:
+                self._hold_on_429(response)
                 return response
             attempt += 1
             self.retries += 1
@@ -314,7 +401,18 @@ class TryOnClient:
                 self.exchanges[
                     -1
                 ].note = f"retried after {decision.delay:.2f} s ({decision.reason})"
-            self.sleep(decision.delay)
+            if response.status_code == 429 and pace and self.pacer is not None:
+                # the whole run waits, not only this request: the pacer holds every sender
+                self.pacer.hold(decision.delay)
+            else:
+                self.sleep(decision.delay)
+
+    def _hold_on_429(self, response: httpx.Response) -> None:
+        """A 429 the caller keeps (a check provoking it, a policy that gave up) still pauses
+        the run's other senders for what it asked: the limit is the account's, not one test's."""
+        if response.status_code == 429 and self.pacer is not None:
+            wait = parse_retry_after(response.headers.get("retry-after"))
+            self.pacer.hold(1.0 if wait is None else min(wait, self.retry.max_delay))
 
     def _answered(self, response: httpx.Response, decision: RetryDecision | None) -> None:
         if self._on_answer is not None:

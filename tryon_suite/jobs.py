@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from tryon_suite.checks.jobs import expect_final_state, judge_poll
 from tryon_suite.client import TryOnClient
 from tryon_suite.polling import FINAL, JobTrace, PollPolicy, follow_job, location_of
 
-__all__ = ["FINAL", "JobTrace", "follow", "location_of", "poll_once"]
+__all__ = ["FINAL", "JobTrace", "follow", "judge_job", "location_of", "poll_once"]
 
 
 def poll_once(client: TryOnClient, trace: JobTrace) -> dict[str, Any]:
@@ -38,4 +40,25 @@ def follow(
     expect_final_state(trace, policy.timeout)
     for _ in range(extra):
         poll_once(client, trace)
+    return trace
+
+
+def judge_job(
+    job_id: str,
+    location: str,
+    polls: list[httpx.Response],
+    policy: PollPolicy,
+    *,
+    timed_out: bool = False,
+    must_end: bool = False,
+) -> JobTrace:
+    """Judge a job someone else followed (a purchase): every poll answer, in the order it
+    came, as `follow` judges them while polling; then, when it `must_end`, its end."""
+    trace = JobTrace(job_id, location)
+    for response in polls:
+        trace.polls += 1
+        judge_poll(trace, response)
+    trace.timed_out = timed_out
+    if must_end or not timed_out:
+        expect_final_state(trace, policy.timeout)
     return trace

@@ -103,6 +103,13 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         {"metavar": "N"},
     ),
     (
+        "--tryon-credit-budget",
+        "TRYON_CREDIT_BUDGET",
+        "the most credits the run may spend; a check that would pass it is reported not "
+        "checked (credit budget)",
+        {"metavar": "N"},
+    ),
+    (
         "--tryon-limits",
         "TRYON_LIMITS",
         "image-limit profile the target should obey (reference, vendor-2025)",
@@ -146,6 +153,14 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="allow provoking 429 on purpose (a bounded burst); env TRYON_ALLOW_BURST=1",
     )
+    group.addoption(
+        "--tryon-plan",
+        action="store_true",
+        default=None,
+        help="print the requests and credits each group of checks will cost, and the totals, "
+        "rehearsed on the in-process simulator with this run's options; sends nothing to the "
+        "target and exits 0; env TRYON_PLAN=1",
+    )
 
 
 def option(config: pytest.Config, flag: str, env: str) -> str | None:
@@ -186,6 +201,13 @@ def target_options(config: pytest.Config) -> TargetOptions:
                 f"expected --tryon-budget to be a whole number >= 1, got {text!r}"
             )
         budget = int(text)
+    credit_budget = None
+    if (text := get["--tryon-credit-budget"]) is not None:
+        if not text.isdigit():
+            raise pytest.UsageError(
+                f"expected --tryon-credit-budget to be a whole number >= 0, got {text!r}"
+            )
+        credit_budget = int(text)
     rate = None
     if (text := get["--tryon-rate"]) is not None:
         try:
@@ -208,9 +230,7 @@ def target_options(config: pytest.Config) -> TargetOptions:
             find_mutant(mutant)
         except ConfigError as exc:
             raise pytest.UsageError(f"--tryon-mutant: {exc}") from None
-    burst = config.getoption("--tryon-allow-burst")
-    if burst is None:
-        burst = os.environ.get("TRYON_ALLOW_BURST", "").lower() in ("1", "true", "yes")
+    burst = _flag(config, "--tryon-allow-burst", "TRYON_ALLOW_BURST")
     return TargetOptions(
         base_url=base_url,
         api_key=api_key,
@@ -219,10 +239,19 @@ def target_options(config: pytest.Config) -> TargetOptions:
         allow_burst=bool(burst),
         image_base_url=get["--tryon-image-base-url"],
         budget=budget,
+        credit_budget=credit_budget,
+        plan=_flag(config, "--tryon-plan", "TRYON_PLAN"),
         limits=limits,
         rate=rate,
         mutant=mutant,
     )
+
+
+def _flag(config: pytest.Config, flag: str, env: str) -> bool:
+    value = config.getoption(flag)
+    if value is None:
+        return os.environ.get(env, "").lower() in ("1", "true", "yes")
+    return bool(value)
 
 
 def mutant_of(item: pytest.Item) -> str | None:

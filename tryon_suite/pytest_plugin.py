@@ -19,6 +19,7 @@ from hypothesis import settings
 
 from tryon_suite.clauses import catalogue
 from tryon_suite.client import BudgetExhausted, Exchange, TryOnClient
+from tryon_suite.cost import Cost, credits_spent, paid_exchange, plan_lines, spent_text
 from tryon_suite.errors import PreflightError, SchemaError
 from tryon_suite.evidence import NOT_CHECKED, Collector, collecting, not_checked, observed
 from tryon_suite.options import (
@@ -30,6 +31,7 @@ from tryon_suite.options import (
     target_options,
 )
 from tryon_suite.outcomes import outcome_of
+from tryon_suite.purchases import Ledger, Sale
 from tryon_suite.report.console import failing_clause_lines
 from tryon_suite.results import CheckOutcome, RunResults
 from tryon_suite.targets import Target, open_target
@@ -45,6 +47,8 @@ _MARKERS = {
     "clause(*ids)": "the clause ids of schemas/clauses.yaml that this test checks",
     "live": "a check that sends requests to the target under test",
     "spends_credits": "a check whose requests may cost credits on a live target",
+    "purchases(*names)": "the paid exchanges (tryon_suite.purchases.PURCHASES) this check "
+    "judges; the run buys each once",
 }
 
 
@@ -58,7 +62,11 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.load_profile("live")
     report_dir = Path(option(config, "--tryon-report-dir", "TRYON_REPORT_DIR") or "reports")
     config.stash[_REPORT_DIR] = report_dir
-    if getattr(config.option, "xmlpath", None) is None and not hasattr(config, "workerinput"):
+    if (
+        getattr(config.option, "xmlpath", None) is None
+        and not hasattr(config, "workerinput")
+        and not options.plan
+    ):
         config.option.xmlpath = str(report_dir / "junit.xml")
     config.stash[_TESTS] = []
     config.stash[_OBSERVED] = {}
@@ -99,6 +107,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 )
         if clause_ids := _clause_ids(item):
             collected[item.nodeid] = clause_ids
+    options = config.stash[OPTIONS]
+    if options.live:
+        # The purchases are bought from the start, concurrently: the checks that judge them go
+        # last, so the free checks run while the target processes (a stable sort keeps the
+        # order within each part). In process nothing waits, and the order stays as written.
+        items.sort(key=lambda item: bool(_purchases(item)))
 
 
 def _clause_ids(item: pytest.Item) -> tuple[str, ...]:
@@ -113,6 +127,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return  # in process: nothing to preflight
     if config.option.collectonly or hasattr(config, "workerinput") or config.option.help:
         return
+    if options.plan:
+        return  # a plan sends nothing
     from tryon_suite.preflight import KeyToCheck, preflight
 
     keys = [KeyToCheck(options.api_key, "--tryon-api-key")]
@@ -162,13 +178,52 @@ def target(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Itera
     with open_target(replace(options, mutant=mutant)) as opened:
         if mutant == options.mutant:
             pytestconfig.stash[_TARGET] = opened
-        yield opened
+        names = {n for item in request.session.items for n in _purchases(item)}
+        # Live, the purchases are bought at once, concurrently, while the free checks run; in
+        # process (a virtual clock only this thread moves) each is bought at first use.
+        opened.ledger = Ledger(opened, names, concurrent=opened.live and not options.plan)
+        opened.ledger.start()
+        try:
+            yield opened
+        finally:
+            opened.ledger.close()
+
+
+def _purchases(item: pytest.Item) -> tuple[str, ...]:
+    return tuple(n for m in item.iter_markers("purchases") for n in m.args)
+
+
+@pytest.fixture
+def bought(target: Target, request: pytest.FixtureRequest) -> Callable[[str], Sale]:
+    """The sale of a purchase the check declares (`@pytest.mark.purchases`): the same answer
+    for every check that names it. What stopped the purchase (a budget, the network) is
+    raised here, so the check is "not checked" with that reason."""
+    declared = _purchases(request.node)
+
+    def sale(name: str) -> Sale:
+        if name not in declared:
+            raise SchemaError(
+                f"{request.node.nodeid}: expected {name!r} among its @pytest.mark.purchases "
+                f"{list(declared)} (the run buys only what checks declare)"
+            )
+        assert target.ledger is not None
+        bought_sale = target.ledger.sale(name)
+        request.node.stash[_BOUGHT] = [*request.node.stash.get(_BOUGHT, []), bought_sale.client]
+        if bought_sale.error is not None:
+            raise bought_sale.error
+        return bought_sale
+
+    return sale
+
+
+_BOUGHT = pytest.StashKey[list[TryOnClient]]()
 
 
 @pytest.fixture
 def client(target: Target, request: pytest.FixtureRequest) -> Iterator[TryOnClient]:
-    """A client for the target; what it sends and receives goes into the report."""
-    made = target.client()
+    """A client for the target; what it sends and receives goes into the report. Its try-ons
+    reserve credits only in checks marked `spends_credits` (the others must be refused)."""
+    made = target.client(may_spend=request.node.get_closest_marker("spends_credits") is not None)
     request.node.stash[_CLIENTS] = [*request.node.stash.get(_CLIENTS, []), made]
     yield made
     made.close()
@@ -232,7 +287,11 @@ def pytest_runtest_makereport(
     elif report.failed:
         message = _failure_message(call)
     gathered = item.stash[_EVIDENCE].items if _EVIDENCE in item.stash else []
-    exchanges = [e for c in item.stash.get(_CLIENTS, []) for e in c.exchanges]
+    own = [e for c in item.stash.get(_CLIENTS, []) for e in c.exchanges]
+    shared = [
+        e for c in dict.fromkeys(item.stash.get(_BOUGHT, list[TryOnClient]())) for e in c.exchanges
+    ]
+    exchanges = shared + own
     error = call.excinfo.value if call.excinfo is not None else None
     mutant = mutant_of(item)
     job_ids = item.config.stash.setdefault(_JOB_IDS, {}).setdefault(mutant, {})
@@ -249,6 +308,10 @@ def pytest_runtest_makereport(
         error,
         job_ids,
         target.authenticates if target is not None else None,
+    )
+    outcome.paid = frozenset(id(e) for e in exchanges if paid_exchange(e))
+    item.config.stash.setdefault(_COSTS, []).append(
+        Cost(item.nodeid, len(own), sum(map(paid_exchange, own)), _purchases(item))
     )
     if outcome.outcome == "not checked" and report.failed:
         # Not the API's fault (unreachable, a key refused mid-run): a skip, with the reason.
@@ -303,6 +366,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     target = config.stash.get(_TARGET, None)
     options = config.stash[OPTIONS]
+    if options.plan:
+        config.stash[_PLAN] = plan_lines(options, target, _costs(config))
+        session.exitstatus = pytest.ExitCode.OK
+        return
     results = RunResults(
         target=target.name if target else (options.base_url or "in-process simulator"),
         started=target.started if target else time.time(),
@@ -313,6 +380,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         tests=tests,
         observations=config.stash[_OBSERVED],
         not_run=_not_run(session),
+        credits=credits_spent(target) if target else None,
     )
     from tryon_suite.report import write_report
 
@@ -331,11 +399,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 _WRITTEN = pytest.StashKey[list[Path]]()
+_COSTS = pytest.StashKey[list[Cost]]()
+
+
+def _costs(config: pytest.Config) -> list[Cost]:
+    return config.stash.get(_COSTS, [])
+
+
 _RESULTS = pytest.StashKey[RunResults]()
 _OUTSIDE_FAILED = pytest.StashKey[bool]()
 
 
+_PLAN = pytest.StashKey[list[str]]()
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if plan := config.stash.get(_PLAN, None):
+        terminalreporter.write_sep("-", "tryon plan: nothing was sent to the target")
+        for line in plan:
+            terminalreporter.write_line(line)
+        return
     paths = config.stash.get(_WRITTEN, None)
     results = config.stash.get(_RESULTS, None)
     if not paths or results is None:
@@ -346,8 +429,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in failing_clause_lines(results):
         terminalreporter.write_line(line, red=True)
     totals = ", ".join(f"{n} {status}" for status, n in results.totals().items() if n)
+    spent = results.credits
+    cost = f", {spent_text(spent)}" if spent else ""
     terminalreporter.write_line(
-        f"{len(results.tests)} checks, {results.requests} requests in {elapsed:.1f} s; "
+        f"{len(results.tests)} checks, {results.requests} requests{cost} in {elapsed:.1f} s; "
         f"clauses: {totals}"
     )
     terminalreporter.write_line(f"report: {paths[0]}")

@@ -19,6 +19,7 @@ __all__ = [
     "STATUS_ORDER",
     "CheckOutcome",
     "ClauseResult",
+    "CreditsSpent",
     "Outcome",
     "RunResults",
     "Status",
@@ -50,6 +51,13 @@ class CheckOutcome:
     #: the clause a ContractViolation named: the failure is that clause's
     failed_clause: str | None = None
     evidence: list[Evidence] = field(default_factory=list)
+    #: the successes among the answers it judged (its own and the purchases it consumed),
+    #: by identity: a purchase shared by several checks is one spend
+    paid: frozenset[int] = frozenset()
+
+    @property
+    def credits(self) -> int:
+        return len(self.paid)
 
     def evidence_for(self, clause_id: str) -> list[Evidence]:
         return [e for e in self.evidence if e.clause == clause_id]
@@ -80,6 +88,11 @@ class ClauseResult:
     evidence: list[tuple[str, Evidence]] = field(default_factory=list)
 
     @property
+    def credits(self) -> int:
+        """Successes behind the checks of this clause (a shared purchase counts once)."""
+        return len(frozenset().union(*(t.paid for t in self.tests)))
+
+    @property
     def decisive(self) -> tuple[str, Evidence] | None:
         """The evidence to lead with: for a failure, the one from the simplest failing test
         (fewest exchanges: the shortest reproduction), else the first that held."""
@@ -89,6 +102,23 @@ class ClauseResult:
             return min(failing, key=lambda pair: (sizes.get(pair[0], 10**6), pair[0]))
         held = [(t, e) for t, e in self.evidence if e.verdict == "held"]
         return held[0] if held else None
+
+
+@dataclass(frozen=True)
+class CreditsSpent:
+    """What the run cost in credits: successes counted by the client layer, and the balance
+    read before the first and after the last paid request where the target answers it."""
+
+    counted: int
+    budget: int | None = None
+    before: float | None = None
+    after: float | None = None
+
+    @property
+    def from_balance(self) -> float | None:
+        if self.before is None or self.after is None:
+            return None
+        return self.before - self.after
 
 
 @dataclass
@@ -105,6 +135,7 @@ class RunResults:
     observations: dict[str, list[str]] = field(default_factory=dict)
     #: clauses named by tests that were collected but never ran, with why (-x, interrupted)
     not_run: dict[str, str] = field(default_factory=dict)
+    credits: CreditsSpent | None = None
 
     def observe(self, clause_id: str, text: str) -> None:
         seen = self.observations.setdefault(clause_id, [])

@@ -9,6 +9,7 @@ import email.utils
 import math
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,7 +102,11 @@ class RetryPolicy:
 
 
 class Pacer:
-    """Client-side token bucket: spaces requests to stay under a rate, on a given clock."""
+    """Client-side token bucket: spaces requests to stay under a rate, on a given clock.
+
+    One pacer serves a whole run, every thread of it: a request takes the next free slot under
+    a lock and sleeps outside it, so concurrent senders queue instead of bursting. `hold`
+    pushes every later slot past a 429's wait: one refusal pauses the run, not one thread."""
 
     def __init__(
         self,
@@ -116,17 +121,27 @@ class Pacer:
         self._capacity = float(max(1, burst))
         self._tokens = self._capacity
         self._updated = now()
+        self._held_until = -math.inf
+        self._lock = threading.Lock()
 
     def wait(self) -> None:
-        """Block until a request may go; a rate of 0 never waits."""
-        if self.rate <= 0:
-            return
-        now = self._now()
-        self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-        if self._tokens < 1.0:
-            delay = (1.0 - self._tokens) / self.rate
-            self._sleep(delay)
-            self._tokens = 1.0
-            self._updated = self._now()
-        self._tokens -= 1.0
+        """Block until a request may go; a rate of 0 never waits (a hold still does)."""
+        with self._lock:
+            now = self._now()
+            start = max(now, self._held_until)
+            if self.rate > 0:
+                # slots already handed out lie ahead of now: queue behind them
+                start = max(start, self._updated)
+                tokens = min(self._capacity, self._tokens + (start - self._updated) * self.rate)
+                if tokens < 1.0:
+                    start += (1.0 - tokens) / self.rate
+                    tokens = 1.0
+                self._tokens = tokens - 1.0
+                self._updated = start
+        if start > now:
+            self._sleep(start - now)
+
+    def hold(self, seconds: float) -> None:
+        """No request of the run goes for `seconds` (a 429's Retry-After, or its backoff)."""
+        with self._lock:
+            self._held_until = max(self._held_until, self._now() + max(0.0, seconds))

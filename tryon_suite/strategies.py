@@ -102,13 +102,17 @@ def try_on_bodies(
     image_url: Callable[[str], str],
     publish: Publish = None,
     kinds: tuple[str, ...] = ("json", "multipart"),
+    waiting: bool | None = None,
 ) -> st.SearchStrategy[TryOnRequest]:
-    """Valid try-on bodies: both content types, each optional field present or absent."""
+    """Valid try-on bodies: both content types, each optional field present or absent;
+    `waiting` fixes wait_for_result (True or False) instead of drawing it."""
 
     @st.composite
     def build(draw: st.DrawFn) -> TryOnRequest:
         kind = draw(st.sampled_from(kinds))
         fields: dict[str, Any] = dict(draw(flag_values()))
+        if waiting is not None:
+            fields["wait_for_result"] = waiting
         if draw(st.booleans()):
             fields["garment_mode"] = draw(garment_modes())
         files: dict[str, tuple[str, bytes, str]] = {}

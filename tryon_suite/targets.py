@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tryon_suite.client import Budget, TryOnClient
+from tryon_suite.client import Budget, Credits, TryOnClient
 from tryon_suite.clock import VirtualClock
 from tryon_suite.contract import LimitProfile, limit_profile
 from tryon_suite.errors import ConfigError
 from tryon_suite.fixtures import FixtureImages
 from tryon_suite.imageserver import ImageServer
 from tryon_suite.polling import PollPolicy
+from tryon_suite.purchases import Ledger
 from tryon_suite.retry import Pacer, RetryPolicy
 from tryon_suite.secret import Secret
 from tryon_suite.simulator.config import DEFAULT_ACCOUNTS, SimulatorConfig
@@ -28,6 +29,10 @@ __all__ = ["IMAGE_HOST", "Target", "TargetOptions", "fixture_fetcher", "open_tar
 #: socket by `fixture_fetcher`).
 IMAGE_HOST = "https://images.tryon-suite.test"
 _IMAGE_ROOT = httpx.URL(IMAGE_HOST + "/")
+#: A live run paces itself under the documented 5 requests/s, and polls a job every second
+#: (growing to 5 s); its purchases poll only once a sync purchase has answered.
+LIVE_RATE = 4.0
+LIVE_POLL = PollPolicy(interval=1.0)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,10 @@ class TargetOptions:
     allow_burst: bool = False
     image_base_url: str | None = None
     budget: int | None = None
+    #: the most credits the run may spend (None: no limit)
+    credit_budget: int | None = None
+    #: rehearse the run in process and print what it will cost, sending nothing
+    plan: bool = False
     #: the image-limit profile the target should obey (resolved once, from --tryon-limits)
     limits: LimitProfile = field(default_factory=limit_profile)
     rate: float | None = None
@@ -80,10 +89,16 @@ class Target:
     publish: Callable[[str, bytes], str] | None = None
     #: what reaches the target (the in-process simulator's transport); None for the network
     transport: httpx.BaseTransport | None = None
+    #: the run's credits: its budget, what was spent and what is promised
+    wallet: Credits = field(default_factory=Credits)
+    #: the paid exchanges the run's checks share (set by the plugin once it knows them)
+    ledger: Ledger | None = None
     started: float = field(default_factory=time.time)
 
-    def client(self, retry: RetryPolicy | None = None) -> TryOnClient:
-        """A client for this target, sharing the run's budget and pacing."""
+    def client(self, retry: RetryPolicy | None = None, *, may_spend: bool = True) -> TryOnClient:
+        """A client for this target, sharing the run's budget, credits and pacing; with
+        `may_spend` its try-ons reserve credits (a check whose try-ons must be refused has
+        none to reserve)."""
         return TryOnClient(
             self.base_url,
             self.key,
@@ -93,6 +108,8 @@ class Target:
             pacer=self.pacer,
             retry=retry or RetryPolicy("retry-after", max_retries=6),
             budget=self.budget,
+            wallet=self.wallet,
+            may_spend=may_spend,
             now=self.now,
             sleep=self.sleep,
         )
@@ -130,7 +147,7 @@ def open_target(options: TargetOptions) -> Iterator[Target]:
     """Open the target the options name; close what was started when done."""
     limits = options.limits
     images = FixtureImages(limits)
-    if not options.live:
+    if not options.live or options.plan:
         yield from _in_process(options, limits, images)
     else:
         yield from _live(options, limits, images)
@@ -139,7 +156,10 @@ def open_target(options: TargetOptions) -> Iterator[Target]:
 def _in_process(
     options: TargetOptions, limits: LimitProfile, images: FixtureImages
 ) -> Iterator[Target]:
+    """The in-process simulator; for `--tryon-plan` of a live run, a rehearsal of it: the
+    live run's permissions, pacing, polling and Hypothesis profile on a virtual clock."""
     clock = VirtualClock()
+    rehearsal = options.plan and options.live
     # A realistic simulator: 5 requests/s per key and 2 s of processing, on virtual time.
     config = SimulatorConfig(rate_limit=5.0, processing_time=2.0, limits=limits)
     extra: dict[str, bytes] = {}
@@ -156,24 +176,30 @@ def _in_process(
         simulator = mutant(options.mutant).build(config, clock, fetcher)
     with InProcessSimulator(config, clock=clock, fetcher=fetcher, simulator=simulator) as sim:
         keys = {a.credits: a.key for a in DEFAULT_ACCOUNTS}
+        other, no_credits = Secret(DEFAULT_ACCOUNTS[1].key), Secret(keys[0])
         yield Target(
             name="in-process simulator" + (f" (mutant {options.mutant})" if options.mutant else ""),
             base_url=sim.base_url,
             key=Secret(DEFAULT_ACCOUNTS[0].key),
-            other_key=Secret(DEFAULT_ACCOUNTS[1].key),
-            no_credits_key=Secret(keys[0]),
-            allow_burst=True,
+            other_key=other if not rehearsal or options.other_key else None,
+            no_credits_key=no_credits if not rehearsal or options.no_credits_key else None,
+            allow_burst=options.allow_burst if rehearsal else True,
             limits=limits,
             images=images,
             image_url=lambda name: f"{IMAGE_HOST}/{name}",
             live=options.live,
             budget=Budget(options.budget),
-            pacer=Pacer(options.rate or 4.5, now=clock.now, sleep=clock.advance),
+            wallet=Credits(options.credit_budget),
+            pacer=Pacer(
+                options.rate or (LIVE_RATE if rehearsal else 4.5),
+                now=clock.now,
+                sleep=clock.advance,
+            ),
             now=clock.now,
             sleep=clock.advance,
-            advance=clock.advance,
-            poll=PollPolicy(interval=0.5),
-            publish=publish,
+            advance=_cannot_advance if rehearsal else clock.advance,
+            poll=LIVE_POLL if rehearsal else PollPolicy(interval=0.5),
+            publish=None if rehearsal and options.image_base_url else publish,
             transport=sim.transport,
         )
 
@@ -246,10 +272,11 @@ def _live(options: TargetOptions, limits: LimitProfile, images: FixtureImages) -
             image_url=lambda name: f"{base}/{name}",
             live=options.live,
             budget=Budget(options.budget),
-            pacer=Pacer(options.rate or 4.0),
+            wallet=Credits(options.credit_budget),
+            pacer=Pacer(options.rate or LIVE_RATE),
             now=time.monotonic,
             sleep=time.sleep,
             advance=_cannot_advance,
-            poll=PollPolicy(interval=1.0),
+            poll=LIVE_POLL,
             publish=publish,
         )

@@ -11,7 +11,7 @@ from tryon_suite.checks.answers import body_text
 from tryon_suite.errors import ContractViolation
 from tryon_suite.evidence import held, not_checked
 
-__all__ = ["expect_balance", "expect_numeric_balance", "expect_success_costs"]
+__all__ = ["balance_figures", "expect_balance", "expect_numeric_balance", "expect_success_costs"]
 
 
 def expect_balance(response: httpx.Response) -> Any:
@@ -43,6 +43,17 @@ def _numbers(body: object, path: str = "$") -> dict[str, float]:
         for key, value in body.items():
             found.update(_numbers(value, f"{path}.{key}"))
     return found
+
+
+def balance_figures(response: httpx.Response | None) -> dict[str, float]:
+    """Every number of a balance answer by its JSON path; empty when it is not a 200 with
+    JSON (a target without the endpoint, a refusal)."""
+    if response is None or response.status_code != 200:
+        return {}
+    try:
+        return _numbers(response.json())
+    except ValueError:
+        return {}
 
 
 def expect_numeric_balance(response: httpx.Response, body: object) -> dict[str, float]:

@@ -90,6 +90,7 @@ def _clause(result: ClauseResult) -> dict[str, Any]:
         "checkable": result.clause.checkable,
         "status": result.status,
         "reason": result.reason,
+        "credits": result.credits,
         "tests": [
             {"nodeid": t.nodeid, "outcome": t.outcome_for(result.clause.id), "message": t.message}
             for t in result.tests
@@ -132,11 +133,25 @@ def report_data(results: RunResults) -> dict[str, Any]:
         "limits": results.limits,
         "requests": results.requests,
         "budget": results.budget,
+        "credits": _credits(results),
         "totals": totals,
         "verdict": "pass" if results.must_clauses_hold() else "fail",
         "tests": len(results.tests),
         "clauses": clauses,
         "open_points": [c for c in clauses if c["level"] == "observe"],
+    }
+
+
+def _credits(results: RunResults) -> dict[str, Any] | None:
+    spent = results.credits
+    if spent is None:
+        return None
+    return {
+        "counted": spent.counted,
+        "budget": spent.budget,
+        "balance_before": spent.before,
+        "balance_after": spent.after,
+        "from_balance": spent.from_balance,
     }
 
 

@@ -1,0 +1,119 @@
+"""What a run costs: requests and credits, counted per check, per purchase and in total, and
+the plan `--tryon-plan` prints before a live run (its rehearsal on the in-process simulator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from tryon_suite.checks import endpoint_of
+from tryon_suite.checks.credits import balance_figures
+from tryon_suite.client import Exchange
+from tryon_suite.results import CreditsSpent
+
+if TYPE_CHECKING:
+    from tryon_suite.targets import Target, TargetOptions
+
+__all__ = ["Cost", "credits_spent", "paid_exchange", "plan_lines", "spent_text"]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one check sent itself (the purchases it judged are counted once, apart)."""
+
+    nodeid: str
+    requests: int
+    credits: int
+    purchases: tuple[str, ...]
+
+    @property
+    def group(self) -> str:
+        return PurePosixPath(self.nodeid.split("::")[0]).stem.removeprefix("test_")
+
+
+def paid_exchange(exchange: Exchange) -> bool:
+    """A success of POST /v1/try-on: a result or an accepted job, which costs credits."""
+    return (
+        exchange.method == "POST"
+        and endpoint_of(exchange) == "try-on"
+        and exchange.status in (200, 202)
+    )
+
+
+def credits_spent(target: Target) -> CreditsSpent:
+    """The run's spend: counted by the client layer, and from the balance where it answered
+    (the figure that went down the most, its shape being open)."""
+    ledger = target.ledger
+    before = balance_figures(ledger.balance_before if ledger else None)
+    after = balance_figures(ledger.balance_after if ledger else None)
+    common = [path for path in before if path in after]
+    figure = max(common, key=lambda path: before[path] - after[path], default=None)
+    return CreditsSpent(
+        counted=target.wallet.spent,
+        budget=target.wallet.limit,
+        before=before[figure] if figure else None,
+        after=after[figure] if figure else None,
+    )
+
+
+def spent_text(spent: CreditsSpent) -> str:
+    budget = f" of a budget of {spent.budget}" if spent.budget is not None else ""
+    if spent.from_balance is not None:
+        return (
+            f"{_number(spent.from_balance)} credits spent by the balance "
+            f"({_number(spent.before)} -> {_number(spent.after)}; {spent.counted} successes "
+            f"counted){budget}"
+        )
+    return f"{spent.counted} credits spent, counted (no balance read){budget}"
+
+
+def _number(value: float | None) -> str:
+    return "?" if value is None else f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def plan_lines(options: TargetOptions, target: Target | None, costs: Sequence[Cost]) -> list[str]:
+    """The plan: requests and credits per group of checks, per purchase, and the totals."""
+    if target is None or target.ledger is None:
+        return ["no check was selected: the run would send nothing"]
+    ledger = target.ledger
+    rows: dict[str, list[int]] = {}
+    for cost in costs:
+        row = rows.setdefault(cost.group, [0, 0, 0])
+        row[0] += 1
+        row[1] += cost.requests
+        row[2] += cost.credits
+    lines = [
+        f"rehearsed on the in-process simulator (2 s processing, 5 requests/s) with this run's "
+        f"options; target {options.base_url or 'in-process simulator'}",
+        "",
+        f"{'group of checks':<34}{'checks':>7}{'requests':>10}{'credits':>9}",
+    ]
+    lines += [
+        f"{group:<34}{n:>7}{requests:>10}{credits:>9}"
+        for group, (n, requests, credits) in sorted(rows.items())
+    ]
+    bought = sorted(ledger.sales, key=lambda sale: sale.purchase.name)
+    for sale in bought:
+        sent = len(sale.client.exchanges)
+        paid = sum(map(paid_exchange, sale.client.exchanges))
+        users = sum(sale.purchase.name in cost.purchases for cost in costs)
+        label = f"purchase {sale.purchase.name} ({users} checks)"
+        note = "  not bought: credit budget" if sale.error is not None and not sent else ""
+        lines.append(f"{label:<34}{'':>7}{sent:>10}{paid:>9}{note}")
+    reads = len(ledger.client.exchanges)
+    lines.append(f"{'balance, read before and after':<34}{'':>7}{reads:>10}{0:>9}")
+    requests = sum(r[1] for r in rows.values()) + reads
+    requests += sum(len(s.client.exchanges) for s in bought)
+    credits = target.wallet.spent
+    lines.append(f"{'total':<34}{len(costs):>7}{requests:>10}{credits:>9}")
+    lines += [
+        "",
+        f"request budget: {options.budget or 'none'}; credit budget: "
+        f"{'none' if options.credit_budget is None else options.credit_budget}. A target "
+        "that refuses what the simulator accepts spends fewer credits; one that is slower "
+        "adds a poll or two per job; preflight adds one request per key.",
+    ]
+    return lines

@@ -1,0 +1,362 @@
+"""Paid exchanges, bought once and shared: the successes a run needs, and nothing more.
+
+A success costs credits and, against an image model, a processing time; a refusal costs
+neither. So the checks that need a success do not each send one: they declare which
+`Purchase` they judge (`@pytest.mark.purchases(...)`), the run buys each named purchase once,
+and every check that names it judges the same answer. One purchase folds in everything the
+contract lets one request carry: a garment mode, one value of each flag, images at the
+resolution limits, a URL a file must win over.
+
+Against a live target the `Ledger` buys every purchase the selected checks need at the start,
+each in its own thread, all under the run's one pacer, while the free checks run: the waits
+for processing overlap instead of adding up. In process (a virtual clock that only the test
+thread moves) it buys each on first use, in order. Either way the purchase only sends; the
+checks that consume it judge what came back, so evidence lands on the tests that name it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx
+
+from tryon_suite.client import TryOnClient, TryOnRequest
+from tryon_suite.errors import ConfigError
+from tryon_suite.polling import JobTrace, follow_job, location_of
+
+if TYPE_CHECKING:
+    from tryon_suite.targets import Target
+
+__all__ = ["PURCHASES", "Ledger", "Purchase", "Sale", "fixture_files", "fixture_urls"]
+
+
+def fixture_files(
+    target: Target, person: str = "person.jpg", garment: str = "garment.jpg"
+) -> dict[str, Any]:
+    """Multipart image parts from the fixtures (`files` of the contract checks). JPEG is the
+    one format every reading accepts (the results are JPEGs); which others are taken is open."""
+    images = target.images
+    return {
+        "person_image": (person, images[person], images.mime_type(person)),
+        "garment_image": (garment, images[garment], images.mime_type(garment)),
+    }
+
+
+def fixture_urls(
+    target: Target, person: str = "person.jpg", garment: str = "garment.jpg"
+) -> dict[str, str]:
+    return {
+        "person_image_url": target.image_url(person),
+        "garment_image_url": target.image_url(garment),
+    }
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """One paid exchange: a sync try-on (then its result downloaded) or a polled job (followed
+    to its end, then its result downloaded)."""
+
+    name: str
+    kind: Literal["sync", "job"]
+    build: Callable[[Target], TryOnRequest]
+    #: what it folds in, for the plan
+    serves: str
+
+
+def _multipart_auto(t: Target) -> TryOnRequest:
+    return TryOnRequest.multipart(
+        fixture_files(t, "edge-min.jpg", "edge-max.jpg"),
+        garment_mode="auto",
+        preprocess_garment=True,
+        remove_background=False,
+        wait_for_result=True,
+    )
+
+
+def _multipart_full(t: Target) -> TryOnRequest:
+    decoys = {
+        "person_image_url": t.image_url("random.bin"),
+        "garment_image_url": t.image_url("random.bin"),
+    }
+    return TryOnRequest.multipart(
+        fixture_files(t, "edge-max.jpg", "edge-min.jpg"),
+        **decoys,
+        garment_mode="full",
+        preprocess_garment=False,
+        remove_background=True,
+        wait_for_result=True,
+    )
+
+
+def _form_wait(spelling: str) -> Purchase:
+    def build(t: Target) -> TryOnRequest:
+        return TryOnRequest.multipart(fixture_files(t), wait_for_result=spelling)
+
+    return Purchase(
+        f"form-wait-{spelling}",
+        "sync",
+        build,
+        f"wait_for_result spelled {spelling!r} in a form: is it taken?",
+    )
+
+
+#: The catalogue, in the order a credit budget buys them (most clauses per credit first).
+PURCHASES: dict[str, Purchase] = {
+    p.name: p
+    for p in (
+        Purchase(
+            "multipart-defaults",
+            "sync",
+            lambda t: TryOnRequest.multipart(fixture_files(t)),
+            "multipart with no optional field: the defaults, the credit cost, the hour",
+        ),
+        Purchase(
+            "multipart-auto",
+            "sync",
+            _multipart_auto,
+            "multipart, auto, preprocess true, remove false; person at the minimum "
+            "resolution, garment at the maximum",
+        ),
+        Purchase(
+            "json-upper",
+            "sync",
+            lambda t: TryOnRequest.json(
+                **fixture_urls(t),
+                garment_mode="upper",
+                preprocess_garment=True,
+                remove_background=True,
+            ),
+            "JSON, upper, both flags true, wait_for_result left to its default",
+        ),
+        Purchase(
+            "job-json",
+            "job",
+            lambda t: TryOnRequest.json(**fixture_urls(t), wait_for_result=False),
+            "a JSON job polled to its end: the lifecycle, the 401s and isolation on its job",
+        ),
+        Purchase(
+            "multipart-full",
+            "sync",
+            _multipart_full,
+            "multipart, full, preprocess false, remove true; person at the maximum, garment "
+            "at the minimum; URLs to non-images the files must win over",
+        ),
+        Purchase(
+            "json-lower",
+            "sync",
+            lambda t: TryOnRequest.json(
+                **fixture_urls(t),
+                garment_mode="lower",
+                preprocess_garment=False,
+                remove_background=False,
+                wait_for_result=True,
+            ),
+            "JSON, lower, both flags false",
+        ),
+        Purchase(
+            "job-multipart",
+            "job",
+            lambda t: TryOnRequest.multipart(fixture_files(t), wait_for_result=False),
+            "a multipart job polled to its end",
+        ),
+        Purchase(
+            "png-and-webp",
+            "sync",
+            lambda t: TryOnRequest.multipart(fixture_files(t, "person.png", "garment.webp")),
+            "a PNG person and a WebP garment: both formats at once (split only if refused)",
+        ),
+        # Open points a target may answer with a success (then they cost) or a refusal.
+        Purchase(
+            "file-between-25e6-and-25mib",
+            "sync",
+            lambda t: TryOnRequest.multipart(
+                fixture_files(t, "between.jpg", "garment.jpg"), wait_for_result=True
+            ),
+            "a person file between 25,000,000 and 26,214,400 bytes: which 25 MB is meant",
+        ),
+        *(_form_wait(spelling) for spelling in ("True", "1")),
+    )
+}
+
+
+@dataclass
+class Sale:
+    """What one purchase brought back: the body sent, the answer, for a job every poll in
+    order, and the result downloaded. `error` is what stopped it (a spent budget, the
+    network), raised again in each check that consumes it."""
+
+    purchase: Purchase
+    body: TryOnRequest
+    client: TryOnClient
+    response: httpx.Response | None = None
+    job_id: str | None = None
+    location: str | None = None
+    polls: list[httpx.Response] = field(default_factory=list)
+    timed_out: bool = False
+    download: httpx.Response | None = None
+    error: BaseException | None = None
+    #: on the target's clock, when an answer first carried the result (its hour began before)
+    result_seen_at: float | None = None
+
+    @property
+    def result_url(self) -> str | None:
+        body = self._last_body()
+        url = body.get("result_url") if isinstance(body, dict) else None
+        return url if isinstance(url, str) and url else None
+
+    def _last_body(self) -> Any:
+        answer = self.polls[-1] if self.purchase.kind == "job" and self.polls else self.response
+        if answer is None or answer.status_code != 200:
+            return None
+        try:
+            return answer.json()
+        except ValueError:
+            return None
+
+
+class _StopPolling(Exception):
+    """A poll answer the check will fail on: no use polling on until the timeout."""
+
+
+def _read_or_stop(trace: JobTrace, response: httpx.Response) -> None:
+    try:
+        body = response.json() if response.status_code == 200 else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("status"), str):
+        raise _StopPolling
+    trace.statuses.append(body["status"])
+    trace.last = body
+
+
+class Ledger:
+    """Buys the purchases a run needs, once each, and hands every consumer the same `Sale`."""
+
+    #: polls after a job's final state, to see it stay final
+    EXTRA_POLLS = 2
+
+    def __init__(self, target: Target, names: Iterable[str], *, concurrent: bool) -> None:
+        unknown = sorted(set(names) - set(PURCHASES))
+        if unknown:
+            raise ConfigError(f"expected purchases from {sorted(PURCHASES)}, got {unknown}")
+        wanted = set(names)
+        self.names = [n for n in PURCHASES if n in wanted]
+        self._target = target
+        self._concurrent = concurrent
+        self._sales: dict[str, Sale] = {}
+        self._futures: dict[str, Future[Sale]] = {}
+        self._lock = threading.Lock()
+        #: set once a sync purchase has its answer: a job accepted with it is about done
+        self._first_answer = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        #: the balance read before the run's first paid request and after its last one
+        self.balance_before: httpx.Response | None = None
+        self.balance_after: httpx.Response | None = None
+        #: the client that read them (its exchanges count in the run's requests)
+        self.client = target.client()
+
+    def start(self) -> None:
+        """Read the balance; live, buy everything now, concurrently, credits promised in
+        catalogue order."""
+        self.balance_before = self._balance()
+        if not self._concurrent or not self.names:
+            return
+        self._pool = ThreadPoolExecutor(len(self.names), thread_name_prefix="tryon-purchase")
+        reserved = {name: self._reserve(name) for name in self.names}
+        for name in self.names:
+            self._futures[name] = self._pool.submit(self._buy, name, reserved[name])
+
+    def sale(self, name: str) -> Sale:
+        """The purchase's sale: waited for (live) or bought now (in process, first use)."""
+        if name not in PURCHASES:
+            raise ConfigError(f"expected a purchase from {sorted(PURCHASES)}, got {name!r}")
+        if name in self._futures:
+            return self._futures[name].result()
+        with self._lock:
+            if name not in self._sales:
+                self._sales[name] = self._buy(name, self._reserve(name))
+            return self._sales[name]
+
+    def close(self) -> None:
+        """Wait for what is in flight, then read the balance again."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self.balance_after = self._balance()
+
+    @property
+    def sales(self) -> list[Sale]:
+        """Every purchase bought so far (or refused by the credit budget)."""
+        done = [f.result() for f in self._futures.values() if f.done()]
+        return done + list(self._sales.values())
+
+    def _balance(self) -> httpx.Response | None:
+        try:
+            return self.client.credits()
+        except Exception:  # a spent budget, the network: the spend is counted instead
+            return None
+
+    def _reserve(self, name: str) -> BaseException | None:
+        try:
+            self._target.wallet.reserve(f"purchase {name!r}")
+        except Exception as exc:  # CreditBudgetExhausted: the sale reports it
+            return exc
+        return None
+
+    def _buy(self, name: str, refused: BaseException | None) -> Sale:
+        purchase = PURCHASES[name]
+        client = self._target.client()
+        sale = Sale(purchase, purchase.build(self._target), client)
+        if refused is not None:
+            sale.error = refused
+            return sale
+        try:
+            sale.response = client.try_on(sale.body, prepaid=True)
+            if purchase.kind == "sync":
+                sale.result_seen_at = self._target.now()
+                self._first_answer.set()
+            elif sale.response.status_code == 202:
+                self._follow(sale)
+            if sale.result_url is not None:
+                sale.download = client.download(sale.result_url)
+        except Exception as exc:  # raised again where the sale is judged
+            sale.error = exc
+        finally:
+            if purchase.kind == "sync":
+                self._first_answer.set()
+        return sale
+
+    def _follow(self, sale: Sale) -> None:
+        """Poll the job once a sync purchase sent with it has answered (it took about as long
+        as the job will), then on the target's poll policy; every answer is kept, in order,
+        for the checks to judge."""
+        assert sale.response is not None
+        client, policy = sale.client, self._target.poll
+        try:
+            body = sale.response.json()
+            sale.job_id = str(body["job_id"])
+            sale.location = location_of(sale.response)
+        except (ValueError, KeyError, TypeError):
+            return  # the consumer fails the 202 itself
+        if self._concurrent:
+            self._first_answer.wait(policy.timeout)
+        polls: list[httpx.Response] = []
+
+        def keep(trace: JobTrace, response: httpx.Response) -> None:
+            polls.append(response)
+            _read_or_stop(trace, response)
+            if trace.final == "completed" and sale.result_seen_at is None:
+                sale.result_seen_at = self._target.now()
+
+        try:
+            trace = follow_job(client, sale.location, policy, job_id=sale.job_id, judge=keep)
+            sale.timed_out = trace.timed_out
+            if trace.final is not None:
+                for _ in range(self.EXTRA_POLLS):
+                    polls.append(client.job(sale.location))
+        except _StopPolling:
+            pass
+        sale.polls = polls

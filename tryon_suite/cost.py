@@ -89,10 +89,10 @@ def plan_lines(options: TargetOptions, target: Target | None, costs: Sequence[Co
         f"rehearsed on the in-process simulator (2 s processing, 5 requests/s) with this run's "
         f"options; target {options.base_url or 'in-process simulator'}",
         "",
-        f"{'group of checks':<34}{'checks':>7}{'requests':>10}{'credits':>9}",
+        f"{'group of checks':<50}{'checks':>7}{'requests':>10}{'credits':>9}",
     ]
     lines += [
-        f"{group:<34}{n:>7}{requests:>10}{credits:>9}"
+        f"{group:<50}{n:>7}{requests:>10}{credits:>9}"
         for group, (n, requests, credits) in sorted(rows.items())
     ]
     bought = sorted(ledger.sales, key=lambda sale: sale.purchase.name)
@@ -102,13 +102,13 @@ def plan_lines(options: TargetOptions, target: Target | None, costs: Sequence[Co
         users = sum(sale.purchase.name in cost.purchases for cost in costs)
         label = f"purchase {sale.purchase.name} ({users} checks)"
         note = "  not bought: credit budget" if sale.error is not None and not sent else ""
-        lines.append(f"{label:<34}{'':>7}{sent:>10}{paid:>9}{note}")
+        lines.append(f"{label:<50}{'':>7}{sent:>10}{paid:>9}{note}")
     reads = len(ledger.client.exchanges)
-    lines.append(f"{'balance, read before and after':<34}{'':>7}{reads:>10}{0:>9}")
+    lines.append(f"{'balance, read before and after':<50}{'':>7}{reads:>10}{0:>9}")
     requests = sum(r[1] for r in rows.values()) + reads
     requests += sum(len(s.client.exchanges) for s in bought)
     credits = target.wallet.spent
-    lines.append(f"{'total':<34}{len(costs):>7}{requests:>10}{credits:>9}")
+    lines.append(f"{'total':<50}{len(costs):>7}{requests:>10}{credits:>9}")
     lines += [
         "",
         f"request budget: {options.budget or 'none'}; credit budget: "

@@ -154,6 +154,13 @@ def add_options(parser: pytest.Parser) -> None:
         help="allow provoking 429 on purpose (a bounded burst); env TRYON_ALLOW_BURST=1",
     )
     group.addoption(
+        "--tryon-serial",
+        action="store_true",
+        default=None,
+        help="live: buy each paid exchange at first use, one after another, instead of all at "
+        "once beside the free checks (slower; the benchmark's baseline); env TRYON_SERIAL=1",
+    )
+    group.addoption(
         "--tryon-plan",
         action="store_true",
         default=None,
@@ -241,6 +248,7 @@ def target_options(config: pytest.Config) -> TargetOptions:
         budget=budget,
         credit_budget=credit_budget,
         plan=_flag(config, "--tryon-plan", "TRYON_PLAN"),
+        serial=_flag(config, "--tryon-serial", "TRYON_SERIAL"),
         limits=limits,
         rate=rate,
         mutant=mutant,

@@ -236,8 +236,8 @@ def _read_or_stop(trace: JobTrace, response: httpx.Response) -> None:
 class Ledger:
     """Buys the purchases a run needs, once each, and hands every consumer the same `Sale`."""
 
-    #: polls after a job's final state, to see it stay final
-    EXTRA_POLLS = 2
+    #: polls after a job's final state, to see it stay final (the job machine polls more)
+    EXTRA_POLLS = 1
 
     def __init__(self, target: Target, names: Iterable[str], *, concurrent: bool) -> None:
         unknown = sorted(set(names) - set(PURCHASES))
@@ -250,8 +250,13 @@ class Ledger:
         self._sales: dict[str, Sale] = {}
         self._futures: dict[str, Future[Sale]] = {}
         self._lock = threading.Lock()
-        #: set once a sync purchase has its answer: a job accepted with it is about done
+        self._count_lock = threading.Lock()
+        #: set once a sync purchase has its result (a job accepted with it is about done), or
+        #: once every sync purchase has ended without one
         self._first_answer = threading.Event()
+        self._sync_left = sum(PURCHASES[n].kind == "sync" for n in self.names)
+        if not self._sync_left:
+            self._first_answer.set()
         self._pool: ThreadPoolExecutor | None = None
         #: the balance read before the run's first paid request and after its last one
         self.balance_before: httpx.Response | None = None
@@ -317,7 +322,8 @@ class Ledger:
             sale.response = client.try_on(sale.body, prepaid=True)
             if purchase.kind == "sync":
                 sale.result_seen_at = self._target.now()
-                self._first_answer.set()
+                if sale.response.status_code == 200:
+                    self._first_answer.set()
             elif sale.response.status_code == 202:
                 self._follow(sale)
             if sale.result_url is not None:
@@ -326,7 +332,10 @@ class Ledger:
             sale.error = exc
         finally:
             if purchase.kind == "sync":
-                self._first_answer.set()
+                with self._count_lock:
+                    self._sync_left -= 1
+                    if self._sync_left <= 0:
+                        self._first_answer.set()
         return sale
 
     def _follow(self, sale: Sale) -> None:

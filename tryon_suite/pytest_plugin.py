@@ -108,7 +108,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if clause_ids := _clause_ids(item):
             collected[item.nodeid] = clause_ids
     options = config.stash[OPTIONS]
-    if options.live:
+    if options.live and not options.serial:
         # The purchases are bought from the start, concurrently: the checks that judge them go
         # last, so the free checks run while the target processes (a stable sort keeps the
         # order within each part). In process nothing waits, and the order stays as written.
@@ -181,7 +181,8 @@ def target(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Itera
         names = {n for item in request.session.items for n in _purchases(item)}
         # Live, the purchases are bought at once, concurrently, while the free checks run; in
         # process (a virtual clock only this thread moves) each is bought at first use.
-        opened.ledger = Ledger(opened, names, concurrent=opened.live and not options.plan)
+        concurrent = opened.live and not (options.plan or options.serial)
+        opened.ledger = Ledger(opened, names, concurrent=concurrent)
         opened.ledger.start()
         try:
             yield opened
@@ -288,9 +289,8 @@ def pytest_runtest_makereport(
         message = _failure_message(call)
     gathered = item.stash[_EVIDENCE].items if _EVIDENCE in item.stash else []
     own = [e for c in item.stash.get(_CLIENTS, []) for e in c.exchanges]
-    shared = [
-        e for c in dict.fromkeys(item.stash.get(_BOUGHT, list[TryOnClient]())) for e in c.exchanges
-    ]
+    bought: list[TryOnClient] = item.stash.get(_BOUGHT, [])
+    shared = [e for c in dict.fromkeys(bought) for e in c.exchanges]
     exchanges = shared + own
     error = call.excinfo.value if call.excinfo is not None else None
     mutant = mutant_of(item)

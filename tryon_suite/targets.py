@@ -50,6 +50,8 @@ class TargetOptions:
     credit_budget: int | None = None
     #: rehearse the run in process and print what it will cost, sending nothing
     plan: bool = False
+    #: buy paid exchanges one by one at first use, even live (the benchmark's baseline)
+    serial: bool = False
     #: the image-limit profile the target should obey (resolved once, from --tryon-limits)
     limits: LimitProfile = field(default_factory=limit_profile)
     rate: float | None = None

@@ -1,0 +1,148 @@
+"""What a full live run costs against `tryon-mock`: wall time against the floor, requests, credits.
+
+    python bench/live_cost.py [--times 0.5,2,10,30] [--baseline-at 0.5,2,10,30] [--rounds 1]
+
+For each processing time a `tryon-mock` is served on loopback (5 requests/s per key) and the
+contract suite runs against it with every option (`--tryon-no-credits-key`,
+`--tryon-other-key`, `--tryon-allow-burst`). The floor is what no client can beat: the requests
+it sent at the suite's pace of 4 per second, plus one processing time. Credits are the
+simulator's balances before minus after (every account), not the suite's own count. The
+baseline, in the same invocation, is the serial run (`--tryon-serial`: each paid exchange
+bought at first use, one after another, the checks in written order). `--tryon-plan` runs once
+first; its totals are compared with what each run spent. Results go to
+bench/results/live_cost.md with the machine they ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY, SimulatorConfig
+from tryon_suite.simulator.server import serving
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "live_cost.md"
+PACE = 4.0
+
+
+def suite(url: str, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "contract",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--tryon-base-url",
+        url,
+        "--tryon-api-key",
+        DEMO_KEY,
+        "--tryon-no-credits-key",
+        NO_CREDITS_KEY,
+        "--tryon-other-key",
+        OTHER_KEY,
+        "--tryon-allow-burst",
+        *extra,
+    ]
+
+
+def one_run(processing: float, serial: bool) -> dict[str, float]:
+    """One full live run: seconds, requests, credits (balance), exit code, verdict counts."""
+    with serving(SimulatorConfig(processing_time=processing)) as (url, sim):
+        before = sum(sim.credits.values())
+        with tempfile.TemporaryDirectory() as out:
+            args = suite(url, "--tryon-report-dir", out, *(["--tryon-serial"] if serial else []))
+            started = time.perf_counter()
+            done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+            seconds = time.perf_counter() - started
+        spent = before - sum(sim.credits.values())
+    found = re.search(r"(\d+) checks, (\d+) requests", done.stdout)
+    if found is None or done.returncode != 0:
+        raise SystemExit(
+            f"expected a passing run at {processing} s (serial={serial}), it exited "
+            f"{done.returncode}:\n{done.stdout[-3000:]}"
+        )
+    statuses = re.search(r"clauses: (.*)", done.stdout)
+    return {
+        "seconds": seconds,
+        "requests": int(found.group(2)),
+        "credits": spent,
+        "clauses": statuses.group(1) if statuses else "",
+    }
+
+
+def plan() -> tuple[int, int]:
+    """(requests, credits) the plan announces for the same options."""
+    done = subprocess.run(
+        suite("http://127.0.0.1:9", "--tryon-plan"), cwd=ROOT, capture_output=True, text=True
+    )
+    found = re.search(r"^total\s+\d+\s+(\d+)\s+(\d+)", done.stdout, re.M)
+    if found is None or done.returncode != 0:
+        raise SystemExit(f"expected a plan, got exit {done.returncode}:\n{done.stdout[-3000:]}")
+    return int(found.group(1)), int(found.group(2))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--times", default="0.5,2,10,30")
+    parser.add_argument("--baseline-at", default="0.5,2,10,30")
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    times = [float(t) for t in args.times.split(",")]
+    baseline_at = {float(t) for t in args.baseline_at.split(",") if t}
+    planned_requests, planned_credits = plan()
+    rows = []
+    for processing in times:
+        runs = [one_run(processing, serial=False) for _ in range(args.rounds)]
+        seconds = statistics.median(r["seconds"] for r in runs)
+        requests = int(statistics.median(r["requests"] for r in runs))
+        credits = statistics.median(r["credits"] for r in runs)
+        floor = requests / PACE + processing
+        base = one_run(processing, serial=True) if processing in baseline_at else None
+        rows.append(
+            f"| {processing:g} s | {seconds:.1f} | {floor:.1f} | {seconds / floor:.2f} | "
+            f"{requests} | {credits:g} | "
+            + (
+                f"{base['seconds']:.1f} ({base['seconds'] / floor:.2f}x floor) | "
+                f"{base['requests']} | {base['credits']:g} | {base['seconds'] / seconds:.1f}x |"
+                if base
+                else "- | - | - | - |"
+            )
+        )
+        rows.append(f"|  | clauses: {runs[0]['clauses']} | | | | | | | | |")
+        print(rows[-2], flush=True)
+    lines = [
+        "# Live run cost: wall time, floor, requests, credits",
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} "
+        f"cores, CPython {platform.python_version()}; {args.rounds} round(s) per processing "
+        "time (median). tryon-mock: 5 requests/s per key; the suite paces at 4/s.",
+        "",
+        f"`--tryon-plan` announced {planned_requests} requests and {planned_credits} credits "
+        "(rehearsed at 2 s of processing).",
+        "",
+        "| processing | seconds | floor | ratio | requests | credits | serial seconds | "
+        "serial requests | serial credits | speed-up |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *rows,
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

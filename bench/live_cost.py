@@ -1,16 +1,20 @@
 """What a full live run costs against `tryon-mock`: wall time against the floor, requests, credits.
 
-    python bench/live_cost.py [--times 0.5,2,10,30] [--baseline-at 0.5,2,10,30] [--rounds 1]
+    python bench/live_cost.py [--times 0.5,2,10,30] [--rounds 1]
+        [--baseline-commit d0a5ccb] [--serial-at 0.5,2]
 
 For each processing time a `tryon-mock` is served on loopback (5 requests/s per key) and the
 contract suite runs against it with every option (`--tryon-no-credits-key`,
 `--tryon-other-key`, `--tryon-allow-burst`). The floor is what no client can beat: the requests
 it sent at the suite's pace of 4 per second, plus one processing time. Credits are the
-simulator's balances before minus after (every account), not the suite's own count. The
-baseline, in the same invocation, is the serial run (`--tryon-serial`: each paid exchange
-bought at first use, one after another, the checks in written order). `--tryon-plan` runs once
-first; its totals are compared with what each run spent. Results go to
-bench/results/live_cost.md with the machine they ran on.
+simulator's balances before minus after (every account), not the suite's own count.
+
+The baseline, in the same invocation, is the suite as it was before issue 11 (commit
+`--baseline-commit`, exported with `git archive` and run from its own tree): every check
+sending its own success, one after another. `--serial-at` adds this suite with
+`--tryon-serial` (the same purchases, bought one by one at first use): what concurrency alone
+buys. `--tryon-plan` runs once first; its totals are printed beside what each run spent.
+Results go to bench/results/live_cost.md with the machine they ran on.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY, SimulatorConfig
 from tryon_suite.simulator.server import serving
@@ -57,14 +62,17 @@ def suite(url: str, *extra: str) -> list[str]:
     ]
 
 
-def one_run(processing: float, serial: bool) -> dict[str, float]:
-    """One full live run: seconds, requests, credits (balance), exit code, verdict counts."""
+def one_run(processing: float, serial: bool = False, tree: Path = ROOT) -> dict[str, Any]:
+    """One full live run of the suite in `tree`: seconds, requests, credits (balance), the
+    clause totals."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_")}
+    env["PYTHONPATH"] = str(tree)
     with serving(SimulatorConfig(processing_time=processing)) as (url, sim):
         before = sum(sim.credits.values())
         with tempfile.TemporaryDirectory() as out:
             args = suite(url, "--tryon-report-dir", out, *(["--tryon-serial"] if serial else []))
             started = time.perf_counter()
-            done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+            done = subprocess.run(args, cwd=tree, capture_output=True, text=True, env=env)
             seconds = time.perf_counter() - started
         spent = before - sum(sim.credits.values())
     found = re.search(r"(\d+) checks, (\d+) requests", done.stdout)
@@ -82,6 +90,15 @@ def one_run(processing: float, serial: bool) -> dict[str, float]:
     }
 
 
+def exported(commit: str, into: Path) -> Path:
+    """The tree of `commit`, exported (no checkout of this one is touched)."""
+    archive = subprocess.run(
+        ["git", "archive", commit], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
 def plan() -> tuple[int, int]:
     """(requests, credits) the plan announces for the same options."""
     done = subprocess.run(
@@ -96,32 +113,37 @@ def plan() -> tuple[int, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--times", default="0.5,2,10,30")
-    parser.add_argument("--baseline-at", default="0.5,2,10,30")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--baseline-commit", default="d0a5ccb")
+    parser.add_argument("--serial-at", default="0.5,2")
     args = parser.parse_args()
     times = [float(t) for t in args.times.split(",")]
-    baseline_at = {float(t) for t in args.baseline_at.split(",") if t}
+    serial_at = {float(t) for t in args.serial_at.split(",") if t}
     planned_requests, planned_credits = plan()
-    rows = []
-    for processing in times:
-        runs = [one_run(processing, serial=False) for _ in range(args.rounds)]
-        seconds = statistics.median(r["seconds"] for r in runs)
-        requests = int(statistics.median(r["requests"] for r in runs))
-        credits = statistics.median(r["credits"] for r in runs)
-        floor = requests / PACE + processing
-        base = one_run(processing, serial=True) if processing in baseline_at else None
-        rows.append(
-            f"| {processing:g} s | {seconds:.1f} | {floor:.1f} | {seconds / floor:.2f} | "
-            f"{requests} | {credits:g} | "
-            + (
-                f"{base['seconds']:.1f} ({base['seconds'] / floor:.2f}x floor) | "
-                f"{base['requests']} | {base['credits']:g} | {base['seconds'] / seconds:.1f}x |"
-                if base
-                else "- | - | - | - |"
+    rows, clauses = [], []
+    with tempfile.TemporaryDirectory() as old:
+        old_tree = exported(args.baseline_commit, Path(old))
+        for processing in times:
+            runs = [one_run(processing) for _ in range(args.rounds)]
+            seconds = statistics.median(r["seconds"] for r in runs)
+            requests = int(statistics.median(r["requests"] for r in runs))
+            credits = statistics.median(r["credits"] for r in runs)
+            floor = requests / PACE + processing
+            base = one_run(processing, tree=old_tree)
+            base_floor = base["requests"] / PACE + processing
+            serial = one_run(processing, serial=True) if processing in serial_at else None
+            rows.append(
+                f"| {processing:g} s | {seconds:.1f} | {floor:.1f} | **{seconds / floor:.2f}** | "
+                f"{requests} | {credits:g} | {base['seconds']:.1f} | "
+                f"{base['seconds'] / base_floor:.2f} | {base['requests']} | {base['credits']:g} "
+                f"| {base['seconds'] / seconds:.1f}x | "
+                + (f"{serial['seconds']:.1f} |" if serial else "- |")
             )
-        )
-        rows.append(f"|  | clauses: {runs[0]['clauses']} | | | | | | | | |")
-        print(rows[-2], flush=True)
+            clauses.append(
+                f"- {processing:g} s: this suite {runs[0]['clauses']}; baseline "
+                f"{base['clauses']}" + (f"; serial {serial['clauses']}" if serial else "")
+            )
+            print(rows[-1], flush=True)
     lines = [
         "# Live run cost: wall time, floor, requests, credits",
         "",
@@ -130,12 +152,17 @@ def main() -> int:
         "time (median). tryon-mock: 5 requests/s per key; the suite paces at 4/s.",
         "",
         f"`--tryon-plan` announced {planned_requests} requests and {planned_credits} credits "
-        "(rehearsed at 2 s of processing).",
+        "(rehearsed at 2 s of processing). Baseline: commit "
+        f"{args.baseline_commit}, the serial suite before issue 11.",
         "",
-        "| processing | seconds | floor | ratio | requests | credits | serial seconds | "
-        "serial requests | serial credits | speed-up |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| processing | seconds | floor | ratio | requests | credits | baseline seconds | "
+        "baseline ratio | baseline requests | baseline credits | speed-up | serial seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
+        "",
+        "Clause totals (verdicts must match):",
+        "",
+        *clauses,
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -1,0 +1,320 @@
+"""Live runs priced in credits (issue 11): one pacer for every thread, credits reserved and
+counted, purchases bought once and concurrently, the plan matching the run, a credit budget
+that holds. The end-to-end runs go over real HTTP to `tryon-mock` (one module fixture, so one
+worker's file under `--dist loadfile`)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import QUIET
+from tryon_suite.client import (
+    Budget,
+    BudgetExhausted,
+    CreditBudgetExhausted,
+    Credits,
+    TryOnClient,
+    TryOnRequest,
+)
+from tryon_suite.clock import RealClock
+from tryon_suite.contract import limit_profile
+from tryon_suite.fixtures import FixtureImages
+from tryon_suite.polling import PollPolicy
+from tryon_suite.purchases import PURCHASES, Ledger
+from tryon_suite.retry import Pacer
+from tryon_suite.secret import Secret
+from tryon_suite.selftest import contract_process
+from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
+from tryon_suite.simulator.core import Simulator
+from tryon_suite.simulator.server import serving
+from tryon_suite.targets import Target
+
+# -- one pacer for every thread ---------------------------------------------------------------
+
+
+def test_threads_sharing_a_pacer_take_distinct_slots_a_quarter_second_apart() -> None:
+    """The clock stands still, so each sleep is exactly how far ahead the slot lies."""
+    slept: list[float] = []
+    lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:
+        with lock:
+            slept.append(seconds)
+
+    pacer = Pacer(4.0, now=lambda: 100.0, sleep=sleep)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: pacer.wait(), range(16)))
+    # the first request takes the bucket's one token and does not sleep
+    expected = [k * 0.25 for k in range(1, 16)]
+    assert sorted(slept) == pytest.approx(expected), (
+        f"expected 15 waits of 0.25, 0.5, ... 3.75 s (one slot each), got {sorted(slept)}"
+    )
+
+
+def test_a_429_hold_pauses_every_later_request() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer(4.0, now=lambda: now[0], sleep=sleep)
+    pacer.wait()
+    pacer.hold(3.0)
+    pacer.wait()
+    pacer.wait()
+    assert slept == pytest.approx([3.0, 0.25]), (
+        f"expected the hold (3 s), then one slot (0.25 s), got {slept}"
+    )
+
+
+# -- credits ----------------------------------------------------------------------------------
+
+
+def test_the_credit_budget_refuses_what_would_pass_it_and_counts_only_successes() -> None:
+    wallet = Credits(2)
+    wallet.reserve()
+    wallet.reserve()
+    with pytest.raises(CreditBudgetExhausted, match=r"credit budget: .* would pass") as caught:
+        wallet.reserve()
+    assert isinstance(caught.value, BudgetExhausted), "expected a skip kind: not checked"
+    wallet.settle(reserved=True, paid=False)  # refused: the credit comes back
+    wallet.settle(reserved=True, paid=True)
+    wallet.reserve()
+    assert (wallet.spent, wallet.reserved) == (1, 1), (
+        f"expected 1 spent and 1 promised, got {wallet.spent} and {wallet.reserved}"
+    )
+
+
+def _answering(status: int) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda request: httpx.Response(status, json={"result_url": "x"}))
+
+
+@pytest.mark.parametrize(("status", "spent"), [(200, 1), (400, 0)])
+def test_a_try_on_that_may_cost_reserves_a_credit_and_its_answer_settles_it(
+    status: int, spent: int
+) -> None:
+    wallet = Credits(1)
+    client = TryOnClient(
+        "https://t.test", "k" * 20, transport=_answering(status), wallet=wallet, may_spend=True
+    )
+    client.try_on(TryOnRequest.json(person_image_url="u", garment_image_url="v"))
+    assert (wallet.spent, wallet.reserved) == (spent, 0), (
+        f"expected {spent} spent and nothing promised after a {status}, got "
+        f"{wallet.spent} and {wallet.reserved}"
+    )
+
+
+def test_a_check_that_must_be_refused_sends_without_credit_but_a_success_still_counts() -> None:
+    wallet = Credits(0)
+    client = TryOnClient(
+        "https://t.test", "k" * 20, transport=_answering(200), wallet=wallet, may_spend=False
+    )
+    client.try_on(TryOnRequest.json(garment_mode="sideways"))
+    assert wallet.spent == 1, f"expected the unexpected success counted, got {wallet.spent}"
+    spending = TryOnClient(
+        "https://t.test", "k" * 20, transport=_answering(200), wallet=wallet, may_spend=True
+    )
+    with pytest.raises(CreditBudgetExhausted):
+        spending.try_on(TryOnRequest.json(person_image_url="u", garment_image_url="v"))
+
+
+# -- the ledger: each purchase once, all at once ----------------------------------------------
+
+
+def _target(transport: httpx.BaseTransport) -> Target:
+    images = FixtureImages(limit_profile())
+    return Target(
+        name="mock",
+        base_url="https://t.test",
+        key=Secret("k" * 20),
+        other_key=None,
+        no_credits_key=None,
+        allow_burst=False,
+        limits=limit_profile(),
+        images=images,
+        image_url=lambda name: f"https://img.test/{name}",
+        live=True,
+        budget=Budget(),
+        pacer=Pacer(0),
+        now=time.monotonic,
+        sleep=time.sleep,
+        advance=lambda seconds: None,
+        poll=PollPolicy(interval=0.01, timeout=5.0),
+        transport=transport,
+    )
+
+
+_NOT_WAITING = re.compile(rb'"wait_for_result":\s*false|name="wait_for_result"\r\n\r\nfalse')
+
+
+class _Processing(httpx.BaseTransport):
+    """Sync try-ons answer only once all of them are in flight together (a barrier): a ledger
+    that sent them one by one would time out. Jobs complete at their first poll; the order of
+    what arrived is kept."""
+
+    def __init__(self, together: int) -> None:
+        self.barrier = threading.Barrier(together, timeout=10)
+        self.arrived: list[str] = []
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self.arrived.append(f"{request.method} {request.url.path}")
+        if request.method == "POST":
+            if _NOT_WAITING.search(request.read()):
+                return httpx.Response(
+                    202,
+                    json={"job_id": "j1", "status": "pending"},
+                    headers={"location": "/v1/try-on/job/j1"},
+                )
+            self.barrier.wait()
+            return httpx.Response(200, json={"result_url": "https://t.test/r.jpg"})
+        if request.url.path.endswith("/job/j1"):
+            return httpx.Response(
+                200,
+                json={"job_id": "j1", "status": "completed", "result_url": "https://t.test/r.jpg"},
+            )
+        if request.url.path == "/v1/credits":
+            return httpx.Response(200, json={"credits": 10})
+        return httpx.Response(200, content=b"jpeg", headers={"content-type": "image/jpeg"})
+
+
+def test_live_the_ledger_sends_every_sync_purchase_at_once_and_polls_after_a_result() -> None:
+    names = ["multipart-defaults", "multipart-auto", "json-upper", "job-json"]
+    sync = [n for n in names if PURCHASES[n].kind == "sync"]
+    transport = _Processing(together=len(sync))
+    ledger = Ledger(_target(transport), names, concurrent=True)
+    ledger.start()
+    sales = {name: ledger.sale(name) for name in names}
+    ledger.close()
+    errors = {n: s.error for n, s in sales.items() if s.error is not None}
+    assert not errors, f"expected every purchase bought (sync ones together), got {errors}"
+    first_poll = transport.arrived.index("GET /v1/try-on/job/j1")
+    assert transport.arrived[:first_poll].count("POST /v1/try-on") == len(names), (
+        f"expected the job polled only after the try-ons were sent, got {transport.arrived}"
+    )
+    again = ledger.sale("json-upper")
+    assert again is sales["json-upper"], "expected one sale per purchase, whoever asks"
+    posts = transport.arrived.count("POST /v1/try-on")
+    assert posts == len(names), f"expected {len(names)} try-ons in all, got {posts}"
+
+
+def test_a_purchase_past_the_credit_budget_is_not_sent_and_says_why() -> None:
+    transport = _Processing(together=1)
+    target = replace(_target(transport), wallet=Credits(1))
+    ledger = Ledger(target, ["multipart-defaults", "multipart-auto"], concurrent=True)
+    ledger.start()
+    first, second = ledger.sale("multipart-defaults"), ledger.sale("multipart-auto")
+    ledger.close()
+    assert first.error is None, f"expected the first bought, got {first.error!r}"
+    assert first.response is not None, "expected the first purchase answered"
+    assert isinstance(second.error, CreditBudgetExhausted), (
+        f"expected the second refused by the credit budget, got {second.error!r}"
+    )
+    assert transport.arrived.count("POST /v1/try-on") == 1, (
+        f"expected one try-on sent, got {transport.arrived}"
+    )
+
+
+# -- end to end over HTTP: the plan, the run, the budget --------------------------------------
+
+OPTIONS = (
+    "--tryon-no-credits-key",
+    NO_CREDITS_KEY,
+    "--tryon-other-key",
+    OTHER_KEY,
+    "--tryon-allow-burst",
+)
+TOTAL = re.compile(r"^total\s+(\d+)\s+(\d+)\s+(\d+)\s*$", re.M)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple]]:
+    """The plan, a full run and a run with a credit budget of 5, the runs side by side (each
+    against its own tryon-mock, so their credits apart); balances read from the simulators."""
+    # the limit the plan's rehearsal gives a target paced at 20/s (a quarter above the pace)
+    config = replace(QUIET, rate_limit=25.0, processing_time=0.3)
+
+    def plan(folder: Path) -> tuple:
+        args = ["--tryon-base-url", "http://127.0.0.1:9", "--tryon-api-key", DEMO_KEY]
+        done = contract_process([*args, *OPTIONS, "--tryon-rate", "20", "--tryon-plan"], folder)
+        return done, folder
+
+    def run(folder: Path, *extra: str) -> tuple:
+        with serving(simulator=Simulator(config, RealClock())) as (url, sim):
+            before = sim.credits[DEMO_KEY]
+            args = ["--tryon-base-url", url, "--tryon-api-key", DEMO_KEY, "--tryon-rate", "20"]
+            done = contract_process([*args, *OPTIONS, *extra], folder)
+            return done, folder, before - sim.credits[DEMO_KEY]
+
+    with ThreadPoolExecutor(3) as pool:
+        # folders made here: tmp_path_factory is not safe across threads
+        planned = pool.submit(plan, tmp_path_factory.mktemp("plan"))
+        full = pool.submit(run, tmp_path_factory.mktemp("full"))
+        budgeted = pool.submit(run, tmp_path_factory.mktemp("budget"), "--tryon-credit-budget", "5")
+        yield {"plan": planned.result(), "full": full.result(), "budget": budgeted.result()}
+
+
+pytestmark = pytest.mark.slow(30)
+
+
+def test_the_plan_sends_nothing_exits_0_and_prints_totals(runs: dict[str, tuple]) -> None:
+    done, folder = runs["plan"]
+    assert done.returncode == 0, f"expected exit 0 from --tryon-plan, got {done.returncode}"
+    assert TOTAL.search(done.stdout), f"expected a total line, got:\n{done.stdout[-3000:]}"
+    assert "purchase multipart-defaults" in done.stdout, f"expected purchases:\n{done.stdout}"
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == [], f"expected no report written by a plan, got {written}"
+
+
+def test_the_run_spends_what_the_plan_said(runs: dict[str, tuple]) -> None:
+    plan, _ = runs["plan"]
+    done, folder, spent = runs["full"]
+    found = TOTAL.search(plan.stdout)
+    assert found is not None, f"expected a plan total, got:\n{plan.stdout[-2000:]}"
+    planned_requests, planned_credits = int(found.group(2)), int(found.group(3))
+    report = json.loads((folder / "compliance.json").read_text())
+    assert done.returncode == 0, f"expected the run to pass, got {done.returncode}"
+    assert spent == planned_credits, (
+        f"expected the balance to fall by the planned {planned_credits}, it fell by {spent}"
+    )
+    assert report["credits"]["from_balance"] == spent, (
+        f"expected the report's balance difference {spent}, got {report['credits']}"
+    )
+    # a poll or two per job may differ with the target's processing time
+    assert abs(report["requests"] - planned_requests) <= 4, (
+        f"expected about {planned_requests} requests as planned, got {report['requests']}"
+    )
+    paid = {c["id"]: c["credits"] for c in report["clauses"] if c["credits"]}
+    assert paid.get("tryon.credits.success_costs") == 1, (
+        f"expected the credit-cost clause to show its one purchase, got {paid}"
+    )
+
+
+def test_a_credit_budget_of_5_spends_at_most_5_and_reports_the_rest_not_checked(
+    runs: dict[str, tuple],
+) -> None:
+    done, folder, spent = runs["budget"]
+    report = json.loads((folder / "compliance.json").read_text())
+    assert spent <= 5, f"expected at most 5 credits spent by the balance, got {spent}"
+    assert done.returncode == 0, f"expected a passing run, got {done.returncode}"
+    budgeted = [
+        c["id"]
+        for c in report["clauses"]
+        if c["status"] == "not checked" and "credit budget" in c["reason"]
+    ]
+    assert budgeted, "expected some clause 'not checked: credit budget', got none"
+    statuses = {c["status"] for c in report["clauses"]}
+    assert "fails" not in statuses, f"expected nothing failed for want of credits: {statuses}"

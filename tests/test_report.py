@@ -18,7 +18,7 @@ from tryon_suite.client import TryOnClient, TryOnRequest
 from tryon_suite.evidence import Evidence
 from tryon_suite.images import render_image
 from tryon_suite.report import write_report
-from tryon_suite.results import STATUS_ORDER, CheckOutcome, RunResults, thumbnail
+from tryon_suite.results import STATUS_ORDER, CheckOutcome, CreditsSpent, RunResults, thumbnail
 
 CHROMIUM = "/usr/bin/chromium"
 SECRET = "report-secret-key-1234567890"
@@ -96,7 +96,11 @@ def run_factory() -> Iterator[RunFactory]:
             for n in range(7)
         ]
         balance = CheckOutcome(
-            "contract/test_success.py::test_credits", (HOLDING,), "passed", evidence=held
+            "contract/test_success.py::test_credits",
+            (HOLDING,),
+            "passed",
+            evidence=held,
+            paid=frozenset({id(noisy_credits)}),
         )
         skipped = CheckOutcome(
             "contract/test_auth.py::test_no_credits",
@@ -113,6 +117,7 @@ def run_factory() -> Iterator[RunFactory]:
         results = RunResults(
             BASE, 1_700_000_000.0, 1_700_000_042.0, "reference", 17, 500,
             [noisy, simple, balance, skipped, looked],
+            credits=CreditsSpent(counted=3, budget=5, before=100.0, after=97.0),
         )  # fmt: skip
         results.observe(OPEN_POINT, "relative, e.g. /v1/try-on/job/{job_id}")
         results.not_run[NOT_RUN] = f"not run: the run stopped at a failure of {FAILING} (-x)"
@@ -206,7 +211,7 @@ def test_checked_by_and_evidence_collapse_to_counts(html: str) -> None:
     row = html[html.index(f'id="{HOLDING}"') :]
     row = row[: row.index("</tbody>")]
     checked_by = row[row.index('<details class="checked-by">') :]
-    assert "<summary>2 tests</summary>" in checked_by, "expected 'checked by' as a count"
+    assert "<summary>2 tests &middot; 1 credit</summary>" in checked_by, "expected 'checked by' as a count"
     assert "<summary>evidence: 8 assertions</summary>" in row, "expected evidence counted"
     assert "3 more" in row, "expected the evidence not listed counted as more"
 
@@ -299,6 +304,13 @@ def test_the_report_renders_in_chromium_led_by_its_failure(written: Path, browse
     assert width > 0, f"expected the request image thumbnail to load, got width {width}"
     observed = page.locator("#open-points").inner_text()
     assert "relative, e.g." in observed, f"expected the open point observed, got {observed[:200]!r}"
+    spent = page.locator("#credits").inner_text()
+    expected = (
+        "3 credits spent (balance 100 before, 97 after; 3 successes counted) of a budget of 5"
+    )
+    assert spent == expected, f"expected the header to say {expected!r}, got {spent!r}"
+    summary = page.locator(f'[id="{HOLDING}"] details.checked-by summary').inner_text()
+    assert summary.endswith("1 credit"), f"expected the clause's credit shown, got {summary!r}"
     assert not errors, f"expected no script errors, got {errors}"
 
 

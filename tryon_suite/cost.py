@@ -17,7 +17,7 @@ from tryon_suite.results import CreditsSpent
 if TYPE_CHECKING:
     from tryon_suite.targets import Target, TargetOptions
 
-__all__ = ["Cost", "credits_spent", "paid_exchange", "plan_lines", "spent_text"]
+__all__ = ["Cost", "credits_spent", "paid_exchange", "plan_lines"]
 
 
 @dataclass(frozen=True)
@@ -57,21 +57,6 @@ def credits_spent(target: Target) -> CreditsSpent:
         before=before[figure] if figure else None,
         after=after[figure] if figure else None,
     )
-
-
-def spent_text(spent: CreditsSpent) -> str:
-    budget = f" of a budget of {spent.budget}" if spent.budget is not None else ""
-    if spent.from_balance is not None:
-        return (
-            f"{_number(spent.from_balance)} credits spent by the balance "
-            f"({_number(spent.before)} -> {_number(spent.after)}; {spent.counted} successes "
-            f"counted){budget}"
-        )
-    return f"{spent.counted} credits spent, counted (no balance read){budget}"
-
-
-def _number(value: float | None) -> str:
-    return "?" if value is None else f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
 def plan_lines(options: TargetOptions, target: Target | None, costs: Sequence[Cost]) -> list[str]:

@@ -19,7 +19,7 @@ from hypothesis import settings
 
 from tryon_suite.clauses import catalogue
 from tryon_suite.client import BudgetExhausted, Exchange, TryOnClient
-from tryon_suite.cost import Cost, credits_spent, paid_exchange, plan_lines, spent_text
+from tryon_suite.cost import Cost, credits_spent, paid_exchange, plan_lines
 from tryon_suite.errors import PreflightError, SchemaError
 from tryon_suite.evidence import NOT_CHECKED, Collector, collecting, not_checked, observed
 from tryon_suite.options import (
@@ -430,7 +430,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(line, red=True)
     totals = ", ".join(f"{n} {status}" for status, n in results.totals().items() if n)
     spent = results.credits
-    cost = f", {spent_text(spent)}" if spent else ""
+    cost = f", {spent.text()}" if spent else ""
     terminalreporter.write_line(
         f"{len(results.tests)} checks, {results.requests} requests{cost} in {elapsed:.1f} s; "
         f"clauses: {totals}"

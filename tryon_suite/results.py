@@ -120,6 +120,20 @@ class CreditsSpent:
             return None
         return self.before - self.after
 
+    def text(self) -> str:
+        """One line for the console and the report's header."""
+        budget = f" of a budget of {self.budget}" if self.budget is not None else ""
+        if self.from_balance is not None:
+            return (
+                f"{_number(self.from_balance)} credits spent (balance {_number(self.before)} "
+                f"before, {_number(self.after)} after; {self.counted} successes counted){budget}"
+            )
+        return f"{self.counted} credits spent, counted (the balance was not read){budget}"
+
+
+def _number(value: float | None) -> str:
+    return "?" if value is None else f"{value:,.2f}".rstrip("0").rstrip(".")
+
 
 @dataclass
 class RunResults:

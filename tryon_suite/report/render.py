@@ -152,6 +152,7 @@ def _credits(results: RunResults) -> dict[str, Any] | None:
         "balance_before": spent.before,
         "balance_after": spent.after,
         "from_balance": spent.from_balance,
+        "text": spent.text(),
     }
 
 

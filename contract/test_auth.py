@@ -93,9 +93,8 @@ def test_a_key_without_credits_gets_403(client: TryOnClient, target: Target) -> 
 
 
 @pytest.mark.clause("tryon.credits.failure_usually_free")
-def test_whether_a_refused_request_costs_credits(
-    client: TryOnClient, target: Target, observe
-) -> None:
+def test_whether_a_refused_request_costs_credits(client: TryOnClient, quiet, observe) -> None:
+    """The balance around one refusal, with no paid request in flight (`quiet`)."""
     before = client.credits()
     if before.status_code != 200:
         not_checked(f"GET /v1/credits answered {before.status_code}")

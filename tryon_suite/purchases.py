@@ -286,6 +286,11 @@ class Ledger:
                 self._sales[name] = self._buy(name, self._reserve(name))
             return self._sales[name]
 
+    def settle(self) -> None:
+        """Wait until every purchase has ended: nothing paid is in flight after this."""
+        for future in self._futures.values():
+            future.result()
+
     def close(self) -> None:
         """Wait for what is in flight, then read the balance again."""
         if self._pool is not None:

@@ -109,10 +109,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             collected[item.nodeid] = clause_ids
     options = config.stash[OPTIONS]
     if options.live and not options.serial:
-        # The purchases are bought from the start, concurrently: the checks that judge them go
-        # last, so the free checks run while the target processes (a stable sort keeps the
-        # order within each part). In process nothing waits, and the order stays as written.
-        items.sort(key=lambda item: bool(_purchases(item)))
+        # The purchases are bought from the start, concurrently: the checks that judge them (or
+        # need them ended, `quiet`) go last, so the free checks run while the target
+        # processes (a stable sort keeps the order within each part). In process nothing
+        # waits, and the order stays as written.
+        items.sort(key=_after_purchases)
 
 
 def _clause_ids(item: pytest.Item) -> tuple[str, ...]:
@@ -190,6 +191,10 @@ def target(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Itera
             opened.ledger.close()
 
 
+def _after_purchases(item: pytest.Item) -> bool:
+    return bool(_purchases(item)) or "quiet" in getattr(item, "fixturenames", ())
+
+
 def _purchases(item: pytest.Item) -> tuple[str, ...]:
     return tuple(n for m in item.iter_markers("purchases") for n in m.args)
 
@@ -218,6 +223,14 @@ def bought(target: Target, request: pytest.FixtureRequest) -> Callable[[str], Sa
 
 
 _BOUGHT = pytest.StashKey[list[TryOnClient]]()
+
+
+@pytest.fixture
+def quiet(target: Target) -> None:
+    """Nothing paid in flight: every purchase has ended (a check reading the balance around
+    its own request needs it; live, such checks run with the purchases' consumers, last)."""
+    if target.ledger is not None:
+        target.ledger.settle()
 
 
 @pytest.fixture

@@ -211,7 +211,9 @@ def test_checked_by_and_evidence_collapse_to_counts(html: str) -> None:
     row = html[html.index(f'id="{HOLDING}"') :]
     row = row[: row.index("</tbody>")]
     checked_by = row[row.index('<details class="checked-by">') :]
-    assert "<summary>2 tests &middot; 1 credit</summary>" in checked_by, "expected 'checked by' as a count"
+    assert "<summary>2 tests &middot; 1 credit</summary>" in checked_by, (
+        "expected 'checked by' as a count, with its credit"
+    )
     assert "<summary>evidence: 8 assertions</summary>" in row, "expected evidence counted"
     assert "3 more" in row, "expected the evidence not listed counted as more"
 

@@ -318,3 +318,26 @@ def test_a_credit_budget_of_5_spends_at_most_5_and_reports_the_rest_not_checked(
     assert budgeted, "expected some clause 'not checked: credit budget', got none"
     statuses = {c["status"] for c in report["clauses"]}
     assert "fails" not in statuses, f"expected nothing failed for want of credits: {statuses}"
+
+
+def test_closing_the_ledger_stops_a_job_no_check_waited_for() -> None:
+    """A run that ends early (-x, an interrupt) does not wait out a job's polling timeout."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(
+                202, json={"job_id": "j1"}, headers={"location": "/v1/try-on/job/j1"}
+            )
+        if request.url.path == "/v1/credits":
+            return httpx.Response(200, json={"credits": 10})
+        return httpx.Response(200, json={"job_id": "j1", "status": "running"})
+
+    target = replace(
+        _target(httpx.MockTransport(answer)), poll=PollPolicy(interval=0.05, timeout=600.0)
+    )
+    ledger = Ledger(target, ["job-json"], concurrent=True)
+    ledger.start()
+    ledger.close()
+    sale = ledger.sale("job-json")
+    assert not sale.timed_out, "expected the polling stopped by close, not by its timeout"
+    assert "the run ended" in str(sale.error), f"expected the stop as its error, got {sale.error!r}"

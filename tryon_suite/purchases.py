@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from tryon_suite.client import TryOnClient, TryOnRequest
+from tryon_suite.client import CreditBudgetExhausted, TryOnClient, TryOnRequest
 from tryon_suite.errors import ConfigError
 from tryon_suite.polling import JobTrace, follow_job, location_of
 
@@ -218,6 +218,10 @@ class Sale:
             return None
 
 
+class _Stopped(Exception):
+    """The run ended: a purchase still waiting gives up."""
+
+
 class _StopPolling(Exception):
     """A poll answer the check will fail on: no use polling on until the timeout."""
 
@@ -258,6 +262,7 @@ class Ledger:
         if not self._sync_left:
             self._first_answer.set()
         self._pool: ThreadPoolExecutor | None = None
+        self._stopped = threading.Event()
         #: the balance read before the run's first paid request and after its last one
         self.balance_before: httpx.Response | None = None
         self.balance_after: httpx.Response | None = None
@@ -292,9 +297,11 @@ class Ledger:
             future.result()
 
     def close(self) -> None:
-        """Wait for what is in flight, then read the balance again."""
+        """Stop what no check waited for (a run stopped early, an interrupt: polling ends at
+        its next wait), then read the balance again."""
+        self._stopped.set()
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self.balance_after = self._balance()
 
     @property
@@ -312,13 +319,20 @@ class Ledger:
     def _reserve(self, name: str) -> BaseException | None:
         try:
             self._target.wallet.reserve(f"purchase {name!r}")
-        except Exception as exc:  # CreditBudgetExhausted: the sale reports it
+        except CreditBudgetExhausted as exc:  # the sale reports it to each consumer
             return exc
         return None
+
+    def _sleep(self, seconds: float) -> None:
+        """A purchase thread's wait (between polls, before a retry), cut short by `close`."""
+        if self._stopped.wait(seconds):
+            raise _Stopped("the run ended before this purchase did")
 
     def _buy(self, name: str, refused: BaseException | None) -> Sale:
         purchase = PURCHASES[name]
         client = self._target.client()
+        if self._concurrent:
+            client.sleep = self._sleep
         sale = Sale(purchase, purchase.build(self._target), client)
         if refused is not None:
             sale.error = refused

@@ -22,7 +22,7 @@ from tryon_suite import (
 
 pytestmark = [pytest.mark.live]
 #: Generated valid bodies a live run pays for.
-LIVE_PAID_EXAMPLES = 2
+LIVE_PAID_EXAMPLES = 1
 # The client fixture is a thin recorder; sharing it across examples is intended.
 FIXTURES_OK = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 

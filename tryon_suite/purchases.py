@@ -65,6 +65,8 @@ class Purchase:
     build: Callable[[Target], TryOnRequest]
     #: what it folds in, for the plan
     serves: str
+    #: a job followed to its end (else only accepted: whoever judges it polls it)
+    follow: bool = True
 
 
 def _multipart_auto(t: Target) -> TryOnRequest:
@@ -156,6 +158,13 @@ PURCHASES: dict[str, Purchase] = {
                 wait_for_result=True,
             ),
             "JSON, lower, both flags false",
+        ),
+        Purchase(
+            "job-json-again",
+            "job",
+            lambda t: TryOnRequest.json(**fixture_urls(t), wait_for_result=False),
+            "the JSON job's very body again: its 202 must name a job of its own",
+            follow=False,
         ),
         Purchase(
             "job-multipart",
@@ -343,9 +352,9 @@ class Ledger:
                 sale.result_seen_at = self._target.now()
                 if sale.response.status_code == 200:
                     self._first_answer.set()
-            elif sale.response.status_code == 202:
+            elif sale.response.status_code == 202 and purchase.follow:
                 self._follow(sale)
-            if sale.result_url is not None:
+            if sale.download is None and sale.result_url is not None:
                 sale.download = client.download(sale.result_url)
         except Exception as exc:  # raised again where the sale is judged
             sale.error = exc
@@ -382,9 +391,14 @@ class Ledger:
         try:
             trace = follow_job(client, sale.location, policy, job_id=sale.job_id, judge=keep)
             sale.timed_out = trace.timed_out
+            url = trace.last.get("result_url")
+            if trace.final == "completed" and isinstance(url, str) and url:
+                # fetched the moment the job shows it, as a client would, before polling on
+                sale.download = client.download(url)
             if trace.final is not None:
                 for _ in range(self.EXTRA_POLLS):
                     polls.append(client.job(sale.location))
         except _StopPolling:
             pass
-        sale.polls = polls
+        finally:
+            sale.polls = polls

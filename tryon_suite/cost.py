@@ -80,18 +80,21 @@ def plan_lines(options: TargetOptions, target: Target | None, costs: Sequence[Co
         f"{group:<50}{n:>7}{requests:>10}{credits:>9}"
         for group, (n, requests, credits) in sorted(rows.items())
     ]
-    bought = sorted(ledger.sales, key=lambda sale: sale.purchase.name)
-    for sale in bought:
-        sent = len(sale.client.exchanges)
-        paid = sum(map(paid_exchange, sale.client.exchanges))
-        users = sum(sale.purchase.name in cost.purchases for cost in costs)
-        label = f"purchase {sale.purchase.name} ({users} checks)"
-        note = "  not bought: credit budget" if sale.error is not None and not sent else ""
-        lines.append(f"{label:<50}{'':>7}{sent:>10}{paid:>9}{note}")
+    bought = {sale.purchase.name: sale for sale in ledger.sales}
+    for name in ledger.names:
+        sale = bought.get(name)
+        exchanges = sale.client.exchanges if sale else []
+        users = sum(name in cost.purchases for cost in costs)
+        label = f"purchase {name} ({users} checks)"
+        note = ""
+        if not exchanges:
+            note = "  not bought: " + ("credit budget" if ledger.refused(name) else "not used")
+        paid = sum(map(paid_exchange, exchanges))
+        lines.append(f"{label:<50}{'':>7}{len(exchanges):>10}{paid:>9}{note}")
     reads = len(ledger.client.exchanges)
     lines.append(f"{'balance, read before and after':<50}{'':>7}{reads:>10}{0:>9}")
     requests = sum(r[1] for r in rows.values()) + reads
-    requests += sum(len(s.client.exchanges) for s in bought)
+    requests += sum(len(s.client.exchanges) for s in bought.values())
     credits = target.wallet.spent
     lines.append(f"{'total':<50}{len(costs):>7}{requests:>10}{credits:>9}")
     lines += [

@@ -195,7 +195,8 @@ def target_options(config: pytest.Config) -> TargetOptions:
     keys = {flag: _key(config, flag, env) for flag, env, _, _ in _OPTIONS if flag in _KEY_OPTIONS}
     base_url = get["--tryon-base-url"]
     api_key = keys["--tryon-api-key"]
-    if base_url and not api_key:
+    plan = _flag(config, "--tryon-plan", "TRYON_PLAN")
+    if base_url and not api_key and not plan:  # a plan sends nothing: it needs no key
         raise pytest.UsageError(
             "expected --tryon-api-key (or TRYON_API_KEY) with --tryon-base-url, got none"
         )
@@ -247,7 +248,7 @@ def target_options(config: pytest.Config) -> TargetOptions:
         image_base_url=get["--tryon-image-base-url"],
         budget=budget,
         credit_budget=credit_budget,
-        plan=_flag(config, "--tryon-plan", "TRYON_PLAN"),
+        plan=plan,
         serial=_flag(config, "--tryon-serial", "TRYON_SERIAL"),
         limits=limits,
         rate=rate,

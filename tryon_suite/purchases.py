@@ -272,6 +272,8 @@ class Ledger:
             self._first_answer.set()
         self._pool: ThreadPoolExecutor | None = None
         self._stopped = threading.Event()
+        #: what the credit budget said to each purchase at start (None: a credit is promised)
+        self._promised: dict[str, BaseException | None] = {}
         #: the balance read before the run's first paid request and after its last one
         self.balance_before: httpx.Response | None = None
         self.balance_after: httpx.Response | None = None
@@ -279,15 +281,16 @@ class Ledger:
         self.client = target.client()
 
     def start(self) -> None:
-        """Read the balance; live, buy everything now, concurrently, credits promised in
-        catalogue order."""
+        """Read the balance and promise each purchase its credit, in catalogue order, before
+        any check spends (a credit budget goes to the purchases that serve most); live, buy
+        everything now, concurrently."""
         self.balance_before = self._balance()
+        self._promised = {name: self._reserve(name) for name in self.names}
         if not self._concurrent or not self.names:
             return
         self._pool = ThreadPoolExecutor(len(self.names), thread_name_prefix="tryon-purchase")
-        reserved = {name: self._reserve(name) for name in self.names}
         for name in self.names:
-            self._futures[name] = self._pool.submit(self._buy, name, reserved[name])
+            self._futures[name] = self._pool.submit(self._buy, name, self._promised.pop(name))
 
     def sale(self, name: str) -> Sale:
         """The purchase's sale: waited for (live) or bought now (in process, first use)."""
@@ -297,7 +300,9 @@ class Ledger:
             return self._futures[name].result()
         with self._lock:
             if name not in self._sales:
-                self._sales[name] = self._buy(name, self._reserve(name))
+                promised = self._promised.pop(name) if name in self._promised else None
+                refused = promised if promised is not None else self._reserve_unless(name)
+                self._sales[name] = self._buy(name, refused)
             return self._sales[name]
 
     def settle(self) -> None:
@@ -316,14 +321,28 @@ class Ledger:
     @property
     def sales(self) -> list[Sale]:
         """Every purchase bought so far (or refused by the credit budget)."""
-        done = [f.result() for f in self._futures.values() if f.done()]
-        return done + list(self._sales.values())
+        done = {n: f.result() for n, f in self._futures.items() if f.done()}
+        done.update(self._sales)
+        return [done[n] for n in PURCHASES if n in done]
+
+    def refused(self, name: str) -> bool:
+        """Whether the credit budget refused `name` (bought or not)."""
+        if name in self._promised:
+            return self._promised[name] is not None
+        sale = next((s for s in self.sales if s.purchase.name == name), None)
+        return sale is not None and isinstance(sale.error, CreditBudgetExhausted)
 
     def _balance(self) -> httpx.Response | None:
         try:
             return self.client.credits()
         except Exception:  # a spent budget, the network: the spend is counted instead
             return None
+
+    def _reserve_unless(self, name: str) -> BaseException | None:
+        """A purchase no check was collected for is promised nothing at start: now, then."""
+        if name in self.names:
+            return None  # its credit was promised at start (and taken out of _promised)
+        return self._reserve(name)
 
     def _reserve(self, name: str) -> BaseException | None:
         try:

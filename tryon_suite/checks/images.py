@@ -41,7 +41,11 @@ def expect_jpeg(
     response: httpx.Response, clause: str = "tryon.result.jpeg", *, record: bool = True
 ) -> tuple[int, int]:
     """A 200 whose bytes decode as a JPEG; returns its size in pixels. With `record` False a
-    pass is no evidence (the answer could fail the clause but not show it holds)."""
+    pass is no evidence (the answer could fail the clause but not show it holds). A result
+    URL answered "not found" or "gone" breaks its hour of validity, not its format: the
+    answer says nothing of what the image would have been."""
+    if response.status_code in (404, 410) and clause == "tryon.result.jpeg":
+        clause = "tryon.result.valid_one_hour"
     if response.status_code != 200:
         raise ContractViolation(clause, "200 with the result image", body_text(response), response)
     try:

@@ -115,9 +115,11 @@ def test_whether_a_refused_request_costs_credits(client: TryOnClient, quiet, obs
     "tryon.open.retry_after",
 )
 def test_a_burst_past_the_rate_limit_gets_429_and_waiting_recovers(
-    client: TryOnClient, target: Target, observe
+    client: TryOnClient, target: Target, quiet, observe
 ) -> None:
-    """A bounded burst of cheap refused requests, unpaced, stopping at the first 429."""
+    """A bounded burst of cheap refused requests, unpaced, stopping at the first 429. It runs
+    with nothing paid in flight (`quiet`): no purchase meets its 429s, and no other thread of
+    the run slows it below the rate it must reach."""
     if not target.allow_burst:
         not_checked("provoking 429 on purpose needs --tryon-allow-burst")
     body = TryOnRequest.json(garment_mode="sideways")  # 400 before any work: costs no credits

@@ -317,11 +317,14 @@ class Ledger:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self.balance_after = self._balance()
+        for sale in self.sales:  # their exchanges stay recorded for the report
+            sale.client.close()
+        self.client.close()
 
     @property
     def sales(self) -> list[Sale]:
         """Every purchase bought so far (or refused by the credit budget)."""
-        done = {n: f.result() for n, f in self._futures.items() if f.done()}
+        done = {n: f.result() for n, f in self._futures.items() if f.done() and not f.cancelled()}
         done.update(self._sales)
         return [done[n] for n in PURCHASES if n in done]
 

@@ -28,7 +28,7 @@ from tryon_suite import (
     expect_some_format_unsupported,
     expect_too_small,
     expect_vendor_edge_accepted,
-    follow,
+    judge_job,
     location_of,
     not_checked,
 )
@@ -193,12 +193,13 @@ def _with_person(target: Target, fixture: str, how: str) -> TryOnRequest:
 @pytest.mark.clause("tryon.400.unknown_foreground", "tryon.open.flat_image")
 @pytest.mark.parametrize("fixture", ["plain.png", "plain.jpg"])
 @pytest.mark.spends_credits
+@pytest.mark.purchases("person-plain.png", "person-plain.jpg")
 def test_a_single_colour_image_is_unknown_foreground_or_processed(
-    client: TryOnClient, target: Target, fixture: str, observe
+    bought, fixture: str, observe
 ) -> None:
     """Whether a flat image has a foreground is an open point: processing it is fair, and so
     is refusing it with unknown_foreground; no other answer is."""
-    response = client.try_on(_with_person(target, fixture, "file"))
+    response = bought(f"person-{fixture}").response
     if response.status_code == 200:
         observe("tryon.open.flat_image", f"{fixture}: processed (200)", response)
         not_checked(f"the target processed the single-colour {fixture}, a fair reading")
@@ -242,24 +243,23 @@ def test_a_file_past_the_size_limit_is_file_size_too_large(
 
 @pytest.mark.clause("tryon.open.file_size_unit")
 @pytest.mark.spends_credits
-@pytest.mark.purchases("file-between-25e6-and-25mib")
+@pytest.mark.purchases("person-between.jpg")
 def test_what_a_file_between_25e6_and_25_mib_gets(bought, target: Target, observe) -> None:
     """A purchase: a target that takes it processes it, concurrently with the free checks."""
-    response = bought("file-between-25e6-and-25mib").response
+    response = bought("person-between.jpg").response
     size = len(target.images["between.jpg"])
     _observe_accepted_or_refused(response, "tryon.open.file_size_unit", f"{size:,} bytes", observe)
 
 
 @pytest.mark.clause("tryon.400.unsupported_image_format", "tryon.open.image_formats")
 @pytest.mark.spends_credits
-def test_some_recognised_formats_are_unsupported_image_format(
-    client: TryOnClient, target: Target, observe
-) -> None:
+@pytest.mark.purchases(*(f"person-photo.{fmt.lower()}" for fmt in UNSUPPORTED_FORMATS))
+def test_some_recognised_formats_are_unsupported_image_format(bought, observe) -> None:
     """Which formats beyond JPEG a target takes is open (all of them is a fair reading too);
     a refusal says the image is not usable, and a 5xx is a fault."""
     answers = {}
     for fmt in UNSUPPORTED_FORMATS:
-        response = client.try_on(_with_person(target, f"photo.{fmt.lower()}", "file"))
+        response = bought(f"person-photo.{fmt.lower()}").response
         answers[fmt] = answer_text(response)
         if response.status_code != 200:
             expect_image_refused(response)
@@ -283,8 +283,9 @@ def test_which_error_wins_when_two_rules_break(
 
 @pytest.mark.clause("tryon.open.unknown_request_fields")
 @pytest.mark.spends_credits
-def test_what_an_unknown_field_gets(client: TryOnClient, target: Target, observe) -> None:
-    response = client.try_on(TryOnRequest.json(**urls(target), style="casual", **WAIT))
+@pytest.mark.purchases("json-unknown-field")
+def test_what_an_unknown_field_gets(bought, observe) -> None:
+    response = bought("json-unknown-field").response
     _observe_accepted_or_refused(
         response, "tryon.open.unknown_request_fields", "an extra JSON field", observe
     )
@@ -326,10 +327,11 @@ def test_under_the_vendor_profile_64_and_6000_px_are_accepted(
 
 @pytest.mark.clause("tryon.open.resolution_per_side")
 @pytest.mark.spends_credits
+@pytest.mark.purchases("person-narrow.png")
 def test_whether_the_minimum_bounds_each_side_or_the_pixel_count(
-    client: TryOnClient, target: Target, observe
+    bought, target: Target, observe
 ) -> None:
-    response = client.try_on(_with_person(target, "narrow.png", "file"))
+    response = bought("person-narrow.png").response
     low = target.limits.min_dimension
     label = f"{low * 3 // 4}x{low * 2} px"
     _observe_accepted_or_refused(response, "tryon.open.resolution_per_side", label, observe)
@@ -337,15 +339,15 @@ def test_whether_the_minimum_bounds_each_side_or_the_pixel_count(
 
 @pytest.mark.clause("tryon.open.async_validation")
 @pytest.mark.spends_credits
-def test_whether_polling_mode_refuses_a_bad_image_at_once(
-    client: TryOnClient, target: Target, observe
-) -> None:
-    person = ("truncated.jpg", target.images["truncated.jpg"], "image/jpeg")
-    body = TryOnRequest.multipart({**files(target), "person_image": person}, wait_for_result=False)
-    response = client.try_on(body)
+@pytest.mark.purchases("job-truncated-person")
+def test_whether_polling_mode_refuses_a_bad_image_at_once(bought, target: Target, observe) -> None:
+    """A purchase: accepted, its job is followed beside the free checks; each poll is judged."""
+    sale = bought("job-truncated-person")
+    response = sale.response
     code = expect_refused_now_or_accepted(response)
     if code is not None:
         observe("tryon.open.async_validation", f"refused at once: 400 {code}", response)
         return
-    trace = follow(client, target.poll, str(response.json()["job_id"]), location_of(response))
+    job_id, location = str(response.json()["job_id"]), location_of(response)
+    trace = judge_job(job_id, location, sale.polls, target.poll, timed_out=sale.timed_out)
     observe("tryon.open.async_validation", f"accepted (202), then the job went {trace.statuses}")

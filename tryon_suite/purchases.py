@@ -26,6 +26,7 @@ import httpx
 
 from tryon_suite.client import CreditBudgetExhausted, TryOnClient, TryOnRequest
 from tryon_suite.errors import ConfigError
+from tryon_suite.fixtures import UNSUPPORTED_FORMATS
 from tryon_suite.polling import JobTrace, follow_job, location_of
 
 if TYPE_CHECKING:
@@ -91,6 +92,24 @@ def _multipart_full(t: Target) -> TryOnRequest:
         preprocess_garment=False,
         remove_background=True,
         wait_for_result=True,
+    )
+
+
+def _person(fixture: str, serves: str) -> Purchase:
+    """A waiting multipart try-on whose person image is the fixture `fixture`."""
+
+    def build(t: Target) -> TryOnRequest:
+        return TryOnRequest.multipart(
+            fixture_files(t, fixture, "garment.jpg"), wait_for_result=True
+        )
+
+    return Purchase(f"person-{fixture}", "sync", build, serves)
+
+
+def _job_with_truncated_person(t: Target) -> TryOnRequest:
+    person = ("truncated.jpg", t.images["truncated.jpg"], "image/jpeg")
+    return TryOnRequest.multipart(
+        {**fixture_files(t), "person_image": person}, wait_for_result=False
     )
 
 
@@ -178,16 +197,32 @@ PURCHASES: dict[str, Purchase] = {
             lambda t: TryOnRequest.multipart(fixture_files(t, "person.png", "garment.webp")),
             "a PNG person and a WebP garment: both formats at once (split only if refused)",
         ),
-        # Open points a target may answer with a success (then they cost) or a refusal.
-        Purchase(
-            "file-between-25e6-and-25mib",
-            "sync",
-            lambda t: TryOnRequest.multipart(
-                fixture_files(t, "between.jpg", "garment.jpg"), wait_for_result=True
-            ),
-            "a person file between 25,000,000 and 26,214,400 bytes: which 25 MB is meant",
-        ),
+        # Open points a target may answer with a success (then they cost, and take a
+        # processing time) or a refusal: bought with the rest, so a target that takes them
+        # does not make the run wait for each in turn.
+        _person("between.jpg", "a person file between 25,000,000 and 26,214,400 bytes"),
         *(_form_wait(spelling) for spelling in ("True", "1")),
+        *(
+            _person(f"plain.{ext}", "a single-colour person: processed or unknown_foreground")
+            for ext in ("png", "jpg")
+        ),
+        *(
+            _person(f"photo.{fmt.lower()}", f"a {fmt} person: taken or unsupported_image_format")
+            for fmt in UNSUPPORTED_FORMATS
+        ),
+        _person("narrow.png", "a person narrower than the minimum with pixels enough"),
+        Purchase(
+            "json-unknown-field",
+            "sync",
+            lambda t: TryOnRequest.json(**fixture_urls(t), style="casual", wait_for_result=True),
+            "a JSON body with a field the API does not know",
+        ),
+        Purchase(
+            "job-truncated-person",
+            "job",
+            _job_with_truncated_person,
+            "a polled job whose person image is cut short: refused at once, or failed later",
+        ),
     )
 }
 

@@ -230,13 +230,10 @@ def test_a_purchase_past_the_credit_budget_is_not_sent_and_says_why() -> None:
 
 # -- end to end over HTTP: the plan, the run, the budget --------------------------------------
 
-OPTIONS = (
-    "--tryon-no-credits-key",
-    NO_CREDITS_KEY,
-    "--tryon-other-key",
-    OTHER_KEY,
-    "--tryon-allow-burst",
-)
+#: every option but the burst: it sends until the target's bucket is empty, as many requests
+#: as the bucket holds plus what refills while it runs, which depends on how fast this machine
+#: sends them (the plan says so)
+OPTIONS = ("--tryon-no-credits-key", NO_CREDITS_KEY, "--tryon-other-key", OTHER_KEY)
 TOTAL = re.compile(r"^total\s+(\d+)\s+(\d+)\s+(\d+)\s*$", re.M)
 
 
@@ -263,7 +260,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple]]
         # folders made here: tmp_path_factory is not safe across threads
         planned = pool.submit(plan, tmp_path_factory.mktemp("plan"))
         full = pool.submit(run, tmp_path_factory.mktemp("full"))
-        budgeted = pool.submit(run, tmp_path_factory.mktemp("budget"), "--tryon-credit-budget", "5")
+        budget = ("--tryon-allow-burst", "--tryon-credit-budget", "5")
+        budgeted = pool.submit(run, tmp_path_factory.mktemp("budget"), *budget)
         yield {"plan": planned.result(), "full": full.result(), "budget": budgeted.result()}
 
 
@@ -293,8 +291,9 @@ def test_the_run_spends_what_the_plan_said(runs: dict[str, tuple]) -> None:
     assert report["credits"]["from_balance"] == spent, (
         f"expected the report's balance difference {spent}, got {report['credits']}"
     )
-    # a poll or two per job may differ with the target's processing time
-    assert abs(report["requests"] - planned_requests) <= 4, (
+    # a poll or two per job may differ with the target's processing time (0.3 s here, 2 s in
+    # the rehearsal)
+    assert abs(report["requests"] - planned_requests) <= 6, (
         f"expected about {planned_requests} requests as planned, got {report['requests']}"
     )
     paid = {c["id"]: c["credits"] for c in report["clauses"] if c["credits"]}

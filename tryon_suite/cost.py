@@ -102,6 +102,12 @@ def plan_lines(options: TargetOptions, target: Target | None, costs: Sequence[Co
         f"request budget: {options.budget or 'none'}; credit budget: "
         f"{'none' if options.credit_budget is None else options.credit_budget}. A target "
         "that refuses what the simulator accepts spends fewer credits; one that is slower "
-        "adds a poll or two per job; preflight adds one request per key.",
+        "adds a poll or two per job; preflight adds one request per key."
+        + (
+            " The burst sends until the first 429: as many requests as the target's bucket "
+            "holds, plus what refills while they go."
+            if target.allow_burst
+            else ""
+        ),
     ]
     return lines

@@ -11,15 +11,14 @@ permission. Medians and the machine go to bench/results/contract_run.md.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+
+from published import publish, ran_on
 
 from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
 
@@ -106,17 +105,13 @@ def main() -> int:
     lines = [
         "# Contract run: time and requests",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} "
-        f"cores, CPython {platform.python_version()}; medians of {args.rounds} rounds.",
+        f"{ran_on()}; medians of {args.rounds} rounds.",
         "",
         "| run | seconds | requests | checks | ratio to baseline |",
         "|---|---|---|---|---|",
         *rows,
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    publish(RESULTS, lines)
     return 0
 
 

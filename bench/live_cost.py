@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from published import publish, ran_on
 
 from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY, SimulatorConfig
 from tryon_suite.simulator.server import serving
@@ -147,8 +147,7 @@ def main() -> int:
     lines = [
         "# Live run cost: wall time, floor, requests, credits",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} "
-        f"cores, CPython {platform.python_version()}; {args.rounds} round(s) per processing "
+        f"{ran_on()}; {args.rounds} round(s) per processing "
         "time (median). tryon-mock: 5 requests/s per key; the suite paces at 4/s.",
         "",
         f"`--tryon-plan` announced {planned_requests} requests and {planned_credits} credits "
@@ -164,10 +163,7 @@ def main() -> int:
         "",
         *clauses,
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    publish(RESULTS, lines)
     return 0
 
 

@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
 from pathlib import Path
+
+from live_cost import ROOT, suite
+from published import publish, ran_on
 
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.server import serving
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from live_cost import ROOT, suite
 
 RESULTS = ROOT / "bench" / "results" / "live_repeat.md"
 
@@ -63,8 +60,7 @@ def main() -> int:
     lines = [
         "# The full live run, repeated against one server",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} "
-        f"cores, CPython {platform.python_version()}; tryon-mock at 5 requests/s, "
+        f"{ran_on()}; tryon-mock at 5 requests/s, "
         f"{args.processing:g} s per try-on; {args.runs} runs, every option.",
         "",
         "| run | exit | seconds | requests | credits |",
@@ -82,10 +78,7 @@ def main() -> int:
     ]
     if not varied:
         lines.append("- none")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    publish(RESULTS, lines)
     return 0 if not moved and all(r[1] == 0 for r in rows) else 1
 
 

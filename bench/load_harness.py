@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -23,10 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from published import publish, ran_on
 
 from tryon_suite.simulator.config import DEMO_KEY
 
@@ -160,25 +159,19 @@ def main() -> int:
             f"| time_to_result p50 as Locust measures it, 10 users | {measured * 1000:.0f} ms | "
             f"{measured / direct:.2f} |",
         ]
-    text = (
-        "\n".join(
-            [
-                "# Load harness: throughput and measurement overhead",
-                "",
-                f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
-                f"{os.cpu_count()} cores, CPython {platform.python_version()}, "
-                f"{args.seconds} s per run; simulator and load generator share the machine.",
-                "",
-                "| measure | value | ratio to baseline |",
-                "|---|---|---|",
-                *lines,
-            ]
-        )
-        + "\n"
+    publish(
+        RESULTS,
+        [
+            "# Load harness: throughput and measurement overhead",
+            "",
+            f"{ran_on()}, {args.seconds} s per run; simulator and load generator share the "
+            "machine.",
+            "",
+            "| measure | value | ratio to baseline |",
+            "|---|---|---|",
+            *lines,
+        ],
     )
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
     return 0
 
 

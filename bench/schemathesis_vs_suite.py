@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+
+from published import publish, ran_on
 
 from tryon_suite.clock import RealClock
 from tryon_suite.mutants import CATALOGUE, mutant
@@ -137,8 +136,7 @@ def main() -> int:
     lines = [
         "# Schemathesis and tryon-suite, side by side",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
-        f"{os.cpu_count()} cores, CPython {platform.python_version()}; Schemathesis --checks "
+        f"{ran_on()}; Schemathesis --checks "
         f"all, --max-examples {args.examples}, --seed 1; each cell: verdict (wall time, test "
         "cases or requests sent).",
         "",
@@ -156,10 +154,7 @@ def main() -> int:
         lines.append(
             f"| {label} | {cell(st, correct)} | {cell(st_minus, correct)} | {cell(ours, correct)} |"
         )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    publish(RESULTS, lines)
     return 0
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import platform
 import re
 import shutil
@@ -25,10 +24,10 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from published import publish, ran_on
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -140,10 +139,8 @@ def main() -> int:
     lines = [
         "# Simulator throughput over HTTP",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
-        f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
-        f"{platform.platform()}; wrk -t2 -c32, {args.seconds} s x {args.rounds} rounds, "
-        "interleaved; one uvicorn process, no access log, rate limit off.",
+        f"{ran_on()}, {platform.platform()}; wrk -t2 -c32, {args.seconds} s x "
+        f"{args.rounds} rounds, interleaved; one uvicorn process, no access log, rate limit off.",
         "",
         "| scenario | median req/s | all rounds | ratio to baseline |",
         "|---|---|---|---|",
@@ -152,10 +149,7 @@ def main() -> int:
         median = statistics.median(values)
         rounds = ", ".join(f"{v:.0f}" for v in values)
         lines.append(f"| {name} | {median:.0f} | {rounds} | {median / base:.2f} |")
-    report = "\n".join(lines) + "\n"
-    print(report)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(report, encoding="utf-8")
+    publish(RESULTS, lines)
     return 0
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "TryOnRequest",
     "endpoint",
     "exchange_of",
+    "is_paid",
     "request_name",
 ]
 
@@ -101,10 +102,10 @@ class CreditBudgetExhausted(BudgetExhausted):
 CREDIT_BUDGET: Final = "credit budget"
 
 
-def is_paid(response: httpx.Response) -> bool:
-    """Whether an answer to POST /v1/try-on is a success, which costs credits (API.md: a
-    result, or a job accepted; a job that fails later is usually refunded)."""
-    return response.status_code in (200, 202)
+def is_paid(status: int | None) -> bool:
+    """Whether an answer to POST /v1/try-on with `status` is a success, which costs credits
+    (API.md: a result, or a job accepted; a job that fails later is usually refunded)."""
+    return status in (200, 202)
 
 
 class Credits:
@@ -341,7 +342,7 @@ class TryOnClient:
         if body is not None:
             kwargs.update(body.httpx_kwargs())
         name = request_name(method, self.url(path_or_url), body)
-        paid_call = method == "POST" and httpx.URL(self.url(path_or_url)).path.endswith(TRY_ON)
+        paid_call = endpoint(method, self.url(path_or_url)) == "try-on"
         reserved = paid_call and self.may_spend and not prepaid
         if reserved:
             self.wallet.reserve()
@@ -351,7 +352,7 @@ class TryOnClient:
             return response
         finally:
             if paid_call:
-                paid = response is not None and is_paid(response)
+                paid = response is not None and is_paid(response.status_code)
                 self.wallet.settle(reserved or prepaid, paid)
 
     def _send(

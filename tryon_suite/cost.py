@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from tryon_suite.checks import endpoint_of
 from tryon_suite.checks.credits import balance_figures
-from tryon_suite.client import Exchange
+from tryon_suite.client import Exchange, is_paid
 from tryon_suite.results import CreditsSpent
 
 if TYPE_CHECKING:
@@ -36,11 +36,7 @@ class Cost:
 
 def paid_exchange(exchange: Exchange) -> bool:
     """A success of POST /v1/try-on: a result or an accepted job, which costs credits."""
-    return (
-        exchange.method == "POST"
-        and endpoint_of(exchange) == "try-on"
-        and exchange.status in (200, 202)
-    )
+    return endpoint_of(exchange) == "try-on" and is_paid(exchange.status)
 
 
 def credits_spent(target: Target) -> CreditsSpent:

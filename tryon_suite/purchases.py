@@ -95,6 +95,28 @@ def _multipart_full(t: Target) -> TryOnRequest:
     )
 
 
+def _json(
+    mode: str, preprocess: bool, remove: bool, **more: bool
+) -> Callable[[Target], TryOnRequest]:
+    """A JSON try-on of the fixture URLs in garment `mode`, with both flags given."""
+
+    def build(t: Target) -> TryOnRequest:
+        return TryOnRequest.json(
+            **fixture_urls(t),
+            garment_mode=mode,
+            preprocess_garment=preprocess,
+            remove_background=remove,
+            **more,
+        )
+
+    return build
+
+
+def _json_job(t: Target) -> TryOnRequest:
+    """The JSON job's body: bought twice, the very same."""
+    return TryOnRequest.json(**fixture_urls(t), wait_for_result=False)
+
+
 def _person(fixture: str, serves: str) -> Purchase:
     """A waiting multipart try-on whose person image is the fixture `fixture`."""
 
@@ -145,18 +167,13 @@ PURCHASES: dict[str, Purchase] = {
         Purchase(
             "json-upper",
             "sync",
-            lambda t: TryOnRequest.json(
-                **fixture_urls(t),
-                garment_mode="upper",
-                preprocess_garment=True,
-                remove_background=True,
-            ),
+            _json("upper", True, True),
             "JSON, upper, both flags true, wait_for_result left to its default",
         ),
         Purchase(
             "job-json",
             "job",
-            lambda t: TryOnRequest.json(**fixture_urls(t), wait_for_result=False),
+            _json_job,
             "a JSON job polled to its end: the lifecycle, the 401s and isolation on its job",
         ),
         Purchase(
@@ -169,19 +186,13 @@ PURCHASES: dict[str, Purchase] = {
         Purchase(
             "json-lower",
             "sync",
-            lambda t: TryOnRequest.json(
-                **fixture_urls(t),
-                garment_mode="lower",
-                preprocess_garment=False,
-                remove_background=False,
-                wait_for_result=True,
-            ),
+            _json("lower", False, False, wait_for_result=True),
             "JSON, lower, both flags false",
         ),
         Purchase(
             "job-json-again",
             "job",
-            lambda t: TryOnRequest.json(**fixture_urls(t), wait_for_result=False),
+            _json_job,
             "the JSON job's very body again: its 202 must name a job of its own",
             follow=False,
         ),
@@ -335,8 +346,11 @@ class Ledger:
             return self._futures[name].result()
         with self._lock:
             if name not in self._sales:
-                promised = self._promised.pop(name) if name in self._promised else None
-                refused = promised if promised is not None else self._reserve_unless(name)
+                # its credit was promised (or refused) at start; one no collected check
+                # declared asks now
+                refused = (
+                    self._promised.pop(name) if name in self._promised else self._reserve(name)
+                )
                 self._sales[name] = self._buy(name, refused)
             return self._sales[name]
 
@@ -375,12 +389,6 @@ class Ledger:
             return self.client.credits()
         except Exception:  # a spent budget, the network: the spend is counted instead
             return None
-
-    def _reserve_unless(self, name: str) -> BaseException | None:
-        """A purchase no check was collected for is promised nothing at start: now, then."""
-        if name in self.names:
-            return None  # its credit was promised at start (and taken out of _promised)
-        return self._reserve(name)
 
     def _reserve(self, name: str) -> BaseException | None:
         try:

@@ -99,18 +99,27 @@ def drip_url() -> Iterator[str]:
 
 
 @pytest.mark.parametrize(
-    ("path", "code"), [("/drip", "invalid_parameter"), ("/huge", "file_size_too_large")]
+    ("path", "deadline", "code"),
+    [
+        # the drip must be cut off by the deadline: a short one keeps the test short
+        ("/drip", 0.5, "invalid_parameter"),
+        # the declared size alone must refuse it: a deadline a loaded machine cannot miss, so a
+        # timeout can never pass for the size check (it once did, under CI load, at 0.5 s)
+        ("/huge", 30.0, "file_size_too_large"),
+    ],
 )
 def test_an_image_server_that_drips_or_declares_too_much_cannot_hold_the_simulator(
-    drip_url: str, path: str, code: str
+    drip_url: str, path: str, deadline: float, code: str
 ) -> None:
-    """One deadline covers the whole fetch (0.5 s here); a declared size past the cap is refused."""
-    config = replace(QUIET, fetch_timeout=0.5)
-    with InProcessSimulator(config, fetcher=HttpFetcher(0.5)) as sim:
-        client = sim.client(headers={"X-API-KEY": DEMO_KEY}, timeout=30)
+    """One deadline covers the whole fetch; a declared size past the cap is refused."""
+    config = replace(QUIET, fetch_timeout=deadline)
+    with InProcessSimulator(config, fetcher=HttpFetcher(deadline)) as sim:
+        client = sim.client(headers={"X-API-KEY": DEMO_KEY}, timeout=60)
         body = {"person_image_url": drip_url + path, "garment_image_url": drip_url + path}
         response = client.post("/v1/try-on", json=body)
-    assert (response.status_code, response.json()["error_code"]) == (400, code), response.text
+    assert (response.status_code, response.json()["error_code"]) == (400, code), (
+        f"expected 400 {code} for {path}, got {response.status_code}: {response.text}"
+    )
 
 
 def test_a_fetcher_given_a_transport_fetches_through_it_within_its_cap() -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -285,11 +286,26 @@ def write_matrix(rows: list[KillResult], folder: Path) -> list[Path]:
     return [html_path, json_path]
 
 
+#: the other commands of `tryon-suite`: (module with a `main(argv)`, one line of help)
+_TOOLS: dict[str, tuple[str, str]] = {
+    "policies": ("tryon_suite.policies", "the retry-policy lab: one arrival trace, every policy"),
+    "limiter": ("tryon_suite.limiter", "measure a target's rate limit, burst and Retry-After"),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`tryon-suite selftest [MUTANT ...]`: exit 0 when the correct simulator passes and every
     mutant is killed on target."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _TOOLS:
+        # each tool owns its command line: `tryon-suite policies --help` is the tool's own
+        module = importlib.import_module(_TOOLS[argv[0]][0])
+        tool_main: Callable[[Sequence[str]], int] = module.main
+        return tool_main(argv[1:])
     parser = argparse.ArgumentParser(prog="tryon-suite", description="tryon-suite commands")
     commands = parser.add_subparsers(dest="command", required=True)
+    for name, (_module, help_text) in _TOOLS.items():
+        commands.add_parser(name, help=help_text, add_help=False)
     selftest = commands.add_parser("selftest", help="run the suite against every mutant")
     selftest.add_argument("mutants", nargs="*", help="only these mutants (default: all)")
     selftest.add_argument(
@@ -310,7 +326,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         print(f"tryon-suite: error: {exc}", file=sys.stderr)
         return 2
-    rows = run_selftest(args.mutants, http=() if args.no_http else HTTP_SELECTION, full=args.full)
     folder = Path(args.report_dir)
     rows = run_selftest(
         args.mutants, http=() if args.no_http else HTTP_SELECTION, full=args.full, folder=folder

@@ -107,6 +107,13 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also serve the fixture images at /fixtures/<name> (for JSON bodies in load runs)",
     )
+    p.add_argument(
+        "--mutant",
+        default=None,
+        metavar="NAME",
+        help="serve this mutant of the catalogue instead of the correct simulator "
+        "(`tryon-suite list` names them), e.g. dishonest_retry_after",
+    )
     return p
 
 
@@ -135,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         config = _config(args)
+        # imported here: the catalogue is built on this package's core
+        from tryon_suite.mutants import Mutant, mutant
+
+        chosen: Mutant | None = mutant(args.mutant) if args.mutant is not None else None
     except ConfigError as exc:
         print(f"tryon-mock: error: {exc}", file=sys.stderr)
         return 2
@@ -166,9 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Rate limit {config.rate_limit:g}/s per key, processing {config.processing_time:g} s, "
             f"limits {config.limits.name}. Ctrl-C stops."
         )
+        if chosen is not None:
+            lines.append(f"Mutant {chosen.name}: {chosen.description}")
         print("\n".join(lines), flush=True)
 
-    simulator = Simulator(config, RealClock())
+    simulator = (
+        chosen.build(config, RealClock()) if chosen is not None else Simulator(config, RealClock())
+    )
     fixtures = None
     if args.serve_fixtures:
         from tryon_suite.fixtures import FixtureImages

@@ -6,6 +6,8 @@ client layer's: a scenario sends through `TryOnClient` over Locust's own HTTP cl
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import random
 import subprocess
@@ -16,16 +18,29 @@ from typing import Any, ClassVar
 
 import gevent
 import httpx
-from locust import FastHttpUser, between, constant_throughput, events
+from locust import FastHttpUser, between, events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from tryon_suite.client import NAME, TryOnClient, TryOnRequest
 from tryon_suite.contract import limit_profile
 from tryon_suite.fixtures import FixtureImages
-from tryon_suite.load.metrics import POLLS, RESULT, TTR, Timeline, answer_metrics
+from tryon_suite.load.console import (
+    measure_rows,
+    measures_csv,
+    threshold_table,
+    verdict,
+    write_measures_csv,
+)
+from tryon_suite.load.metrics import RESULT, LoadMetrics
 from tryon_suite.load.report import write_load_report
-from tryon_suite.load.summary import Thresholds, summarise
+from tryon_suite.load.summary import (
+    DEFAULT_THRESHOLDS,
+    Summary,
+    ThresholdCheck,
+    Thresholds,
+    summarise,
+)
 from tryon_suite.load.transport import LocustTransport
 from tryon_suite.polling import PollPolicy, follow_job, location_of
 from tryon_suite.redact import redact
@@ -67,15 +82,33 @@ _OPTIONS: list[tuple[str, Any, Any, str]] = [
     ("--tryon-processing-time", float, 2.0, "embedded simulator: mean processing time, s"),
     ("--tryon-rate-limit", float, 5.0, "embedded simulator: requests per second per key"),
     ("--tryon-fail-rate", float, 0.01, "embedded simulator: share of injected 500s"),
-    ("--tryon-max-p95-ttr", float, None, "threshold: p95 time_to_result, seconds"),
-    ("--tryon-max-429-ratio", float, None, "threshold: share of 429 answers"),
+    (
+        "--tryon-min-result-ratio",
+        float,
+        DEFAULT_THRESHOLDS.min_result_ratio,
+        "threshold: share of try-ons that got a result; one still waiting at the end counts "
+        f"as none (default {DEFAULT_THRESHOLDS.min_result_ratio:g})",
+    ),
+    (
+        "--tryon-max-p95-ttr",
+        float,
+        DEFAULT_THRESHOLDS.max_p95_ttr_s,
+        f"threshold: p95 time_to_result per mode, s (default {DEFAULT_THRESHOLDS.max_p95_ttr_s:g})",
+    ),
+    (
+        "--tryon-max-429-ratio",
+        float,
+        DEFAULT_THRESHOLDS.max_429_ratio,
+        f"threshold: share of answers that are 429 (default {DEFAULT_THRESHOLDS.max_429_ratio:g})",
+    ),
     (
         "--tryon-max-error-ratio",
         float,
-        0.1,
-        "threshold: share of failures other than 429 (default 0.1)",
+        DEFAULT_THRESHOLDS.max_error_ratio,
+        "threshold: share of requests failing other than 429 "
+        f"(default {DEFAULT_THRESHOLDS.max_error_ratio:g})",
     ),
-    ("--tryon-min-goodput", float, None, "threshold: results per minute"),
+    ("--tryon-min-goodput", float, None, "threshold: results per minute (default: not set)"),
     ("--tryon-report-dir", str, "reports", "where the load report is written"),
 ]
 _CHOICES: dict[str, list[str]] = {
@@ -86,8 +119,28 @@ _CHOICES: dict[str, list[str]] = {
 }
 
 
+class _Help(argparse.Action):
+    """Prints the parser's full help (Locust's options and ours) and exits."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: Any, *_args: Any, **_kwargs: Any) -> None:
+        parser.print_help()
+        parser.exit()
+
+
 @events.init_command_line_parser.add_listener
 def _options(parser: Any, **_kwargs: Any) -> None:
+    # Locust answers --help before it imports a locustfile (locust#2917), so these options
+    # cannot show there; --tryon-help prints the whole help once they are added.
+    parser.add_argument(
+        "--tryon-help",
+        action=_Help,
+        help="show this help, with the --tryon-* options, and exit",
+        include_in_web_ui=False,
+    )
     parser.add_argument(
         "--tryon-key",
         default=os.environ.get("TRYON_API_KEY", ""),
@@ -139,14 +192,18 @@ class _Embedded:
             cls.process.wait(timeout=10)
 
 
-TIMELINE = Timeline()
-_STARTED: dict[str, float] = {}
+METRICS = LoadMetrics()
+_RUN: dict[str, Any] = {}
 
 
 @events.init.add_listener
 def _init(environment: Environment, **_kwargs: Any) -> None:
     options: Any = environment.parsed_options
-    if options is None or isinstance(environment.runner, WorkerRunner):
+    if options is None:
+        return
+    if environment.web_ui is not None:
+        _web_tab(environment)
+    if isinstance(environment.runner, WorkerRunner):
         return
     if not environment.host:
         environment.host = _Embedded.start(options)
@@ -154,6 +211,7 @@ def _init(environment: Environment, **_kwargs: Any) -> None:
         options.tryon_image_base_url = (
             options.tryon_image_base_url or f"{environment.host}/fixtures"
         )
+        _RUN["embedded"] = True
         print(f"tryon: embedded simulator at {environment.host}", flush=True)
     elif not options.tryon_key:
         raise SystemExit("tryon: expected --tryon-key or TRYON_API_KEY with --host, got none")
@@ -162,25 +220,50 @@ def _init(environment: Environment, **_kwargs: Any) -> None:
 
 
 @events.request.add_listener
-def _on_request(
-    request_type: str, name: str, response_time: float, exception: Any, **_kw: Any
-) -> None:
-    TIMELINE.on_request(request_type, name, response_time, exception, time.time())
+def _on_request(request_type: str, name: str, exception: Any, **_kw: Any) -> None:
+    METRICS.request(f"{request_type} {name}", exception is not None, time.time())
 
 
 @events.report_to_master.add_listener
 def _to_master(client_id: str, data: dict[str, Any], **_kw: Any) -> None:
-    data["tryon_timeline"] = TIMELINE.export()
+    data["tryon"] = METRICS.export()
 
 
 @events.worker_report.add_listener
 def _from_worker(client_id: str, data: dict[str, Any], **_kw: Any) -> None:
-    TIMELINE.merge(data.get("tryon_timeline", {}))
+    METRICS.merge(data.get("tryon", {}))
 
 
 @events.test_start.add_listener
 def _test_start(environment: Environment, **_kw: Any) -> None:
-    _STARTED["at"] = time.time()
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    _RUN.setdefault("started", time.time())
+    _RUN["sampler"] = gevent.spawn(_sample_users, environment)
+
+
+def _sample_users(environment: Environment) -> None:
+    """Users over time, once a second, on the master (or the one local process)."""
+    while environment.runner is not None:
+        METRICS.users(environment.runner.user_count, time.time())
+        gevent.sleep(1.0)
+
+
+def _thresholds(options: Any) -> Thresholds:
+    return Thresholds(
+        options.tryon_min_result_ratio,
+        options.tryon_max_p95_ttr,
+        options.tryon_max_429_ratio,
+        options.tryon_max_error_ratio,
+        options.tryon_min_goodput,
+    )
+
+
+def _current(environment: Environment) -> tuple[Summary, list[ThresholdCheck]]:
+    options: Any = environment.parsed_options
+    duration = time.time() - _RUN.get("started", time.time())
+    summary = summarise(METRICS, duration)
+    return summary, _thresholds(options).checks(summary)
 
 
 @events.quitting.add_listener
@@ -188,44 +271,127 @@ def _quitting(environment: Environment, **_kw: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return
     try:
+        if environment.runner is not None:
+            # Stop the users now, and on a master wait for each worker's final report (Locust
+            # itself only does so after this event): the verdict must see every try-on, and
+            # one still waiting at this point counts as started without result.
+            environment.runner.quit()
+        if sampler := _RUN.pop("sampler", None):
+            sampler.kill(block=False)
         options: Any = environment.parsed_options
-        duration = time.time() - _STARTED.get("at", time.time())
-        summary = summarise(environment.stats.entries, duration, TIMELINE.ttr_ms())
-        thresholds = Thresholds(
-            options.tryon_max_p95_ttr,
-            options.tryon_max_429_ratio,
-            options.tryon_max_error_ratio,
-            options.tryon_min_goodput,
-        )
-        broken = thresholds.broken(summary)
-        for line in broken:
-            print(f"tryon: threshold broken: {line}", flush=True)
+        summary, checks = _current(environment)
+        ok, lines = verdict(checks)
+        _RUN["verdict"] = (checks, lines)
         # The thresholds decide the exit code: a 429 is measured behaviour, not an error, so
         # Locust's own rule (1 on any failure) would fail every run that meets the limit.
-        environment.process_exit_code = 3 if broken else 0
-        if options.headless:
-            settings = {
-                "users": options.num_users,
-                "retry": options.tryon_retry,
-                "poll": f"{options.tryon_poll} {options.tryon_poll_interval:g} s",
-                "body": options.tryon_body,
-                "shape": options.tryon_shape,
-                "workload": f"open, {options.tryon_arrival_rate:g}/s per user"
-                if options.tryon_arrival_rate
-                else "closed",
-                "key": redact(options.tryon_key),
-            }
+        environment.process_exit_code = 0 if ok else 3
+        if options.csv_prefix:
+            write_measures_csv(summary, checks, Path(f"{options.csv_prefix}_tryon.csv"))
+        if options.headless or options.autostart:
             path = write_load_report(
                 summary,
-                TIMELINE.rows(),
+                METRICS.rows(),
                 Path(options.tryon_report_dir),
                 target=environment.host or "",
-                settings=settings,
-                broken=broken,
+                settings=_settings(environment),
+                checks=checks,
+                verdict_lines=lines,
+                ok=ok,
+                ttr={mode: METRICS.ttr[mode] for mode in summary.modes},
+                p95_limit=options.tryon_max_p95_ttr,
             )
-            print(f"tryon: load report {path}", flush=True)
+            _RUN["report"] = path
     finally:
         _Embedded.stop()
+
+
+@events.quit.add_listener
+def _quit(**_kw: Any) -> None:
+    """After Locust's own final tables: the thresholds and the verdict, as the last lines."""
+    if "verdict" not in _RUN:
+        return
+    checks, lines = _RUN["verdict"]
+    print(file=sys.stdout)
+    for line in threshold_table(checks):
+        print(f"tryon: {line}")
+    if "report" in _RUN:
+        print(f"tryon: load report {_RUN['report']}")
+    for line in lines:
+        print(f"tryon: {line}")
+    sys.stdout.flush()
+
+
+def _settings(environment: Environment) -> dict[str, Any]:
+    """The run's settings, for the report's header."""
+    options: Any = environment.parsed_options
+    embedded = _RUN.get("embedded", False)
+    limit = f"{options.tryon_rate_limit:g}/s per key" if embedded else "the target's own"
+    processing = (
+        f"{options.tryon_processing_time:g} s +/- 50%"
+        + (f", {options.tryon_fail_rate:g} injected 500s" if options.tryon_fail_rate else "")
+        if embedded
+        else "the target's own"
+    )
+    processes = getattr(options, "processes", None)
+    return {
+        "target": "embedded tryon-mock" if embedded else environment.host or "",
+        "rate limit": limit,
+        "processing": processing,
+        "users": f"{options.num_users} (spawn {options.spawn_rate:g}/s)",
+        "shape": options.tryon_shape,
+        "workload": f"open, {options.tryon_arrival_rate:g} try-ons/s per user"
+        if options.tryon_arrival_rate
+        else "closed (0.5-1.5 s think time)",
+        "retry policy": f"{options.tryon_retry} (max {options.tryon_max_retries})",
+        "polling": f"{options.tryon_poll} {options.tryon_poll_interval:g} s, "
+        f"timeout {options.tryon_poll_timeout:g} s",
+        "body": options.tryon_body,
+        "processes": processes if processes and processes > 0 else 1,
+        "key": redact(options.tryon_key),
+    }
+
+
+def _web_tab(environment: Environment) -> None:
+    """A "tryon" tab in Locust's web UI: the suite's measures and the thresholds, live (the
+    master's, merged from its workers), and a CSV of them."""
+    from flask import Response, request
+
+    web_ui: Any = environment.web_ui
+    web_ui.template_args["extendedTabs"] = [{"title": "Try-on measures", "key": "tryon"}]
+    web_ui.template_args["extendedTables"] = [
+        {
+            "key": "tryon",
+            "structure": [
+                {"key": "measure", "title": "Measure"},
+                {"key": "value", "title": "Measured"},
+                {"key": "threshold", "title": "Threshold"},
+                {"key": "verdict", "title": "Verdict"},
+            ],
+        }
+    ]
+    web_ui.template_args["extendedCsvFiles"] = [
+        {"href": "/tryon/csv", "title": "Download the try-on measures CSV"}
+    ]
+
+    @web_ui.app.after_request
+    def _extend(response: Any) -> Any:
+        if request.path != "/stats/requests" or not response.is_json:
+            return response
+        summary, checks = _current(environment)
+        rows = measure_rows(summary, checks)
+        body = response.get_json()
+        body["extendedStats"] = [{"key": "tryon", "data": rows}]
+        response.set_data(json.dumps(body))
+        return response
+
+    @web_ui.app.route("/tryon/csv")
+    def _csv() -> Any:
+        summary, checks = _current(environment)
+        return Response(
+            measures_csv(summary, checks),
+            mimetype="text/csv",
+            headers={"Content-Disposition": "attachment; filename=tryon_measures.csv"},
+        )
 
 
 class _Bodies:
@@ -282,41 +448,45 @@ class TryOnUser(FastHttpUser):
             on_answer=self._answered,
         )
         self.rng = random.Random()
-        rate = options.tryon_arrival_rate
-        self._wait = constant_throughput(rate) if rate > 0 else between(0.5, 1.5)
+        #: open workload: try-ons per second this user offers, on a fixed schedule
+        self.rate: float = options.tryon_arrival_rate
+        #: when the next try-on is due (open workload): it is timed from then, not from when
+        #: it could go, so a slow answer cannot hide the wait it causes (coordinated omission)
+        self._due: float | None = None
+        self._closed = between(0.5, 1.5)
 
     def wait_time(self) -> float:
-        return self._wait(self)
+        if self.rate <= 0:
+            return float(self._closed(self))
+        assert self._due is not None  # set by the task that just ran
+        return max(0.0, self._due - time.time())
 
     # -- metrics -------------------------------------------------------------------------
 
-    def _metric(
-        self, kind: str, name: str, value: float = 0.0, exception: Exception | None = None
-    ) -> None:
-        self.environment.events.request.fire(
-            request_type=kind,
-            name=name,
-            response_time=value,
-            response_length=0,
-            exception=exception,
-            context={},
+    def _answered(self, response: httpx.Response, decision: RetryDecision | None) -> None:
+        METRICS.answer(
+            response.request.extensions.get(NAME, response.request.url.path),
+            response.status_code,
+            response.headers.get("retry-after"),
+            decision,
+            self.tryon.retry.kind,
+            time.time(),
         )
 
-    def _answered(self, response: httpx.Response, decision: RetryDecision | None) -> None:
-        endpoint = response.request.extensions.get(NAME, response.request.url.path)
-        retry_after = response.headers.get("retry-after")
-        for kind, name in answer_metrics(
-            endpoint, response.status_code, retry_after, decision, self.tryon.retry.kind
-        ):
-            self._metric(kind, name)
+    def _start(self, mode: str) -> float:
+        """Count a try-on as started; returns the time it is measured from."""
+        now = time.time()
+        if self.rate <= 0:
+            METRICS.try_on_started(mode, now)
+            return now
+        intended = now if self._due is None else self._due
+        self._due = intended + 1.0 / self.rate
+        METRICS.try_on_started(mode, now, lag=now - intended)
+        return intended
 
-    def _ended(self, mode: str, started: float, problem: str | None) -> None:
-        elapsed = (time.perf_counter() - started) * 1000
-        if problem is None:
-            self._metric(TTR, mode, elapsed)
-            self._metric(RESULT, mode)
-        else:
-            self._metric(TTR, mode, elapsed, RuntimeError(problem))
+    def _ended(self, mode: str, started: float, ending: str) -> None:
+        now = time.time()
+        METRICS.try_on_ended(mode, now, now - started, ending)
 
     # -- the scenarios ---------------------------------------------------------------------
 
@@ -327,26 +497,38 @@ class TryOnUser(FastHttpUser):
         return _Bodies.get(kind, wait, self.options.tryon_image_base_url)
 
     def sync_try_on(self) -> None:
-        started = time.perf_counter()
+        started = self._start("sync")
         try:
             response = self.tryon.try_on(self._body(True))
         except httpx.TransportError as exc:
             self._ended("sync", started, f"no answer: {type(exc).__name__}")
             return
-        ok = response.status_code == 200
-        self._ended("sync", started, None if ok else f"no result: {response.status_code}")
+        self._ended("sync", started, _ending(response, 200))
 
     def polling_try_on(self) -> None:
-        started = time.perf_counter()
+        started = self._start("polling")
         try:
             response = self.tryon.try_on(self._body(False))
             if response.status_code != 202:
-                self._ended("polling", started, f"not accepted: {response.status_code}")
+                self._ended("polling", started, _ending(response, 202))
                 return
             trace = follow_job(self.tryon, location_of(response), self.poll)
         except httpx.TransportError as exc:
             self._ended("polling", started, f"no answer: {type(exc).__name__}")
             return
-        self._metric(POLLS, "polling", trace.polls)
-        ended = trace.final or ("timed out" if trace.timed_out else "unknown")
-        self._ended("polling", started, None if ended == "completed" else f"job ended {ended}")
+        METRICS.job_polled("polling", trace.polls)
+        if trace.final == "completed":
+            self._ended("polling", started, RESULT)
+        elif trace.timed_out:
+            self._ended("polling", started, "job not done within --tryon-poll-timeout")
+        else:
+            self._ended("polling", started, f"job ended {trace.final or 'unknown'}")
+
+
+def _ending(response: httpx.Response, wanted: int) -> str:
+    """RESULT for the status a try-on of its mode succeeds with, else why not."""
+    if response.status_code == wanted:
+        return RESULT
+    if response.status_code == 429:
+        return "429, retries given up"
+    return f"answered {response.status_code}"

@@ -19,9 +19,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tryon_suite.load.report import write_index
 from tryon_suite.mutants import CATALOGUE, Mutant, mutant
 from tryon_suite.report import render_report
 from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
@@ -271,11 +273,19 @@ def write_matrix(rows: list[KillResult], folder: Path) -> list[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     mutants = [r for r in rows if r.mutant != CORRECT]
+    on_target = sum(r.on_target for r in mutants)
+    false_alarms = [r.failing for r in rows if r.mutant == CORRECT and r.killed]
     data = {
+        "kind": "selftest",
+        "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "ok": on_target == len(mutants) and not false_alarms,
+        "verdict": f"{on_target} of {len(mutants)} mutant runs killed on target, "
+        f"{len(false_alarms)} false alarms",
+        "html": "selftest.html",
         "mutants": len({r.mutant for r in mutants}),
         "killed": sum(r.killed for r in mutants),
-        "killed_on_target": sum(r.on_target for r in mutants),
-        "false_alarms": [r.failing for r in rows if r.mutant == CORRECT and r.killed],
+        "killed_on_target": on_target,
+        "false_alarms": false_alarms,
         "rows": [asdict(r) for r in rows],
     }
     json_path = folder / "selftest.json"
@@ -283,6 +293,7 @@ def write_matrix(rows: list[KillResult], folder: Path) -> list[Path]:
     html = _environment().get_template("selftest.html.j2").render(matrix=data)
     html_path = folder / "selftest.html"
     html_path.write_text(html, encoding="utf-8")
+    write_index(folder)
     return [html_path, json_path]
 
 

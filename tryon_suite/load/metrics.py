@@ -1,153 +1,223 @@
-"""The load run's own metrics, bucketed per second so they merge across Locust workers.
+"""The load run's own measures, kept apart from Locust's request statistics.
 
-Each custom metric is also fired as a Locust request event with its own `request_type`
-(TTR, RESULT, POLLS, RATE_LIMITED, RETRY_AFTER, RETRY, GIVE_UP), so Locust's UI, CSV and
-HTML show it and its distributed mode aggregates it; the timeline adds what Locust keeps only
-for the aggregate: per-mode percentiles over time.
+Locust's statistics hold real HTTP requests only. What the suite measures about try-ons (time to
+result per mode, results, how each try-on ended, polls per job) and about the limit (429s per
+endpoint, Retry-After values, retries and give-ups per policy) lives here, in one `LoadMetrics`
+per process: a worker ships what it gathered since its last report (`export`, the time-to-result
+histograms HDR-encoded) and the master adds it (`merge`), so a distributed run has one set.
+
+Every percentile is read from `Latency` (HDR histograms): the overall figures and the rolling
+windows of the charts alike.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from tryon_suite.load.latency import Latency
 from tryon_suite.retry import RetryDecision
 
-__all__ = [
-    "CUSTOM_TYPES",
-    "GIVE_UP",
-    "POLLS",
-    "RATE_LIMITED",
-    "RESULT",
-    "RETRY",
-    "RETRY_AFTER",
-    "TTR",
-    "Timeline",
-    "answer_metrics",
-    "percentile",
-]
+__all__ = ["MODES", "RESULT", "LoadMetrics", "Second"]
 
-#: time to result of one try-on, named by mode (sync, polling); a failure when none came
-TTR: Final = "TTR"
-#: one result image obtained, named by mode
-RESULT: Final = "RESULT"
-#: polls one job took, as its "response time", named by mode
-POLLS: Final = "POLLS"
-#: one 429 answer, named by endpoint
-RATE_LIMITED: Final = "RATE_LIMITED"
-#: one Retry-After value seen, named by the value
-RETRY_AFTER: Final = "RETRY_AFTER"
-#: one retry made, named by the policy
-RETRY: Final = "RETRY"
-#: one retryable answer given up on, named by the policy
-GIVE_UP: Final = "GIVE_UP"
-CUSTOM_TYPES: Final = frozenset({TTR, RESULT, POLLS, RATE_LIMITED, RETRY_AFTER, RETRY, GIVE_UP})
-
-
-def answer_metrics(
-    endpoint: str, status: int, retry_after: str | None, decision: RetryDecision | None, policy: str
-) -> list[tuple[str, str]]:
-    """The custom metrics (request_type, name) one answer adds: a 429 and its Retry-After, and
-    whether the retry policy (`policy`, by kind) retried it or gave up."""
-    found = []
-    if status == 429:
-        found.append((RATE_LIMITED, endpoint))
-        if retry_after is not None:
-            found.append((RETRY_AFTER, retry_after[:20]))
-    if decision is not None and decision.delay is not None:
-        found.append((RETRY, policy))
-    elif decision is not None and decision.gave_up:
-        found.append((GIVE_UP, policy))
-    return found
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile (0 < share <= 1); 0.0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, int(-(-share * len(ordered) // 1)))  # ceil without math
-    return ordered[min(rank, len(ordered)) - 1]
+#: the two ways to get a result, in the order every table shows them
+MODES: Final = ("sync", "polling")
+#: how a try-on ended when it got its result
+RESULT: Final = "result"
+#: a try-on still waiting when the run ended: it counts against the run, as no result
+UNFINISHED: Final = "unfinished at the end of the run"
 
 
 @dataclass
 class Second:
-    """What happened in one second of the run."""
+    """What happened in one second of the run (wall clock, whole seconds)."""
 
+    started: Counter[str] = field(default_factory=Counter)
+    results: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+    #: times to result (s) of the try-ons that got one this second, per mode
     ttr: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    results: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    rate_limited: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     requests: int = 0
-
-
-class Timeline:
-    """Per-second buckets; workers ship theirs to the master, which merges them."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[int, Second] = defaultdict(Second)
-
-    def on_request(
-        self, request_type: str, name: str, response_time: float, exception: object, when: float
-    ) -> None:
-        bucket = self.seconds[int(when)]
-        if request_type == TTR and exception is None:
-            bucket.ttr[name].append(float(response_time))
-        elif request_type == RESULT:
-            bucket.results[name] += 1
-        elif request_type == RATE_LIMITED:
-            bucket.rate_limited[name] += 1
-        elif request_type not in CUSTOM_TYPES:
-            bucket.requests += 1
+    rate_limited: int = 0
+    users: int = 0
 
     def export(self) -> dict[str, Any]:
-        """A plain-data copy (for report_to_master), and the buckets are emptied."""
-        data = {
-            str(second): {
-                "ttr": {k: list(v) for k, v in bucket.ttr.items()},
-                "results": dict(bucket.results),
-                "rate_limited": dict(bucket.rate_limited),
-                "requests": bucket.requests,
-            }
-            for second, bucket in self.seconds.items()
+        return {
+            "started": dict(self.started),
+            "results": dict(self.results),
+            "failed": dict(self.failed),
+            "ttr": {mode: list(values) for mode, values in self.ttr.items()},
+            "requests": self.requests,
+            "rate_limited": self.rate_limited,
+            "users": self.users,
         }
-        self.seconds.clear()
+
+    def merge(self, data: dict[str, Any]) -> None:
+        self.started.update(data.get("started", {}))
+        self.results.update(data.get("results", {}))
+        self.failed.update(data.get("failed", {}))
+        for mode, values in data.get("ttr", {}).items():
+            self.ttr[mode].extend(values)
+        self.requests += int(data.get("requests", 0))
+        self.rate_limited += int(data.get("rate_limited", 0))
+        self.users = max(self.users, int(data.get("users", 0)))
+
+
+class LoadMetrics:
+    """One process's measures (or, on the master, every worker's merged)."""
+
+    def __init__(self) -> None:
+        self.ttr: dict[str, Latency] = defaultdict(Latency)
+        #: how far behind its intended start a try-on went out (open workload only)
+        self.lag: Latency = Latency()
+        self.started: Counter[str] = Counter()
+        #: per mode: how each try-on ended ("result", "gave up on 429", "job failed", ...)
+        self.endings: dict[str, Counter[str]] = defaultdict(Counter)
+        #: per mode: jobs by the number of polls they took
+        self.polls: dict[str, Counter[int]] = defaultdict(Counter)
+        self.requests: Counter[str] = Counter()
+        self.request_failures: Counter[str] = Counter()
+        self.rate_limited: Counter[str] = Counter()
+        self.retry_after: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
+        self.give_ups: Counter[str] = Counter()
+        self.seconds: dict[int, Second] = defaultdict(Second)
+
+    # -- what the users report ------------------------------------------------------------
+
+    def try_on_started(self, mode: str, when: float, lag: float | None = None) -> None:
+        self.started[mode] += 1
+        self.seconds[int(when)].started[mode] += 1
+        if lag is not None:
+            self.lag.record(lag)
+
+    def try_on_ended(self, mode: str, when: float, ttr: float, ending: str) -> None:
+        """`ttr`: seconds from the try-on's (intended) start; `ending`: RESULT or why not."""
+        self.endings[mode][ending] += 1
+        second = self.seconds[int(when)]
+        if ending == RESULT:
+            self.ttr[mode].record(ttr)
+            second.results[mode] += 1
+            second.ttr[mode].append(ttr)
+        else:
+            second.failed[mode] += 1
+
+    def job_polled(self, mode: str, polls: int) -> None:
+        self.polls[mode][polls] += 1
+
+    def request(self, name: str, failed: bool, when: float) -> None:
+        """A real HTTP request (Locust's request event): `name` as Locust shows it."""
+        self.requests[name] += 1
+        if failed:
+            self.request_failures[name] += 1
+        self.seconds[int(when)].requests += 1
+
+    def answer(
+        self,
+        endpoint: str,
+        status: int,
+        retry_after: str | None,
+        decision: RetryDecision | None,
+        policy: str,
+        when: float,
+    ) -> None:
+        """One answer the client layer got: its 429 and Retry-After, and whether the retry
+        policy (`policy`, by kind) retried it or gave up."""
+        if status == 429:
+            self.rate_limited[endpoint] += 1
+            self.seconds[int(when)].rate_limited += 1
+            if retry_after is not None:
+                self.retry_after[retry_after.strip()[:20]] += 1
+        if decision is not None and decision.delay is not None:
+            self.retries[policy] += 1
+        elif decision is not None and decision.gave_up:
+            self.give_ups[policy] += 1
+
+    def users(self, count: int, when: float) -> None:
+        second = self.seconds[int(when)]
+        second.users = max(second.users, count)
+
+    # -- derived ----------------------------------------------------------------------------
+
+    def unfinished(self, mode: str) -> int:
+        """Try-ons started that never ended (still waiting when the run stopped)."""
+        return max(0, self.started[mode] - sum(self.endings[mode].values()))
+
+    def endings_with_unfinished(self, mode: str) -> Counter[str]:
+        endings = Counter(self.endings[mode])
+        if left := self.unfinished(mode):
+            endings[UNFINISHED] = left
+        return endings
+
+    # -- across processes -------------------------------------------------------------------
+
+    def export(self) -> dict[str, Any]:
+        """What this process gathered since its last export, as plain data; then forgets it
+        (a worker's report to the master)."""
+        data = {
+            "ttr": {mode: latency.encode() for mode, latency in self.ttr.items()},
+            "lag": self.lag.encode(),
+            "started": dict(self.started),
+            "endings": {mode: dict(endings) for mode, endings in self.endings.items()},
+            "polls": {mode: {str(k): v for k, v in c.items()} for mode, c in self.polls.items()},
+            "requests": dict(self.requests),
+            "request_failures": dict(self.request_failures),
+            "rate_limited": dict(self.rate_limited),
+            "retry_after": dict(self.retry_after),
+            "retries": dict(self.retries),
+            "give_ups": dict(self.give_ups),
+            "seconds": {str(s): second.export() for s, second in self.seconds.items()},
+        }
+        self.__dict__.update(LoadMetrics().__dict__)
         return data
 
     def merge(self, data: dict[str, Any]) -> None:
-        for second_text, part in data.items():
-            bucket = self.seconds[int(second_text)]
-            for mode, values in part["ttr"].items():
-                bucket.ttr[mode].extend(values)
-            for mode, count in part["results"].items():
-                bucket.results[mode] += count
-            for endpoint, count in part["rate_limited"].items():
-                bucket.rate_limited[endpoint] += count
-            bucket.requests += part["requests"]
+        """Add what another process exported."""
+        for mode, encoded in data.get("ttr", {}).items():
+            self.ttr[mode].add_encoded(encoded)
+        if data.get("lag"):
+            self.lag.add_encoded(data["lag"])
+        self.started.update(data.get("started", {}))
+        for mode, endings in data.get("endings", {}).items():
+            self.endings[mode].update(endings)
+        for mode, counts in data.get("polls", {}).items():
+            self.polls[mode].update({int(k): v for k, v in counts.items()})
+        for name in ("requests", "request_failures", "rate_limited", "retry_after"):
+            getattr(self, name).update(data.get(name, {}))
+        self.retries.update(data.get("retries", {}))
+        self.give_ups.update(data.get("give_ups", {}))
+        for second_text, part in data.get("seconds", {}).items():
+            self.seconds[int(second_text)].merge(part)
 
-    def ttr_ms(self) -> dict[str, list[float]]:
-        """Every time to result of the run (ms), by mode."""
-        found: dict[str, list[float]] = defaultdict(list)
-        for bucket in self.seconds.values():
-            for mode, values in bucket.ttr.items():
-                found[mode].extend(values)
-        return dict(found)
+    # -- over time ----------------------------------------------------------------------------
 
-    def rows(self) -> list[dict[str, Any]]:
-        """One row a second (relative to the first), for the CSV and the charts."""
+    def rows(self, window: int = 10) -> list[dict[str, Any]]:
+        """One row a second from the first to the last (gaps filled), for the CSV and charts:
+        counts of that second, and time-to-result percentiles over the trailing `window`
+        seconds (enough results for a percentile that means something; None where the window
+        holds none)."""
         if not self.seconds:
             return []
-        start = min(self.seconds)
+        first, last = min(self.seconds), max(self.seconds)
         rows = []
-        for second in sorted(self.seconds):
-            bucket = self.seconds[second]
-            row: dict[str, Any] = {"t": second - start, "requests": bucket.requests}
-            for mode in ("sync", "polling"):
-                values = bucket.ttr.get(mode, [])
-                # no result that second: no point (a gap in the chart, an empty CSV cell)
-                row[f"{mode}_p50_ms"] = round(percentile(values, 0.50), 1) if values else None
-                row[f"{mode}_p95_ms"] = round(percentile(values, 0.95), 1) if values else None
+        for second in range(first, last + 1):
+            bucket = self.seconds.get(second, Second())
+            row: dict[str, Any] = {
+                "t": second - first,
+                "users": bucket.users,
+                "requests": bucket.requests,
+                "rate_limited": bucket.rate_limited,
+            }
+            for mode in MODES:
+                latency = Latency()
+                for earlier in range(max(first, second - window + 1), second + 1):
+                    if earlier in self.seconds:
+                        latency.extend(self.seconds[earlier].ttr.get(mode, ()))
+                row[f"{mode}_started"] = bucket.started.get(mode, 0)
                 row[f"{mode}_results"] = bucket.results.get(mode, 0)
-            row["rate_limited"] = sum(bucket.rate_limited.values())
+                row[f"{mode}_failed"] = bucket.failed.get(mode, 0)
+                row[f"{mode}_p50_s"] = latency.percentile(50) if latency.count else None
+                row[f"{mode}_p95_s"] = latency.percentile(95) if latency.count else None
             rows.append(row)
         return rows

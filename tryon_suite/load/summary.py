@@ -1,44 +1,41 @@
-"""What a load run measured, read from Locust's (aggregated) statistics and the run's own
-timeline, and the thresholds.
+"""What a load run measured, read from the run's `LoadMetrics`, and the thresholds it is held to.
 
-Time-to-result percentiles come from the timeline's raw values through `metrics.percentile`,
-the one definition the per-second charts use too (Locust's own rounds response times into
-buckets, so its p95 can differ from ours).
+The thresholds have defaults a user would expect of a run worth calling good (most try-ons get a
+result, in reasonable time, and most answers are not refusals); each is printed with its value
+and the measured figure, and the verdict is theirs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
 
-from tryon_suite.load.metrics import (
-    CUSTOM_TYPES,
-    GIVE_UP,
-    POLLS,
-    RATE_LIMITED,
-    RESULT,
-    RETRY,
-    RETRY_AFTER,
-    TTR,
-    percentile,
-)
+from tryon_suite.load.latency import Latency
+from tryon_suite.load.metrics import MODES, RESULT, LoadMetrics
 
-__all__ = ["ModeFigures", "Summary", "Thresholds", "summarise"]
+__all__ = ["DEFAULT_THRESHOLDS", "ModeFigures", "Summary", "ThresholdCheck", "Thresholds"]
 
 
 @dataclass
 class ModeFigures:
     """One mode (sync or polling) on the quantities that compare them."""
 
+    started: int = 0
     results: int = 0
-    ttr_count: int = 0
-    ttr_failures: int = 0
-    ttr_p50_s: float = 0.0
-    ttr_p95_s: float = 0.0
-    ttr_p99_s: float = 0.0
+    unfinished: int = 0
+    #: how the try-ons ended: "result", or why not ("unfinished at the end of the run", ...)
+    endings: dict[str, int] = field(default_factory=dict)
+    ttr_s: dict[str, float] = field(default_factory=dict)
     goodput_per_min: float = 0.0
     polls_per_job: float | None = None
+
+    @property
+    def without_result(self) -> int:
+        return self.started - self.results
+
+    @property
+    def result_ratio(self) -> float | None:
+        return self.results / self.started if self.started else None
 
 
 @dataclass
@@ -51,6 +48,8 @@ class Summary:
     retry_after_seen: dict[str, int] = field(default_factory=dict)
     retries: dict[str, int] = field(default_factory=dict)
     give_ups: dict[str, int] = field(default_factory=dict)
+    #: how late try-ons went out against their intended start (open workload), seconds
+    lag_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_requests(self) -> int:
@@ -69,14 +68,32 @@ class Summary:
         return max(0, errors) / total if total else 0.0
 
     @property
+    def started(self) -> int:
+        return sum(m.started for m in self.modes.values())
+
+    @property
+    def results(self) -> int:
+        return sum(m.results for m in self.modes.values())
+
+    @property
+    def result_ratio(self) -> float | None:
+        return self.results / self.started if self.started else None
+
+    @property
     def goodput_per_min(self) -> float:
         return sum(m.goodput_per_min for m in self.modes.values())
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "duration_s": round(self.duration_s, 1),
-            "modes": {k: vars(v) for k, v in self.modes.items()},
+            "modes": {
+                k: {**asdict(v), "result_ratio": v.result_ratio} for k, v in self.modes.items()
+            },
+            "started": self.started,
+            "results": self.results,
+            "result_ratio": self.result_ratio,
             "requests": self.requests,
+            "total_requests": self.total_requests,
             "failures": self.failures,
             "rate_limited": self.rate_limited,
             "ratio_429": round(self.ratio_429, 4),
@@ -85,78 +102,195 @@ class Summary:
             "retry_after_seen": self.retry_after_seen,
             "retries": self.retries,
             "give_ups": self.give_ups,
+            "lag_s": self.lag_s,
         }
 
 
-def summarise(entries: Any, duration_s: float, ttr_ms: Mapping[str, Sequence[float]]) -> Summary:
-    """Read Locust's `stats.entries` ({(name, method): StatsEntry}) for the counts, and
-    `ttr_ms` (each mode's times to result, ms) for the percentiles."""
+def _figures(latency: Latency) -> dict[str, float]:
+    figures = latency.percentiles()
+    figures["max"] = round(latency.max, 3)
+    figures["mean"] = round(latency.mean, 3)
+    return figures
+
+
+def summarise(metrics: LoadMetrics, duration_s: float) -> Summary:
+    """The run's figures; a try-on still waiting at the end counts as started without result."""
     summary = Summary(duration_s=max(duration_s, 1e-9))
     minutes = summary.duration_s / 60
-    for (name, method), entry in entries.items():
-        if method == TTR:
-            mode = summary.modes.setdefault(name, ModeFigures())
-            mode.ttr_count = entry.num_requests - entry.num_failures
-            mode.ttr_failures = entry.num_failures
-            values = list(ttr_ms.get(name, ()))
-            mode.ttr_p50_s = percentile(values, 0.50) / 1000
-            mode.ttr_p95_s = percentile(values, 0.95) / 1000
-            mode.ttr_p99_s = percentile(values, 0.99) / 1000
-        elif method == RESULT:
-            mode = summary.modes.setdefault(name, ModeFigures())
-            mode.results = entry.num_requests
-            mode.goodput_per_min = entry.num_requests / minutes
-        elif method == POLLS:
-            summary.modes.setdefault(name, ModeFigures()).polls_per_job = entry.avg_response_time
-        elif method == RATE_LIMITED:
-            summary.rate_limited[name] = entry.num_requests
-        elif method == RETRY_AFTER:
-            summary.retry_after_seen[name] = entry.num_requests
-        elif method == RETRY:
-            summary.retries[name] = entry.num_requests
-        elif method == GIVE_UP:
-            summary.give_ups[name] = entry.num_requests
-        elif method not in CUSTOM_TYPES:
-            summary.requests[name] = summary.requests.get(name, 0) + entry.num_requests
-            summary.failures[name] = summary.failures.get(name, 0) + entry.num_failures
+    for mode in sorted(set(metrics.started) | set(metrics.endings), key=_mode_order):
+        endings = metrics.endings_with_unfinished(mode)
+        figures = ModeFigures(
+            started=metrics.started[mode],
+            results=endings.get(RESULT, 0),
+            unfinished=metrics.unfinished(mode),
+            endings=dict(endings.most_common()),
+            ttr_s=_figures(metrics.ttr[mode]),
+            goodput_per_min=round(endings.get(RESULT, 0) / minutes, 2),
+        )
+        if jobs := sum(metrics.polls[mode].values()):
+            polls = sum(count * n for count, n in metrics.polls[mode].items())
+            figures.polls_per_job = round(polls / jobs, 2)
+        summary.modes[mode] = figures
+    summary.requests = dict(metrics.requests)
+    summary.failures = dict(metrics.request_failures)
+    summary.rate_limited = dict(metrics.rate_limited)
+    summary.retry_after_seen = dict(metrics.retry_after.most_common())
+    summary.retries = dict(metrics.retries)
+    summary.give_ups = dict(metrics.give_ups)
+    if metrics.lag.count:
+        summary.lag_s = _figures(metrics.lag)
     return summary
+
+
+def _mode_order(mode: str) -> tuple[int, str]:
+    return (MODES.index(mode) if mode in MODES else len(MODES), mode)
+
+
+@dataclass(frozen=True)
+class ThresholdCheck:
+    """One threshold against the run: `holds` is None when it is not set or nothing measured
+    it (then `measured` says why)."""
+
+    name: str
+    option: str
+    limit: str
+    measured: str
+    holds: bool | None
+
+    @property
+    def verdict(self) -> str:
+        return {True: "holds", False: "BROKEN", None: "not checked"}[self.holds]
+
+    def sentence(self) -> str:
+        return f"{self.name}: expected {self.limit}, measured {self.measured}"
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Limits a run must stay within for exit code 0; None means not checked."""
+    """Limits a run must stay within for exit code 0; None means not set (not checked)."""
 
+    min_result_ratio: float | None = None
     max_p95_ttr_s: float | None = None
     max_429_ratio: float | None = None
     max_error_ratio: float | None = None
     min_goodput_per_min: float | None = None
 
-    def broken(self, summary: Summary) -> list[str]:
-        """One sentence per broken threshold, naming expected and measured."""
-        out = []
-        if self.max_p95_ttr_s is not None:
-            for name, mode in sorted(summary.modes.items()):
-                if mode.ttr_count and mode.ttr_p95_s > self.max_p95_ttr_s:
-                    out.append(
-                        f"p95 time_to_result ({name}): expected at most "
-                        f"{self.max_p95_ttr_s:g} s, measured {mode.ttr_p95_s:.2f} s"
+    def checks(self, summary: Summary) -> list[ThresholdCheck]:
+        """Every threshold, set or not, with its value and the measured figure."""
+        out = [
+            _ratio_check(
+                "share of try-ons that got a result",
+                "--tryon-min-result-ratio",
+                self.min_result_ratio,
+                summary.result_ratio,
+                at_least=True,
+                detail=f" ({summary.results} of {summary.started})",
+            )
+        ]
+        for mode in summary.modes or {"sync": ModeFigures()}:
+            figures = summary.modes.get(mode, ModeFigures())
+            name = f"p95 time_to_result ({mode})"
+            option = "--tryon-max-p95-ttr"
+            if self.max_p95_ttr_s is None:
+                out.append(ThresholdCheck(name, option, "not set", _p95(figures), None))
+            elif not figures.results:
+                out.append(
+                    ThresholdCheck(
+                        name, option, f"at most {self.max_p95_ttr_s:g} s", "no result", None
                     )
-        if self.max_429_ratio is not None and summary.ratio_429 > self.max_429_ratio:
-            out.append(
-                f"429 ratio: expected at most {self.max_429_ratio:g}, "
-                f"measured {summary.ratio_429:.3f}"
+                )
+            else:
+                p95 = figures.ttr_s["p95"]
+                out.append(
+                    ThresholdCheck(
+                        name,
+                        option,
+                        f"at most {self.max_p95_ttr_s:g} s",
+                        f"{p95:.3f} s",
+                        p95 <= self.max_p95_ttr_s,
+                    )
+                )
+        requests = summary.total_requests
+        out.append(
+            _ratio_check(
+                "429 ratio",
+                "--tryon-max-429-ratio",
+                self.max_429_ratio,
+                summary.ratio_429 if requests else None,
+                at_least=False,
+                detail=f" ({sum(summary.rate_limited.values())} of {requests} requests)",
             )
-        if self.max_error_ratio is not None and summary.error_ratio > self.max_error_ratio:
-            out.append(
-                f"error ratio: expected at most {self.max_error_ratio:g}, "
-                f"measured {summary.error_ratio:.3f}"
+        )
+        errors = max(0, sum(summary.failures.values()) - sum(summary.rate_limited.values()))
+        out.append(
+            _ratio_check(
+                "error ratio (failed requests other than 429)",
+                "--tryon-max-error-ratio",
+                self.max_error_ratio,
+                summary.error_ratio if requests else None,
+                at_least=False,
+                detail=f" ({errors} of {requests} requests)",
             )
-        if (
-            self.min_goodput_per_min is not None
-            and summary.goodput_per_min < self.min_goodput_per_min
-        ):
+        )
+        goodput = summary.goodput_per_min
+        if self.min_goodput_per_min is None:
             out.append(
-                f"goodput: expected at least {self.min_goodput_per_min:g} results/min, "
-                f"measured {summary.goodput_per_min:.1f}"
+                ThresholdCheck(
+                    "goodput",
+                    "--tryon-min-goodput",
+                    "not set",
+                    f"{goodput:.1f} results/min",
+                    None,
+                )
+            )
+        else:
+            out.append(
+                ThresholdCheck(
+                    "goodput",
+                    "--tryon-min-goodput",
+                    f"at least {self.min_goodput_per_min:g} results/min",
+                    f"{goodput:.1f} results/min",
+                    goodput >= self.min_goodput_per_min,
+                )
             )
         return out
+
+    def broken(self, summary: Summary) -> list[str]:
+        """One sentence per broken threshold, naming expected and measured."""
+        return [check.sentence() for check in self.checks(summary) if check.holds is False]
+
+
+def _p95(figures: ModeFigures) -> str:
+    return f"{figures.ttr_s['p95']:.3f} s" if figures.results else "no result"
+
+
+def _ratio_check(
+    name: str,
+    option: str,
+    limit: float | None,
+    measured: float | None,
+    *,
+    at_least: bool,
+    detail: str,
+) -> ThresholdCheck:
+    shown = "nothing to measure" if measured is None else f"{measured:.3f}{detail}"
+    if limit is None:
+        return ThresholdCheck(name, option, "not set", shown, None)
+    wanted = f"{'at least' if at_least else 'at most'} {limit:g}"
+    if measured is None:
+        return ThresholdCheck(name, option, wanted, shown, None)
+    holds = measured >= limit if at_least else measured <= limit
+    return ThresholdCheck(name, option, wanted, shown, holds)
+
+
+#: What a user would expect of a good run when they set nothing: 95% of try-ons get a result
+#: (one that never came counts against it), within a minute at p95, under a fifth of the
+#: answers 429, and 5% of requests failing otherwise at most. Goodput depends on the traffic,
+#: so it has no default.
+DEFAULT_THRESHOLDS: Final = Thresholds(
+    min_result_ratio=0.95,
+    max_p95_ttr_s=60.0,
+    max_429_ratio=0.2,
+    max_error_ratio=0.05,
+    min_goodput_per_min=None,
+)

@@ -38,7 +38,10 @@ class LocustTransport(httpx.BaseTransport):
         self._session = session
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        name = request.extensions.get(NAME) or f"{request.method} {request.url.path}"
+        # Locust shows the method beside the name: the name leaves it out, so a row reads
+        # "POST /v1/try-on (sync)", not "POST POST /v1/try-on (sync)"
+        name = str(request.extensions.get(NAME) or request.url.path)
+        name = name.removeprefix(f"{request.method} ")
         with self._session.request(
             request.method,
             str(request.url),

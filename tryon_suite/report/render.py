@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from tryon_suite.client import Exchange
 from tryon_suite.curl import TRANSPORT_HEADERS
 from tryon_suite.evidence import Evidence
+from tryon_suite.report.index import write_index
 from tryon_suite.results import STATUS_ORDER, ClauseResult, RunResults, thumbnail
 
 __all__ = ["render_report", "report_data", "write_report"]
@@ -204,4 +205,5 @@ def render_report(data: dict[str, Any], folder: Path) -> list[Path]:
     html_path, json_path = folder / "compliance.html", folder / "compliance.json"
     html_path.write_text(html, encoding="utf-8")
     json_path.write_text(text, encoding="utf-8")
+    write_index(folder)
     return [html_path, json_path]

@@ -1,0 +1,92 @@
+"""What a measurement shows: the console table, reports/limiter.json and limiter.html."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tryon_suite.limiter.phases import DOCUMENTED_RATE, Measure, Settings, judge
+from tryon_suite.limiter.probes import Probe
+
+__all__ = ["table", "write_report"]
+
+
+def table(measures: Sequence[Measure]) -> str:
+    """The console table: measure, measured, documented, verdict."""
+    rows = [("measure", "measured", "documented", "verdict")]
+    rows += [(m.name, m.measured, m.documented, m.verdict) for m in measures]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths, strict=True)) + "  " + r[3]
+        for r in rows
+    )
+
+
+def _timeline(probes: Sequence[Probe]) -> str:
+    """Admitted and refused probes per 100 ms, as a base64 PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bins = int(max((q.sent for q in probes), default=0) * 10) + 1
+    admitted, refused = [0] * bins, [0] * bins
+    for q in probes:
+        (refused if q.limited else admitted)[int(q.sent * 10)] += 1
+    xs = [i / 10 for i in range(bins)]
+    figure, axes = plt.subplots(figsize=(9, 3.2), dpi=100)
+    axes.bar(xs, admitted, width=0.1, align="edge", color="#12b76a", label="admitted")
+    axes.bar(xs, refused, width=0.1, align="edge", bottom=admitted, color="#f04438", label="429")
+    axes.set_xlabel("seconds into the probe")
+    axes.set_ylabel("requests per 100 ms")
+    axes.legend(loc="upper right", fontsize=8)
+    axes.grid(alpha=0.3, axis="y")
+    figure.tight_layout()
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def write_report(
+    folder: Path,
+    *,
+    target: str,
+    settings: Settings,
+    measures: Sequence[Measure],
+    probes: Sequence[Probe],
+) -> dict[str, Any]:
+    """reports/limiter.json and limiter.html, then the index; returns the JSON data."""
+    from tryon_suite.load.report import write_index
+    from tryon_suite.report.render import _environment
+
+    ok, verdict = judge(measures)
+    data: dict[str, Any] = {
+        "kind": "limiter",
+        "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "verdict": verdict,
+        "ok": ok,
+        "html": "limiter.html",
+        "target": target,
+        "documented_rate": DOCUMENTED_RATE,
+        "settings": asdict(settings),
+        "requests": len(probes),
+        "measures": [asdict(m) for m in measures],
+        "probes": [{**asdict(q), "limited": q.limited} for q in probes],
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "limiter.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    html = (
+        _environment()
+        .get_template("limiter.html.j2")
+        .render(report=data, chart=_timeline(probes) if probes else None)
+    )
+    (folder / "limiter.html").write_text(html, encoding="utf-8")
+    write_index(folder)
+    return data

@@ -8,21 +8,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from tryon_suite.load.metrics import (
-    GIVE_UP,
-    RATE_LIMITED,
-    RETRY,
-    RETRY_AFTER,
-    Timeline,
-    answer_metrics,
-    percentile,
-)
-from tryon_suite.load.summary import Thresholds, summarise
+from tryon_suite.load.console import measure_rows, verdict
+from tryon_suite.load.latency import Latency
+from tryon_suite.load.metrics import RESULT, UNFINISHED, LoadMetrics
+from tryon_suite.load.summary import DEFAULT_THRESHOLDS, Thresholds, summarise
 from tryon_suite.load.transport import failure_text
 from tryon_suite.retry import RetryDecision
 from tryon_suite.simulator.config import DEMO_KEY
@@ -30,37 +23,21 @@ from tryon_suite.simulator.config import DEMO_KEY
 pytestmark = pytest.mark.slow(33)
 
 ROOT = Path(__file__).resolve().parent.parent
+SYNC = "POST /v1/try-on (sync)"
 
 
-def _entry(num: int, failures: int = 0, p: float = 0.0, avg: float = 0.0) -> SimpleNamespace:
-    return SimpleNamespace(
-        num_requests=num,
-        num_failures=failures,
-        avg_response_time=avg,
-        get_response_time_percentile=lambda share: p * (1 if share < 0.9 else 2),
-    )
-
-
-def test_percentiles_are_nearest_rank() -> None:
-    assert percentile([5, 1, 4, 2, 3], 0.5) == 3
-    assert percentile([5, 1, 4, 2, 3], 0.95) == 5
-    assert percentile([], 0.5) == 0.0
-
-
-def test_an_answer_adds_the_metrics_of_its_429_and_of_the_policy_decision() -> None:
-    retried = RetryDecision(1.0, "Retry-After")
-    spent = RetryDecision(None, "gave up after 5 retries", gave_up=True)
-    name = "POST /v1/try-on (sync)"
-    assert answer_metrics(name, 429, "2", retried, "retry-after") == [
-        (RATE_LIMITED, name),
-        (RETRY_AFTER, "2"),
-        (RETRY, "retry-after"),
-    ]
-    assert answer_metrics(name, 503, None, spent, "backoff") == [(GIVE_UP, "backoff")]
-    assert answer_metrics(name, 200, None, RetryDecision(None, "200 is not retried"), "x") == []
-    assert answer_metrics(name, 429, None, None, "none") == [(RATE_LIMITED, name)], (
-        "expected a 429 the caller chose not to retry counted, with no retry"
-    )
+def test_latency_percentiles_are_exact_to_three_figures_and_merge_exactly() -> None:
+    one, other, both = Latency(), Latency(), Latency()
+    values = [0.5 + i * 0.01 for i in range(100)]  # 0.50 .. 1.49 s
+    one.extend(values[:37])
+    other.extend(values[37:])
+    both.extend(values)
+    one.add_encoded(other.encode())  # what crosses the wire
+    merged = one.percentiles()
+    assert merged == both.percentiles(), f"expected a merge equal to one histogram: {merged}"
+    # nearest rank: p95 of 100 values is the 95th, 1.44 s, within HDR's 0.1% (3 figures)
+    assert abs(merged["p95"] - 1.44) <= 1.44 * 1e-3 + 1e-3, f"expected p95 1.44 s, got {merged}"
+    assert abs(merged["p50"] - 0.99) <= 0.99 * 1e-3 + 1e-3, f"expected p50 0.99 s, got {merged}"
 
 
 def test_locust_lists_a_429_under_one_line_and_2xx_as_successes() -> None:
@@ -70,48 +47,83 @@ def test_locust_lists_a_429_under_one_line_and_2xx_as_successes() -> None:
     assert failure_text(500, b"boom") == "500 boom", "expected a 500 listed with its body"
 
 
-def test_the_timeline_merges_worker_buckets_into_one() -> None:
-    worker, master = Timeline(), Timeline()
-    worker.on_request("TTR", "sync", 1200.0, None, 100.2)
-    worker.on_request("RESULT", "sync", 0, None, 100.3)
-    worker.on_request("RATE_LIMITED", "POST /v1/try-on (sync)", 0, None, 101.0)
-    worker.on_request("POST", "POST /v1/try-on (sync)", 3.0, None, 101.5)
-    master.on_request("TTR", "sync", 800.0, None, 100.9)
-    master.merge(json.loads(json.dumps(worker.export())))  # what crosses the wire
-    assert worker.rows() == [], "expected the worker's buckets emptied once sent"
-    rows = master.rows()
-    first = (rows[0]["sync_results"], rows[0]["sync_p95_ms"])
-    assert first == (1, 1200.0), f"expected one result with p95 1200 ms, got {rows[0]}"
-    second = (rows[1]["rate_limited"], rows[1]["requests"])
-    assert second == (1, 1), f"expected one 429 among one request, got {rows[1]}"
-    assert rows[1]["sync_p50_ms"] is None, "expected no point where no result came"
+def _worker_run(metrics: LoadMetrics, base: float) -> None:
+    """Five sync try-ons: four results (1..4 s) and one given up on a 429; two more started
+    and never ended (still waiting at the end)."""
+    for i in range(7):
+        metrics.try_on_started("sync", base + i)
+    for i in range(4):
+        metrics.request(SYNC, False, base + i)
+        metrics.try_on_ended("sync", base + i + 0.5, float(i + 1), RESULT)
+    metrics.request(SYNC, True, base + 4)
+    metrics.answer(SYNC, 429, "1", RetryDecision(None, "gave up", gave_up=True), "fixed", base + 4)
+    metrics.try_on_ended("sync", base + 4.5, 9.0, "429, retries given up")
 
 
-def test_the_summary_and_thresholds_name_expected_and_measured() -> None:
-    entries = {
-        ("sync", "TTR"): _entry(10, 2, p=3000),
-        ("sync", "RESULT"): _entry(8),
-        ("polling", "POLLS"): _entry(4, avg=3.5),
-        ("POST /v1/try-on (sync)", "POST"): _entry(100, 30),
-        ("POST /v1/try-on (sync)", "RATE_LIMITED"): _entry(25),
-        ("1", "RETRY_AFTER"): _entry(25),
-    }
-    # the percentiles come from the raw times, through the same function the charts use
-    ttr_ms = {"sync": [3000.0] * 9 + [6000.0]}
-    summary = summarise(entries, 60.0, ttr_ms)
-    assert summary.modes["sync"].ttr_p50_s == 3.0, f"expected p50 3 s, got {summary.modes}"
-    assert summary.modes["sync"].goodput_per_min == 8.0
-    ratios = (summary.ratio_429, summary.error_ratio)
-    assert ratios == (0.25, 0.05), f"expected (0.25, 0.05), got {ratios}"
-    assert summary.modes["polling"].polls_per_job == 3.5
-    broken = Thresholds(4.0, 0.2, 0.01, 10).broken(summary)
+def test_workers_measures_merge_into_what_one_process_would_have_measured() -> None:
+    alone, master = LoadMetrics(), LoadMetrics()
+    _worker_run(alone, 100.0)
+    _worker_run(alone, 100.0)
+    for _ in range(2):
+        worker = LoadMetrics()
+        _worker_run(worker, 100.0)
+        master.merge(json.loads(json.dumps(worker.export())))  # what crosses the wire
+        assert not worker.started, "expected a worker's measures emptied once sent"
+    merged, single = summarise(master, 60.0).as_dict(), summarise(alone, 60.0).as_dict()
+    assert merged == single, f"expected the merge equal to one process: {merged} != {single}"
+    sync = summarise(master, 60.0).modes["sync"]
+    assert (sync.started, sync.results, sync.unfinished) == (14, 8, 4), (
+        f"expected 14 started, 8 results, 4 unfinished, got {sync}"
+    )
+    assert sync.endings[UNFINISHED] == 4, f"expected the unfinished named, got {sync.endings}"
+    assert (master.give_ups["fixed"], master.retry_after["1"]) == (2, 2), (
+        f"expected 2 give-ups and 2 Retry-After 1 merged, got {master.give_ups}, "
+        f"{master.retry_after}"
+    )
+    rows = master.rows(window=10)
+    assert (rows[0]["sync_results"], rows[0]["sync_p50_s"] is None) == (2, False), rows[0]
+    assert rows[4]["rate_limited"] == 2, f"expected two 429s in second 4, got {rows[4]}"
+
+
+def test_a_fifth_of_try_ons_without_a_result_fails_the_default_thresholds() -> None:
+    metrics = LoadMetrics()
+    for i in range(10):
+        metrics.try_on_started("polling", 10.0 + i)
+        metrics.request("POST /v1/try-on (polling)", False, 10.0 + i)
+    for i in range(8):
+        metrics.try_on_ended("polling", 20.0 + i, 2.0, RESULT)
+    summary = summarise(metrics, 30.0)
+    checks = DEFAULT_THRESHOLDS.checks(summary)
+    ok, lines = verdict(checks)
+    assert not ok, f"expected 2 of 10 try-ons without result to fail the run, got {lines}"
+    assert lines[0] == (
+        "threshold broken: share of try-ons that got a result: expected at least 0.95, "
+        "measured 0.800 (8 of 10)"
+    ), lines
+    assert lines[-1].startswith("verdict: FAILS, 1 of 4 thresholds broken"), lines
+    shown = {row["measure"]: row for row in measure_rows(summary, checks)}
+    row = shown["threshold: share of try-ons that got a result"]
+    assert (row["threshold"], row["verdict"]) == ("at least 0.95", "BROKEN"), row
+    assert shown["threshold: goodput"]["threshold"] == "not set", "expected goodput unset"
+
+
+def test_the_thresholds_name_expected_and_measured_and_nothing_measured_is_no_pass() -> None:
+    metrics = LoadMetrics()
+    _worker_run(metrics, 0.0)
+    summary = summarise(metrics, 60.0)
+    broken = Thresholds(0.5, 3.0, 0.1, 0.01, 10).broken(summary)
     assert broken == [
-        "p95 time_to_result (sync): expected at most 4 s, measured 6.00 s",
-        "429 ratio: expected at most 0.2, measured 0.250",
-        "error ratio: expected at most 0.01, measured 0.050",
-        "goodput: expected at least 10 results/min, measured 8.0",
+        "p95 time_to_result (sync): expected at most 3 s, measured 4.002 s",
+        "429 ratio: expected at most 0.1, measured 0.200 (1 of 5 requests)",
+        "goodput: expected at least 10 results/min, measured 4.0 results/min",
     ], broken
-    assert Thresholds().broken(summary) == [], "expected no threshold checked by default"
+    ok, lines = verdict(Thresholds().checks(summary))
+    assert ok, f"expected no threshold set to hold trivially only when asked, got {lines}"
+    empty = summarise(LoadMetrics(), 10.0)
+    ok, lines = verdict(DEFAULT_THRESHOLDS.checks(empty))
+    assert (ok, lines[-1].startswith("verdict: NOT CHECKED")) == (False, True), (
+        f"expected a run that started no try-on to hold nothing, got {lines}"
+    )
 
 
 def locust(report_dir: Path, *args: str, seconds: int = 6) -> subprocess.CompletedProcess[str]:
@@ -141,7 +153,7 @@ def summary_of(report_dir: Path) -> Any:
     return json.loads((report_dir / "load.json").read_text())["summary"]
 
 
-def test_two_processes_aggregate_the_custom_metrics_and_a_broken_threshold_fails_the_run(
+def test_two_processes_keep_locust_to_real_requests_and_merge_the_suites_measures(
     tmp_path: Path,
 ) -> None:
     done = locust(
@@ -154,22 +166,93 @@ def test_two_processes_aggregate_the_custom_metrics_and_a_broken_threshold_fails
         "2",
         "--csv",
         str(tmp_path / "locust"),
-        "--tryon-max-429-ratio",
-        "0.01",
     )
-    assert done.returncode == 3, f"expected exit 3 for a broken threshold, got {done.returncode}"
-    assert "tryon: threshold broken: 429 ratio: expected at most 0.01" in done.stdout, done.stdout[
-        -600:
-    ]
     with (tmp_path / "locust_stats.csv").open() as handle:
         rows = {(r["Type"], r["Name"]): r for r in csv.DictReader(handle)}
-    for key in (("TTR", "sync"), ("RESULT", "sync"), ("TTR", "polling"), ("POLLS", "polling")):
-        assert key in rows, f"expected {key} in Locust's CSV, got {sorted(rows)}"
-    summary = summary_of(tmp_path)
-    assert summary["modes"]["sync"]["results"] == int(rows[("RESULT", "sync")]["Request Count"])
+    real = {("POST", "/v1/try-on (sync)"), ("POST", "/v1/try-on (polling)")}
+    real |= {("GET", "/v1/try-on/job/{job_id}"), ("", "Aggregated")}
+    assert set(rows) <= real, f"expected only real requests in Locust's CSV, got {sorted(rows)}"
+    assert real - {("GET", "/v1/try-on/job/{job_id}")} <= set(rows), (
+        f"expected both try-on modes, each named once, in Locust's CSV, got {sorted(rows)}"
+    )
+    report = json.loads((tmp_path / "load.json").read_text())
+    summary = report["summary"]
+    locust_total = int(rows[("", "Aggregated")]["Request Count"])
+    assert summary["total_requests"] == locust_total, (
+        f"expected the suite's request count (merged from both workers) to be Locust's "
+        f"{locust_total}, got {summary['total_requests']}"
+    )
+    started = {mode: summary["modes"][mode]["started"] for mode in ("sync", "polling")}
+    assert min(started.values()) > 0, f"expected try-ons of both modes started, got {started}"
+    # 12 users on a 5/s key for 6 s: over the limit; the default thresholds say so, and
+    # the exit code with them
+    ok = report["ok"]
+    assert done.returncode == (0 if ok else 3), (
+        f"expected exit {0 if ok else 3} for a run whose verdict is {report['verdict']}, "
+        f"got {done.returncode}"
+    )
+    tail = [line for line in done.stdout.splitlines() if line.strip()][-1]
+    assert tail.startswith("tryon: verdict: "), f"expected the verdict last, got {tail!r}"
+    assert "tryon: share of try-ons that got a result" in done.stdout, done.stdout[-800:]
+    with (tmp_path / "locust_tryon.csv").open() as handle:
+        measures = {r["measure"]: r for r in csv.DictReader(handle)}
+    sync_started = int(measures["sync: try-ons started"]["value"])
+    assert sync_started == summary["modes"]["sync"]["started"], (
+        f"expected the CSV and the report to agree on sync try-ons, got {sync_started} and "
+        f"{summary['modes']['sync']['started']}"
+    )
+    assert "threshold: share of try-ons that got a result" in measures, sorted(measures)
     html = (tmp_path / "load.html").read_text()
-    assert html.count("data:image/png;base64,") == 2, "expected both charts embedded"
-    assert (tmp_path / "index.html").exists(), "expected the index of reports"
+    assert html.count("data:image/png;base64,") == 4, "expected four charts embedded"
+    index = (tmp_path / "index.html").read_text()
+    assert 'href="load.html">Load run (Locust)' in index, "expected the load run indexed"
+
+
+def test_the_tryon_options_show_in_the_help_and_the_measures_in_a_web_ui_tab() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_")}
+    shown = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", "load/locustfile.py", "--tryon-help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    for flag in ("--tryon-min-result-ratio", "--tryon-max-p95-ttr", "--tryon-retry", "--users"):
+        assert flag in shown.stdout, f"expected {flag} in --tryon-help, got {shown.stdout[-400:]}"
+    # the web UI, in process with Flask's test client: the tab, its table and its data
+    script = """
+import sys
+sys.path.insert(0, "load")
+import locust  # noqa
+import load_support
+from locust.env import Environment
+from locust import events
+from locust.argument_parser import get_parser
+options = get_parser().parse_args(["-f", "load/locustfile.py"])
+env = Environment(events=events, parsed_options=options, host="http://127.0.0.1:9")
+env.create_local_runner()
+web = env.create_web_ui("127.0.0.1", 0)
+load_support._web_tab(env)
+load_support.METRICS.try_on_started("sync", 1.0)
+web.update_template_args()
+client = web.app.test_client()
+stats = client.get("/stats/requests").get_json()
+print(stats["extendedStats"][0]["key"], len(stats["extendedStats"][0]["data"]))
+print([t["key"] for t in web.template_args["extendedTabs"]])
+print(client.get("/tryon/csv").get_data(as_text=True).splitlines()[1])
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    lines = done.stdout.splitlines()
+    assert (done.returncode, len(lines)) == (0, 3), (
+        f"expected the web UI script to print three lines, got {done.stdout!r} {done.stderr[-800:]}"
+    )
+    key, count = lines[0].split()
+    assert (key, int(count) > 5) == ("tryon", True), f"expected the tryon rows, got {lines[0]}"
+    assert lines[1] == "['tryon']", f"expected one tryon tab, got {lines[1]}"
+    assert lines[2] == "sync: try-ons started,1,,", f"expected the CSV's first row, got {lines[2]}"
 
 
 def test_against_a_host_the_key_is_required_and_never_printed(tmp_path: Path) -> None:
@@ -192,6 +275,9 @@ def test_against_a_host_the_key_is_required_and_never_printed(tmp_path: Path) ->
             url,
             "--tryon-key",
             DEMO_KEY,
+            # a 3 s run ends with try-ons in flight: this test is about the key, not the yield
+            "--tryon-min-result-ratio",
+            "0",
             seconds=3,
         )
     assert done.returncode == 0, f"expected exit 0, got {done.returncode}: {done.stderr[-600:]}"

@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tryon_suite.load.report import write_index
 from tryon_suite.mutants import CATALOGUE, Mutant, mutant
 from tryon_suite.report import render_report
+from tryon_suite.report.index import write_index
 from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
 
 __all__ = [

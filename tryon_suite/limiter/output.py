@@ -7,7 +7,6 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +62,13 @@ def write_report(
     probes: Sequence[Probe],
 ) -> dict[str, Any]:
     """reports/limiter.json and limiter.html, then the index; returns the JSON data."""
-    from tryon_suite.load.report import write_index
+    from tryon_suite.report.index import finished_now, write_index
     from tryon_suite.report.render import _environment
 
     ok, verdict = judge(measures)
     data: dict[str, Any] = {
         "kind": "limiter",
-        "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "finished": finished_now(),
         "verdict": verdict,
         "ok": ok,
         "html": "limiter.html",

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,21 @@ def _says(value: str) -> Callable[[SimRequest, SimResponse], SimResponse]:
         return SimResponse(429, {**response.headers, "retry-after": value}, response.body)
 
     return rewrite
+
+
+def _as_date(request: SimRequest, response: SimResponse) -> SimResponse:
+    """Retry-After as an HTTP date, counted from the answer's own Date (a fixed day: the
+    limiter must read the one against the other, not against its own clock)."""
+    if response.status != 429:
+        return response
+    sent = datetime(2030, 1, 1, tzinfo=UTC)
+    wait = timedelta(seconds=int(response.headers["retry-after"]))
+    headers = {
+        **response.headers,
+        "date": format_datetime(sent, usegmt=True),
+        "retry-after": format_datetime(sent + wait, usegmt=True),
+    }
+    return SimResponse(429, headers, response.body)
 
 
 def _without_retry_after(request: SimRequest, response: SimResponse) -> SimResponse:
@@ -120,6 +137,24 @@ def test_it_calls_a_retry_after_far_past_the_need_conservative(
     verdict = limiter(filtered(_says("5")), rate_limit=8.0)["Retry-After honest"]
     assert verdict.verdict == "conservative", f"expected conservative, got {verdict}"
     assert "admitted" in verdict.detail, f"expected the early admission named, got {verdict}"
+
+
+def test_it_reads_a_retry_after_date_against_the_answer_s_date(
+    limiter: Callable[..., Measured],
+) -> None:
+    verdict = limiter(filtered(_as_date), rate_limit=3.0)["Retry-After honest"]
+    assert verdict.verdict == "honest", f"expected honest, got {verdict}"
+
+
+def test_a_retry_after_that_is_sometimes_too_short_is_dishonest(
+    limiter: Callable[..., Measured],
+) -> None:
+    """At 0.7/s a token takes up to 1.43 s: 'Retry-After: 1' holds only part of the time."""
+    found = limiter(filtered(_says("1")), Settings(window=8), rate_limit=0.7, burst=2)
+    verdict = found["Retry-After honest"]
+    assert (verdict.verdict, verdict.measured) == ("dishonest", "no (2 of 6 refused)"), (
+        f"expected dishonest, 2 of 6 refused, got {verdict}"
+    )
 
 
 def test_it_reports_a_retry_after_that_never_comes_as_not_sent(

@@ -3,8 +3,10 @@ polls, recovery; each is "not measured" with its reason when it cannot be told."
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from tryon_suite.limiter.probes import BudgetSpent, Probe, Prober, Unexpected
@@ -120,7 +122,7 @@ def _burst(p: Prober, s: Settings, st: _State) -> Measure:
 def _rate(p: Prober, s: Settings, st: _State) -> Measure:
     doc = DOCUMENTED
     answers = p.paced("try-on", s.probe_rate, s.window)
-    times = [q.mid for q in answers if not q.limited]
+    times = sorted(q.mid for q in answers if not q.limited)
     if not any(q.limited for q in answers):
         return _not_measured(
             "sustained rate",
@@ -138,6 +140,13 @@ def _rate(p: Prober, s: Settings, st: _State) -> Measure:
     # n tokens came between the first and last admission; each admission came at most one
     # offered period after its token, which bounds the rate from both sides
     n, span, period = len(times) - 1, times[-1] - times[0], 1.0 / s.probe_rate
+    if span < 2 * period:
+        return _not_measured(
+            "sustained rate",
+            doc,
+            f"{len(times)} admissions within {span:.3f} s: too close to time (the clock did "
+            "not move as paced)",
+        )
     rate = n / span
     low, high = n / (span + period), n / max(span - period, period)
     st.rate = rate
@@ -165,7 +174,7 @@ def _retry_after(p: Prober, s: Settings, st: _State) -> Measure:
     while len(outcomes) < trials:
         refused = _drain(p, size)
         header = refused.retry_after
-        wait = parse_retry_after(header)
+        wait = parse_retry_after(header, _server_time(refused))
         if header is None:
             return Measure(
                 name,
@@ -207,6 +216,8 @@ def _retry_after(p: Prober, s: Settings, st: _State) -> Measure:
             return _not_measured(name, SILENT, detail)
         p.sleep(wait)
         outcomes.append(not p.send("try-on").limited)
+        if len(outcomes) == trials and not all(outcomes) and trials < 2 * s.trials:
+            trials = 2 * s.trials  # a refusal: more trials, so one unlucky timing is no verdict
     admitted = sum(outcomes)
     refused_n = len(outcomes) - admitted
     detail = (
@@ -215,14 +226,24 @@ def _retry_after(p: Prober, s: Settings, st: _State) -> Measure:
     )
     if conservative:
         detail += f"; {conservative}"
-    if refused_n * 2 > len(outcomes):
+    if refused_n >= 2:
         return Measure(
             name, f"no ({refused_n} of {len(outcomes)} refused)", SILENT, "dishonest", 0.0, detail
         )
-    if admitted * 2 > len(outcomes):
-        verdict = "conservative" if conservative else "honest"
-        return Measure(name, f"yes ({admitted} of {len(outcomes)})", SILENT, verdict, 1.0, detail)
-    return Measure(name, "inconclusive", SILENT, "inconclusive", None, detail)
+    if refused_n:
+        detail += " (one refusal: an unlucky timing, or another client of the key)"
+    verdict = "conservative" if conservative else "honest"
+    return Measure(name, f"yes ({admitted} of {len(outcomes)})", SILENT, verdict, 1.0, detail)
+
+
+def _server_time(probe: Probe) -> datetime | None:
+    """The answer's Date, when it has a readable one."""
+    try:
+        when = email.utils.parsedate_to_datetime(probe.date) if probe.date else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    # HTTP dates are GMT whatever they write (RFC 9110 section 5.6.7)
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
 def _polls(p: Prober, s: Settings, st: _State) -> Measure:

@@ -30,6 +30,8 @@ class Probe:
     took: float
     status: int
     retry_after: str | None
+    #: the answer's Date header: a Retry-After date counts from it, so clock skew is moot
+    date: str | None = None
 
     @property
     def limited(self) -> bool:
@@ -99,6 +101,7 @@ class Prober:
             round(self.now() - sent, 4),
             answer.status_code,
             answer.headers.get("retry-after"),
+            answer.headers.get("date"),
         )
         with self._lock:
             self.probes.append(probe)

@@ -23,7 +23,14 @@ import httpx
 from tryon_suite.errors import TryonError
 from tryon_suite.exchange import Exchange, exchange_of, record_exchange
 from tryon_suite.redact import scrub
-from tryon_suite.retry import Pacer, RetryDecision, RetryPolicy, parse_retry_after
+from tryon_suite.retry import (
+    Pacer,
+    RetryDecision,
+    RetryLoop,
+    RetryPolicy,
+    RetryState,
+    parse_retry_after,
+)
 from tryon_suite.secret import Secret, reveal
 
 __all__ = [
@@ -34,6 +41,7 @@ __all__ = [
     "Credits",
     "Endpoint",
     "Exchange",
+    "LocallyThrottled",
     "OnAnswer",
     "TryOnClient",
     "TryOnRequest",
@@ -73,6 +81,11 @@ class BudgetExhausted(TryonError, unittest.SkipTest):
 
     A skip by kind, so that pytest reports it as one and Hypothesis stops at once instead of
     shrinking an "error" that every further example repeats."""
+
+
+class LocallyThrottled(httpx.TransportError):
+    """The client's adaptive throttle refused a request, and its retries, locally: nothing was
+    sent. A transport error by kind, so code that handles "no answer" handles it too."""
 
 
 class Budget:
@@ -224,6 +237,7 @@ class TryOnClient:
         transport: httpx.BaseTransport | None = None,
         pacer: Pacer | None = None,
         retry: RetryPolicy | None = None,
+        retry_state: RetryState | None = None,
         budget: Budget | None = None,
         wallet: Credits | None = None,
         may_spend: bool = True,
@@ -236,6 +250,8 @@ class TryOnClient:
         """`transport` (or a ready `http` client) says how requests travel; `now` and `sleep`
         are the clock retries, pacing and polling run on; `record` keeps every exchange for
         the report (a load run turns it off); `seed` None draws backoff jitter unseeded.
+        `retry_state` is what the policy remembers across requests (a retry budget, the adaptive
+        throttle's counts): by default this client's own, or one shared by several clients.
         `wallet` counts the run's successes; with `may_spend`, each try-on reserves a credit
         before it goes (a check the contract says is refused sends without one)."""
         self.base_url = base_url.rstrip("/")
@@ -254,6 +270,7 @@ class TryOnClient:
         )
         self.pacer = pacer
         self.retry = retry or RetryPolicy("retry-after")
+        self.retry_state = retry_state or self.retry.new_state(now)
         self.budget = budget or Budget()
         self.wallet = wallet or Credits()
         self.may_spend = may_spend
@@ -265,6 +282,8 @@ class TryOnClient:
         self.secrets = tuple(Secret(k) for k in (self.key, other_key, no_credits_key) if k)
         self.exchanges: list[Exchange] = []
         self.retries = 0
+        #: attempts the adaptive throttle refused locally (never sent)
+        self.locally_throttled = 0
 
     # -- the API --------------------------------------------------------------------------
 
@@ -367,11 +386,23 @@ class TryOnClient:
         pace: bool,
     ) -> httpx.Response:
         follow_redirects = bool(kwargs.pop("follow_redirects", False))
-        attempt = 0
+        loop = RetryLoop(self.retry_state, self._rng)
         while True:
             request = self.http.build_request(
                 method, self.url(path_or_url), headers=headers, extensions={NAME: name}, **kwargs
             )
+            refused = loop.admit()
+            if refused is not None:
+                self.locally_throttled += 1
+                if not retry or refused.delay is None:
+                    raise LocallyThrottled(
+                        f"expected the adaptive throttle to let {name} go, it refused it "
+                        f"locally ({refused.reason}); nothing was sent",
+                        request=request,
+                    )
+                self.retries += 1
+                self.sleep(refused.delay)
+                continue
             self.budget.spend()
             if pace and self.pacer is not None:
                 self.pacer.wait()
@@ -386,17 +417,15 @@ class TryOnClient:
             self._keep(request, body, response, time.perf_counter() - started)
             if not retry or (method == "POST" and response.status_code >= 500):
                 # A POST that may have started paid work is not sent twice on a 5xx.
+                loop.answered(response.status_code, None, retry=False)
                 self._answered(response, None)
                 self._hold_on_429(response)
                 return response
-            decision = self.retry.decide(
-                attempt, response.status_code, response.headers.get("retry-after"), self._rng
-            )
+            decision = loop.answered(response.status_code, response.headers.get("retry-after"))
             self._answered(response, decision)
             if decision.delay is None:
                 self._hold_on_429(response)
                 return response
-            attempt += 1
             self.retries += 1
             if self._record:
                 self.exchanges[

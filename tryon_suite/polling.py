@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import httpx
 
-from tryon_suite.client import JOB, TryOnClient
+from tryon_suite.client import JOB, LocallyThrottled, TryOnClient
 from tryon_suite.errors import ConfigError
 
 __all__ = ["FINAL", "JobTrace", "PollPolicy", "follow_job", "location_of", "read_status"]
@@ -99,9 +99,15 @@ def follow_job(
     if policy.wait_first:
         client.sleep(interval)
     while True:
-        response = client.job(location)
-        trace.polls += 1
-        judge(trace, response)
+        try:
+            response: httpx.Response | None = client.job(location)
+        except LocallyThrottled:
+            # the client's own throttle kept this poll back: the job is still there, so poll
+            # again later, as after a 429 its retries did not outlast
+            response = None
+        if response is not None:
+            trace.polls += 1
+            judge(trace, response)
         if trace.final is not None:
             return trace
         if client.now() >= deadline:

@@ -1,6 +1,10 @@
 """When to retry and how long to wait: 429 and transient 5xx, as the vendor's guides advise.
 
-One policy serves the contract suite (against live targets) and the load scenarios alike.
+One policy serves the contract suite (against live targets), the load scenarios and the policy
+lab (`tryon-suite policies`) alike. `RetryPolicy.decide` is pure: one answer in, one decision
+out. What a policy remembers across requests (a retry budget's tokens, the adaptive throttle's
+counts) is a `RetryState` the client owns, and one request's way through both is a `RetryLoop`,
+which every sender drives the same way: the sync client, Locust's users and the async lab.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,17 +24,37 @@ from typing import Final, Literal
 from tryon_suite.errors import ConfigError
 
 __all__ = [
+    "OVERLOADED",
+    "POLICY_KINDS",
     "RETRYABLE",
     "Pacer",
+    "PolicyKind",
     "RetryDecision",
+    "RetryLoop",
     "RetryPolicy",
+    "RetryState",
     "parse_retry_after",
 ]
 
 #: API.md: retry only 429 and transient 5xx. A 500 is not retried: it may be the answer under test.
 RETRYABLE: Final = frozenset({429, 502, 503, 504})
 
-PolicyKind = Literal["none", "fixed", "backoff", "retry-after"]
+#: Answers that say "too much, not now": the adaptive throttle does not count them accepted.
+OVERLOADED: Final = frozenset({429, 503})
+
+PolicyKind = Literal[
+    "none", "fixed", "backoff", "decorrelated", "retry-after", "budget", "adaptive"
+]
+#: Every kind, in the order tables list them (a Locust option's choices, the lab's policies).
+POLICY_KINDS: Final[tuple[PolicyKind, ...]] = (
+    "none",
+    "fixed",
+    "backoff",
+    "decorrelated",
+    "retry-after",
+    "budget",
+    "adaptive",
+)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -63,27 +88,58 @@ class RetryDecision:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """none, fixed delay, exponential backoff with full jitter, or Retry-After then backoff."""
+    """How a client retries 429 and transient 5xx, one of `POLICY_KINDS`:
+
+    - none: never; fixed: after `fixed_delay`;
+    - backoff: exponential backoff with full jitter, uniform(0, min(max_delay, base * 2^n));
+    - decorrelated: decorrelated jitter, min(max_delay, uniform(base, previous delay * 3));
+    - retry-after: the answer's Retry-After, else backoff;
+    - budget: as retry-after, but each retry spends a token of a bucket that every first
+      attempt fills by `budget_ratio` (at most `budget_cap` tokens): no token, no retry;
+    - adaptive: client-side throttling (Google SRE book, "Handling Overload"): every attempt is
+      refused locally with probability max(0, (requests - K * accepts) / (requests + 1)) over
+      the trailing `adaptive_window` seconds, K = `adaptive_k`; retries back off as backoff.
+
+    The AWS architecture blog ("Exponential Backoff and Jitter") names the jitters."""
 
     kind: PolicyKind = "retry-after"
     max_retries: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
     fixed_delay: float = 1.0
+    budget_ratio: float = 0.1
+    budget_cap: float = 10.0
+    adaptive_k: float = 2.0
+    adaptive_window: float = 120.0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("none", "fixed", "backoff", "retry-after"):
+        if self.kind not in POLICY_KINDS:
             raise ConfigError(
-                "expected a retry policy among none, fixed, backoff, retry-after, "
-                f"got {self.kind!r}"
+                f"expected a retry policy among {', '.join(POLICY_KINDS)}, got {self.kind!r}"
             )
         if self.max_retries < 0 or self.base_delay < 0 or self.max_delay < 0:
             raise ConfigError("expected max_retries, base_delay and max_delay >= 0")
+        if self.budget_ratio < 0 or self.budget_cap < 0:
+            raise ConfigError(
+                f"expected budget_ratio and budget_cap >= 0, got {self.budget_ratio!r} and "
+                f"{self.budget_cap!r}"
+            )
+        if self.adaptive_k <= 0 or self.adaptive_window <= 0:
+            raise ConfigError(
+                f"expected adaptive_k and adaptive_window > 0, got {self.adaptive_k!r} and "
+                f"{self.adaptive_window!r}"
+            )
 
     def decide(
-        self, attempt: int, status: int, retry_after: str | None, rng: random.Random
+        self,
+        attempt: int,
+        status: int,
+        retry_after: str | None,
+        rng: random.Random,
+        previous: float | None = None,
     ) -> RetryDecision:
-        """`attempt` counts retries already made (0 after the first answer)."""
+        """`attempt` counts retries already made (0 after the first answer); `previous` is the
+        last delay waited (decorrelated jitter grows from it; None: none yet)."""
         if status not in RETRYABLE:
             return RetryDecision(None, f"{status} is not retried")
         if self.kind == "none":
@@ -92,13 +148,136 @@ class RetryPolicy:
             return RetryDecision(None, f"gave up after {attempt} retries", gave_up=True)
         if self.kind == "fixed":
             return RetryDecision(self.fixed_delay, "fixed delay")
-        if self.kind == "retry-after":
+        if self.kind == "decorrelated":
+            grown = max(self.base_delay, previous if previous is not None else 0.0) * 3
+            delay = min(self.max_delay, rng.uniform(self.base_delay, grown))
+            return RetryDecision(delay, "decorrelated jitter")
+        if self.kind in ("retry-after", "budget"):
             seconds = parse_retry_after(retry_after)
             if seconds is not None:
                 return RetryDecision(min(seconds, self.max_delay), "Retry-After")
         # exponential backoff with full jitter (AWS architecture blog), capped
         ceiling = min(self.max_delay, self.base_delay * math.pow(2, attempt))
         return RetryDecision(rng.uniform(0, ceiling), "backoff")
+
+    def new_state(self, now: Callable[[], float] = time.monotonic) -> RetryState:
+        """The memory this policy keeps across requests, on the clock `now`: one per client (or
+        one shared by every client of a run, to budget or throttle the run as a whole)."""
+        return RetryState(self, now)
+
+
+class RetryState:
+    """What a policy remembers across requests, safe to share between threads: the retry
+    budget's tokens (kind budget) and the requests and accepts of the trailing window (kind
+    adaptive), plus counts of what it allowed and refused."""
+
+    def __init__(self, policy: RetryPolicy, now: Callable[[], float] = time.monotonic) -> None:
+        self.policy = policy
+        self._now = now
+        self._lock = threading.Lock()
+        # a budget starts full: a client that just started may retry a burst's refusals
+        self.tokens = policy.budget_cap
+        self._requests: deque[float] = deque()
+        self._accepts: deque[float] = deque()
+        #: attempts the policy let go (sent), first attempts among them, retries allowed,
+        #: attempts refused locally (adaptive), retries refused for want of a token (budget)
+        self.first_attempts = 0
+        self.retries = 0
+        self.rejected = 0
+        self.budget_refusals = 0
+
+    def rejection_probability(self) -> float:
+        """The adaptive throttle's chance of refusing the next attempt now (0 for other kinds)."""
+        with self._lock:
+            return self._probability(self._now())
+
+    def _probability(self, now: float) -> float:
+        if self.policy.kind != "adaptive":
+            return 0.0
+        horizon = now - self.policy.adaptive_window
+        for times in (self._requests, self._accepts):
+            while times and times[0] <= horizon:
+                times.popleft()
+        requests, accepts = len(self._requests), len(self._accepts)
+        return max(0.0, (requests - self.policy.adaptive_k * accepts) / (requests + 1))
+
+    def admit(self, rng: random.Random, *, first: bool) -> bool:
+        """Whether an attempt may go (False: the adaptive throttle refuses it locally); a first
+        attempt fills the retry budget. Every attempt, refused or not, counts as a request."""
+        with self._lock:
+            now = self._now()
+            if first:
+                self.first_attempts += 1
+                self.tokens = min(self.policy.budget_cap, self.tokens + self.policy.budget_ratio)
+            refuse = self._probability(now)
+            if self.policy.kind == "adaptive":
+                self._requests.append(now)
+            if refuse > 0 and rng.random() < refuse:
+                self.rejected += 1
+                return False
+            return True
+
+    def observe(self, status: int | None) -> None:
+        """An answer came back (None: none did); the adaptive throttle counts it accepted
+        unless it says the backend is overloaded (`OVERLOADED`)."""
+        if self.policy.kind != "adaptive" or status is None or status in OVERLOADED:
+            return
+        with self._lock:
+            self._accepts.append(self._now())
+
+    def spend_retry(self) -> bool:
+        """Whether a retry may go: kind budget takes a token (none left: no); others always."""
+        with self._lock:
+            if self.policy.kind == "budget":
+                if self.tokens < 1.0:
+                    self.budget_refusals += 1
+                    return False
+                self.tokens -= 1.0
+            self.retries += 1
+            return True
+
+
+class RetryLoop:
+    """One request's retries, without I/O: ask `admit()` before each attempt, tell `answered()`
+    each answer, and wait or stop as the decision says. The sync client and the async lab both
+    drive it, so a policy behaves the same under each."""
+
+    def __init__(self, state: RetryState, rng: random.Random) -> None:
+        self.state = state
+        self.rng = rng
+        self.attempt = 0
+        self.previous: float | None = None
+        self._started = False
+
+    def admit(self) -> RetryDecision | None:
+        """None: send the attempt. Else it was refused locally (adaptive throttling), and the
+        decision says what follows: another attempt after `delay`, or give up."""
+        first = not self._started
+        self._started = True
+        if self.state.admit(self.rng, first=first):
+            return None
+        decision = self._next(429, None)
+        reason = "locally throttled" + (f", {decision.reason}" if decision.delay is None else "")
+        return RetryDecision(decision.delay, reason, gave_up=decision.delay is None)
+
+    def answered(
+        self, status: int, retry_after: str | None, *, retry: bool = True
+    ) -> RetryDecision:
+        """The decision on an answer (`retry` False: the caller keeps it as it is)."""
+        self.state.observe(status)
+        if not retry:
+            return RetryDecision(None, "not retried by request")
+        return self._next(status, retry_after)
+
+    def _next(self, status: int, retry_after: str | None) -> RetryDecision:
+        policy = self.state.policy
+        decision = policy.decide(self.attempt, status, retry_after, self.rng, self.previous)
+        if decision.delay is not None and not self.state.spend_retry():
+            return RetryDecision(None, "retry budget spent", gave_up=True)
+        if decision.delay is not None:
+            self.attempt += 1
+            self.previous = decision.delay
+        return decision
 
 
 class Pacer:

@@ -316,3 +316,25 @@ def test_tryon_mock_refuses_an_unknown_mutant_with_exit_2(
         f"expected one line naming the catalogue, got {err!r}"
     )
     assert err.endswith("got 'no_such_mutant'\n"), f"expected the name echoed, got {err!r}"
+
+
+def test_the_table_puts_long_reasons_under_it_as_numbered_notes(
+    limiter: Callable[..., Measured],
+) -> None:
+    from tryon_suite.limiter.output import table
+
+    lines = table(list(limiter(rate_limit=0.0).values())).splitlines()
+    assert lines[1].split() == [
+        "burst",
+        "not",
+        "measured",
+        "[1]",
+        "not",
+        "documented",
+        "not",
+        "measured",
+    ], f"expected the burst row to point at note 1, got {lines[1]!r}"
+    assert lines[6] == (
+        "[1] burst: no 429 in 50 requests sent back to back: the target does not limit refused "
+        "requests, or its burst is larger"
+    ), f"expected note 1 under the table, got {lines[6]!r}"

@@ -17,14 +17,22 @@ __all__ = ["table", "write_report"]
 
 
 def table(measures: Sequence[Measure]) -> str:
-    """The console table: measure, measured, documented, verdict."""
+    """The console table: measure, measured, documented, verdict; a long reason for "not
+    measured" goes under the table as a numbered note."""
     rows = [("measure", "measured", "documented", "verdict")]
-    rows += [(m.name, m.measured, m.documented, m.verdict) for m in measures]
+    notes: list[str] = []
+    for m in measures:
+        measured = m.measured
+        if len(measured) > 40 and measured.startswith("not measured: "):
+            notes.append(f"[{len(notes) + 1}] {m.name}: {measured.removeprefix('not measured: ')}")
+            measured = f"not measured [{len(notes)}]"
+        rows.append((m.name, measured, m.documented, m.verdict))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    return "\n".join(
+    lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths, strict=True)) + "  " + r[3]
         for r in rows
-    )
+    ]
+    return "\n".join(lines + notes)
 
 
 def _timeline(probes: Sequence[Probe]) -> str:

@@ -75,7 +75,7 @@ def _drain(p: Prober, size: int) -> Probe:
         refused = [q for q in p.wave("try-on", size) if q.limited]
         if refused:
             return max(refused, key=lambda q: q.sent + q.took)
-    raise Unexpected(f"no 429 within {4 * size} requests sent in waves of {size}")
+    raise Unexpected(f"no 429 within {1 + 4 * size} requests sent back to back")
 
 
 def _to_empty(p: Prober, rate: float, offered: float) -> float:
@@ -216,8 +216,8 @@ def _retry_after(p: Prober, s: Settings, st: _State) -> Measure:
             return _not_measured(name, SILENT, detail)
         p.sleep(wait)
         outcomes.append(not p.send("try-on").limited)
-        if len(outcomes) == trials and not all(outcomes) and trials < 2 * s.trials:
-            trials = 2 * s.trials  # a refusal: more trials, so one unlucky timing is no verdict
+        if len(outcomes) == trials == s.trials and outcomes.count(False) == 1:
+            trials = 2 * s.trials  # one refusal: more trials, so one unlucky timing is no verdict
     admitted = sum(outcomes)
     refused_n = len(outcomes) - admitted
     detail = (
@@ -354,6 +354,8 @@ def judge(measures: Sequence[Measure]) -> tuple[bool, str]:
     rate_text = (
         f"rate {rate.measured} ({rate.verdict} against {DOCUMENTED_RATE:g}/s)"
         if rate.value is not None
-        else f"rate {rate.measured}"
+        else "rate not measured"
     )
-    return ok, f"{rate_text}; burst {by['burst'].measured}; Retry-After {honest.verdict}"
+    burst = by["burst"]
+    burst_text = f"burst {burst.measured}" if burst.value is not None else "burst not measured"
+    return ok, f"{rate_text}; {burst_text}; Retry-After {honest.verdict}"

@@ -412,6 +412,7 @@ class TryOnClient:
                 response.read()
                 self._mask_echoes(response)
             except httpx.HTTPError as exc:
+                loop.failed()
                 self._keep(request, body, None, time.perf_counter() - started, repr(exc))
                 raise
             self._keep(request, body, response, time.perf_counter() - started)

@@ -382,6 +382,7 @@ class _Run:
             try:
                 answer = await self.sender.send(method, url, self.key, body)
             except httpx.HTTPError:
+                loop.failed()
                 return "failed"
             if answer.status == 429:
                 self.outcome.limited += 1

@@ -203,27 +203,31 @@ class RetryState:
 
     def admit(self, rng: random.Random, *, first: bool) -> bool:
         """Whether an attempt may go (False: the adaptive throttle refuses it locally); a first
-        attempt fills the retry budget. Every attempt, refused or not, counts as a request."""
+        attempt fills the retry budget. A refused attempt counts as a request at once; a sent one
+        when it ends (`observe`), so a slow answer in flight does not look like a refusal."""
         with self._lock:
             now = self._now()
             if first:
                 self.first_attempts += 1
                 self.tokens = min(self.policy.budget_cap, self.tokens + self.policy.budget_ratio)
             refuse = self._probability(now)
-            if self.policy.kind == "adaptive":
-                self._requests.append(now)
             if refuse > 0 and rng.random() < refuse:
                 self.rejected += 1
+                self._requests.append(now)
                 return False
             return True
 
     def observe(self, status: int | None) -> None:
-        """An answer came back (None: none did); the adaptive throttle counts it accepted
-        unless it says the backend is overloaded (`OVERLOADED`)."""
-        if self.policy.kind != "adaptive" or status is None or status in OVERLOADED:
+        """A sent attempt ended: answered `status`, or None for no answer. The adaptive
+        throttle counts it a request, and accepted unless the backend said it is overloaded
+        (`OVERLOADED`) or did not answer."""
+        if self.policy.kind != "adaptive":
             return
         with self._lock:
-            self._accepts.append(self._now())
+            now = self._now()
+            self._requests.append(now)
+            if status is not None and status not in OVERLOADED:
+                self._accepts.append(now)
 
     def spend_retry(self) -> bool:
         """Whether a retry may go: kind budget takes a token (none left: no); others always."""
@@ -259,6 +263,10 @@ class RetryLoop:
         decision = self._next(429, None)
         reason = "locally throttled" + (f", {decision.reason}" if decision.delay is None else "")
         return RetryDecision(decision.delay, reason, gave_up=decision.delay is None)
+
+    def failed(self) -> None:
+        """The attempt got no answer (a transport error): a request, not accepted."""
+        self.state.observe(None)
 
     def answered(
         self, status: int, retry_after: str | None, *, retry: bool = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from load_support import stop_and_collect
 from locust import LoadTestShape
 
 
@@ -20,6 +21,9 @@ class TryOnShape(LoadTestShape):
         run_time = options.run_time
         now = self.get_run_time()
         if run_time and now > run_time:
+            # the run's end: in-flight try-ons finish and workers report before Locust
+            # quits them (it does so as soon as this returns None)
+            stop_and_collect(self.runner)
             return None
         shape = getattr(options, "tryon_shape", "steady")
         if shape == "steady" or not run_time:

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import gevent
+import gevent.event
 import httpx
 from locust import FastHttpUser, between, events
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from tryon_suite.client import NAME, TryOnClient, TryOnRequest
 from tryon_suite.contract import limit_profile
@@ -109,6 +110,13 @@ _OPTIONS: list[tuple[str, Any, Any, str]] = [
         f"(default {DEFAULT_THRESHOLDS.max_error_ratio:g})",
     ),
     ("--tryon-min-goodput", float, None, "threshold: results per minute (default: not set)"),
+    (
+        "--tryon-grace",
+        float,
+        30.0,
+        "at the end of the run, try-ons in flight get this many seconds to finish (as "
+        "--stop-timeout; the larger wins); one still waiting then counts as without result",
+    ),
     ("--tryon-report-dir", str, "reports", "where the load report is written"),
 ]
 _CHOICES: dict[str, list[str]] = {
@@ -205,6 +213,9 @@ def _init(environment: Environment, **_kwargs: Any) -> None:
         _web_tab(environment)
     if isinstance(environment.runner, WorkerRunner):
         return
+    # Users finish the try-on in hand when the run ends, so one cut off by the end is not
+    # counted against the target; the master hands this timeout to its workers.
+    environment.stop_timeout = max(environment.stop_timeout or 0.0, options.tryon_grace)
     if not environment.host:
         environment.host = _Embedded.start(options)
         options.tryon_key = options.tryon_key or DEFAULT_ACCOUNTS[0].key
@@ -232,6 +243,30 @@ def _to_master(client_id: str, data: dict[str, Any], **_kw: Any) -> None:
 @events.worker_report.add_listener
 def _from_worker(client_id: str, data: dict[str, Any], **_kw: Any) -> None:
     METRICS.merge(data.get("tryon", {}))
+    if (waiting := _RUN.get("final_reports")) is not None:
+        waiting.discard(client_id)
+        if not waiting:
+            _RUN["all_reported"].set()
+
+
+def stop_and_collect(runner: Any) -> None:
+    """Stop the users, letting each finish the try-on in hand (the grace), and on a master
+    wait for every worker's report sent after its users stopped, so the verdict sees every
+    try-on. Locust itself quits its workers with half a second to report, and a shape that
+    ends the run quits them before the `quitting` event: the shape calls this first. Once."""
+    if _RUN.get("collected"):
+        return
+    _RUN["collected"] = True
+    runner.stop()  # returns once the users are gone (grace included), workers' too
+    if not isinstance(runner, MasterRunner):
+        return
+    waiting = {client.id for client in runner.clients.values()}
+    _RUN["final_reports"], _RUN["all_reported"] = waiting, gevent.event.Event()
+    # a worker reports every 3 s (locust.runners.WORKER_REPORT_INTERVAL)
+    if waiting and not _RUN["all_reported"].wait(timeout=10.0):
+        missing = ", ".join(sorted(waiting))
+        print(f"tryon: no final report from worker(s) {missing}: their last seconds are lost")
+    _RUN["final_reports"] = None
 
 
 @events.test_start.add_listener
@@ -272,9 +307,8 @@ def _quitting(environment: Environment, **_kw: Any) -> None:
         return
     try:
         if environment.runner is not None:
-            # Stop the users now, and on a master wait for each worker's final report (Locust
-            # itself only does so after this event): the verdict must see every try-on, and
-            # one still waiting at this point counts as started without result.
+            # one still waiting after the grace counts as started without result
+            stop_and_collect(environment.runner)
             environment.runner.quit()
         if sampler := _RUN.pop("sampler", None):
             sampler.kill(block=False)

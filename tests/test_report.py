@@ -392,3 +392,71 @@ def test_a_kill_matrix_given_to_the_report_becomes_its_last_section(
     assert 'id="selftest"' in html, "expected the kill matrix section in the compliance report"
     assert "1 of 1 mutant runs" in " ".join(html.split()), "expected the kill count stated"
     assert (tmp_path / "selftest.html").exists(), "expected the matrix page itself"
+
+
+def _load_run(folder: Path) -> Path:
+    """A load report from measures made up to be read: sync and polling over 20 s, a fifth of
+    the polling try-ons without a result, a 429 every other second."""
+    from tryon_suite.load.console import verdict
+    from tryon_suite.load.metrics import RESULT, LoadMetrics
+    from tryon_suite.load.report import write_load_report
+    from tryon_suite.load.summary import DEFAULT_THRESHOLDS, summarise
+
+    metrics = LoadMetrics()
+    for second in range(20):
+        now = 1000.0 + second
+        metrics.users(4, now)
+        for mode, ttr in (("sync", 2.0 + second / 20), ("polling", 3.0 + second / 10)):
+            metrics.try_on_started(mode, now)
+            metrics.request(f"POST /v1/try-on ({mode})", False, now)
+            if mode == "sync" or second % 5:
+                metrics.try_on_ended(mode, now + 0.5, ttr, RESULT)
+            else:
+                metrics.try_on_ended(mode, now + 0.5, ttr, "429, retries given up")
+        if second % 2:
+            metrics.answer("POST /v1/try-on (sync)", 429, "1", None, "retry-after", now)
+    summary = summarise(metrics, 20.0)
+    checks = DEFAULT_THRESHOLDS.checks(summary)
+    ok, lines = verdict(checks)
+    return write_load_report(
+        summary,
+        metrics.rows(),
+        folder,
+        target="http://127.0.0.1:9",
+        settings={"target": "embedded tryon-mock", "rate limit": "5/s per key"},
+        checks=checks,
+        verdict_lines=lines,
+        ok=ok,
+        ttr=dict(metrics.ttr),
+        p95_limit=DEFAULT_THRESHOLDS.max_p95_ttr_s,
+    )
+
+
+def test_the_load_report_and_the_dashboard_render_in_chromium(
+    tmp_path: Path, browser: object
+) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(_load_run(tmp_path).as_uri())
+    verdict_text = page.locator("#verdict").inner_text()
+    assert verdict_text.startswith("verdict: FAILS"), (
+        f"expected a failing verdict: {verdict_text!r}"
+    )
+    broken = [row.split("\t")[0] for row in page.locator("#thresholds tr.broken").all_inner_texts()]
+    wanted = ["share of try-ons that got a result", "429 ratio"]
+    assert broken == wanted, f"expected {wanted} highlighted as broken, got {broken}"
+    assert "embedded tryon-mock" in page.locator("#settings").inner_text(), "expected settings"
+    charts = page.locator("img[id^=chart-]")
+    ids = [charts.nth(i).get_attribute("id") for i in range(charts.count())]
+    expected = ["chart-distribution", "chart-percentiles", "chart-goodput", "chart-load"]
+    assert ids == expected, f"expected the four charts in order, got {ids}"
+    for i in range(charts.count()):
+        width = charts.nth(i).evaluate("img => img.naturalWidth")
+        assert width > 400, f"expected chart {ids[i]} drawn, got width {width}"
+    page.goto((tmp_path / "index.html").as_uri())
+    card = page.locator("section.card.bad")
+    assert card.locator("h2").inner_text() == "Load run (Locust)", "expected the load run card"
+    assert card.locator(".badge").inner_text() == "fails", "expected the failing badge"
+    assert card.locator("a").get_attribute("href") == "load.html", "expected a link to it"
+    assert not errors, f"expected no script errors, got {errors}"

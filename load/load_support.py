@@ -45,7 +45,7 @@ from tryon_suite.load.summary import (
 from tryon_suite.load.transport import LocustTransport
 from tryon_suite.polling import PollPolicy, follow_job, location_of
 from tryon_suite.redact import redact
-from tryon_suite.retry import RetryDecision, RetryPolicy
+from tryon_suite.retry import POLICY_KINDS, RetryDecision, RetryPolicy, RetryState
 from tryon_suite.secret import Secret
 from tryon_suite.simulator.config import DEFAULT_ACCOUNTS
 
@@ -67,7 +67,7 @@ _OPTIONS: list[tuple[str, Any, Any, str]] = [
         "--tryon-retry",
         str,
         "retry-after",
-        "retry policy for 429 and transient 5xx: none, fixed, backoff, retry-after",
+        "retry policy for 429 and transient 5xx: " + ", ".join(POLICY_KINDS),
     ),
     ("--tryon-max-retries", int, 5, "retries before giving up"),
     ("--tryon-poll", str, "fixed", "polling interval policy: fixed or backoff"),
@@ -121,7 +121,7 @@ _OPTIONS: list[tuple[str, Any, Any, str]] = [
 ]
 _CHOICES: dict[str, list[str]] = {
     "--tryon-body": ["multipart", "json", "mixed"],
-    "--tryon-retry": ["none", "fixed", "backoff", "retry-after"],
+    "--tryon-retry": list(POLICY_KINDS),
     "--tryon-poll": ["fixed", "backoff"],
     "--tryon-shape": ["steady", "step", "spike"],
 }
@@ -455,6 +455,14 @@ class _Bodies:
         return cls.cache[key]
 
 
+def _shared_retry_state(options: Any) -> RetryState:
+    if "retry_state" not in _RUN:
+        policy = RetryPolicy(options.tryon_retry, max_retries=options.tryon_max_retries)
+        _RUN["retry_state"] = policy.new_state(time.monotonic)
+    state: RetryState = _RUN["retry_state"]
+    return state
+
+
 class TryOnUser(FastHttpUser):
     """Shared by the scenarios: a `TryOnClient` over Locust's HTTP client (so the bodies, the
     retry policy and the polling loop are the suite's own), and the custom metrics."""
@@ -475,7 +483,10 @@ class TryOnUser(FastHttpUser):
             environment.host or "",
             Secret(options.tryon_key),
             transport=LocustTransport(self.client),
-            retry=RetryPolicy(options.tryon_retry, max_retries=options.tryon_max_retries),
+            retry=_shared_retry_state(options).policy,
+            # one retry budget and one adaptive throttle per process, as an application
+            # would keep them, not one per user
+            retry_state=_shared_retry_state(options),
             sleep=gevent.sleep,  # a waiting user yields to the others
             seed=None,
             record=False,

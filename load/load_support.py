@@ -21,7 +21,8 @@ import gevent.event
 import httpx
 from locust import FastHttpUser, between, events
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.rpc import Message
+from locust.runners import STATE_STOPPED, MasterRunner, WorkerRunner
 
 from tryon_suite.client import NAME, TryOnClient, TryOnRequest
 from tryon_suite.contract import limit_profile
@@ -209,6 +210,7 @@ def _init(environment: Environment, **_kwargs: Any) -> None:
     options: Any = environment.parsed_options
     if options is None:
         return
+    _RUN["environment"] = environment
     if environment.web_ui is not None:
         _web_tab(environment)
     if isinstance(environment.runner, WorkerRunner):
@@ -238,12 +240,15 @@ def _on_request(request_type: str, name: str, exception: Any, **_kw: Any) -> Non
 @events.report_to_master.add_listener
 def _to_master(client_id: str, data: dict[str, Any], **_kw: Any) -> None:
     data["tryon"] = METRICS.export()
+    runner = _RUN.get("environment") and _RUN["environment"].runner
+    # the report a worker sends once its users are gone holds its last try-ons
+    data["tryon_final"] = runner is not None and runner.state == STATE_STOPPED
 
 
 @events.worker_report.add_listener
 def _from_worker(client_id: str, data: dict[str, Any], **_kw: Any) -> None:
     METRICS.merge(data.get("tryon", {}))
-    if (waiting := _RUN.get("final_reports")) is not None:
+    if (waiting := _RUN.get("final_reports")) is not None and data.get("tryon_final"):
         waiting.discard(client_id)
         if not waiting:
             _RUN["all_reported"].set()
@@ -251,20 +256,24 @@ def _from_worker(client_id: str, data: dict[str, Any], **_kw: Any) -> None:
 
 def stop_and_collect(runner: Any) -> None:
     """Stop the users, letting each finish the try-on in hand (the grace), and on a master
-    wait for every worker's report sent after its users stopped, so the verdict sees every
-    try-on. Locust itself quits its workers with half a second to report, and a shape that
-    ends the run quits them before the `quitting` event: the shape calls this first. Once."""
+    wait for every worker's final report, so the verdict sees every try-on. Locust quits its
+    workers with half a second to report, and a shape that ends the run does so before the
+    `quitting` event: the shape calls this first. Once."""
     if _RUN.get("collected"):
         return
     _RUN["collected"] = True
-    runner.stop()  # returns once the users are gone (grace included), workers' too
     if not isinstance(runner, MasterRunner):
+        runner.stop()  # returns once the users are gone, the grace included
         return
     waiting = {client.id for client in runner.clients.values()}
     _RUN["final_reports"], _RUN["all_reported"] = waiting, gevent.event.Event()
-    # a worker reports every 3 s (locust.runners.WORKER_REPORT_INTERVAL)
-    if waiting and not _RUN["all_reported"].wait(timeout=10.0):
-        missing = ", ".join(sorted(waiting))
+    # A worker told to quit stops its users (the grace, which the master handed it) and sends
+    # its last report; Locust's "stop" message would have it sleep the grace once more first.
+    for client_id in waiting:
+        runner.server.send_to_client(Message("quit", None, client_id))
+    timeout = (runner.environment.stop_timeout or 0.0) + 10.0
+    if waiting and not _RUN["all_reported"].wait(timeout=timeout):
+        missing = ", ".join(sorted(_RUN["final_reports"]))
         print(f"tryon: no final report from worker(s) {missing}: their last seconds are lost")
     _RUN["final_reports"] = None
 
@@ -294,10 +303,12 @@ def _thresholds(options: Any) -> Thresholds:
     )
 
 
-def _current(environment: Environment) -> tuple[Summary, list[ThresholdCheck]]:
+def _current(
+    environment: Environment, *, running: bool = False
+) -> tuple[Summary, list[ThresholdCheck]]:
     options: Any = environment.parsed_options
     duration = time.time() - _RUN.get("started", time.time())
-    summary = summarise(METRICS, duration)
+    summary = summarise(METRICS, duration, running=running)
     return summary, _thresholds(options).checks(summary)
 
 
@@ -411,7 +422,7 @@ def _web_tab(environment: Environment) -> None:
     def _extend(response: Any) -> Any:
         if request.path != "/stats/requests" or not response.is_json:
             return response
-        summary, checks = _current(environment)
+        summary, checks = _current(environment, running="verdict" not in _RUN)
         rows = measure_rows(summary, checks)
         body = response.get_json()
         body["extendedStats"] = [{"key": "tryon", "data": rows}]
@@ -420,7 +431,7 @@ def _web_tab(environment: Environment) -> None:
 
     @web_ui.app.route("/tryon/csv")
     def _csv() -> Any:
-        summary, checks = _current(environment)
+        summary, checks = _current(environment, running="verdict" not in _RUN)
         return Response(
             measures_csv(summary, checks),
             mimetype="text/csv",

@@ -19,7 +19,7 @@ from typing import Any, Final
 from tryon_suite.load.latency import Latency
 from tryon_suite.retry import RetryDecision
 
-__all__ = ["MODES", "RESULT", "LoadMetrics", "Second"]
+__all__ = ["IN_FLIGHT", "MODES", "RESULT", "UNFINISHED", "LoadMetrics", "Second"]
 
 #: the two ways to get a result, in the order every table shows them
 MODES: Final = ("sync", "polling")
@@ -27,6 +27,8 @@ MODES: Final = ("sync", "polling")
 RESULT: Final = "result"
 #: a try-on still waiting when the run ended: it counts against the run, as no result
 UNFINISHED: Final = "unfinished at the end of the run"
+#: a try-on still waiting while the run goes on (the web UI's live view): not judged yet
+IN_FLIGHT: Final = "in flight"
 
 
 @dataclass
@@ -144,10 +146,11 @@ class LoadMetrics:
         """Try-ons started that never ended (still waiting when the run stopped)."""
         return max(0, self.started[mode] - sum(self.endings[mode].values()))
 
-    def endings_with_unfinished(self, mode: str) -> Counter[str]:
+    def endings_with_unfinished(self, mode: str, label: str = UNFINISHED) -> Counter[str]:
+        """How the mode's try-ons ended, those not ended under `label`."""
         endings = Counter(self.endings[mode])
         if left := self.unfinished(mode):
-            endings[UNFINISHED] = left
+            endings[label] = left
         return endings
 
     # -- across processes -------------------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from tryon_suite.load.latency import Latency
-from tryon_suite.load.metrics import MODES, RESULT, LoadMetrics
+from tryon_suite.load.metrics import IN_FLIGHT, MODES, RESULT, UNFINISHED, LoadMetrics
 
 __all__ = ["DEFAULT_THRESHOLDS", "ModeFigures", "Summary", "ThresholdCheck", "Thresholds"]
 
@@ -23,6 +23,8 @@ class ModeFigures:
     started: int = 0
     results: int = 0
     unfinished: int = 0
+    #: still waiting while the run goes on (a live view): neither result nor failure yet
+    in_flight: int = 0
     #: how the try-ons ended: "result", or why not ("unfinished at the end of the run", ...)
     endings: dict[str, int] = field(default_factory=dict)
     ttr_s: dict[str, float] = field(default_factory=dict)
@@ -31,11 +33,12 @@ class ModeFigures:
 
     @property
     def without_result(self) -> int:
-        return self.started - self.results
+        return self.started - self.in_flight - self.results
 
     @property
     def result_ratio(self) -> float | None:
-        return self.results / self.started if self.started else None
+        ended = self.started - self.in_flight
+        return self.results / ended if ended else None
 
 
 @dataclass
@@ -76,8 +79,13 @@ class Summary:
         return sum(m.results for m in self.modes.values())
 
     @property
+    def ended(self) -> int:
+        """Try-ons judged: at the end of a run, every one started."""
+        return sum(m.started - m.in_flight for m in self.modes.values())
+
+    @property
     def result_ratio(self) -> float | None:
-        return self.results / self.started if self.started else None
+        return self.results / self.ended if self.ended else None
 
     @property
     def goodput_per_min(self) -> float:
@@ -113,16 +121,19 @@ def _figures(latency: Latency) -> dict[str, float]:
     return figures
 
 
-def summarise(metrics: LoadMetrics, duration_s: float) -> Summary:
-    """The run's figures; a try-on still waiting at the end counts as started without result."""
+def summarise(metrics: LoadMetrics, duration_s: float, *, running: bool = False) -> Summary:
+    """The run's figures. At its end (`running` False) a try-on still waiting counts as
+    started without result; while it runs (the web UI's live view) it is only in flight."""
     summary = Summary(duration_s=max(duration_s, 1e-9))
     minutes = summary.duration_s / 60
     for mode in sorted(set(metrics.started) | set(metrics.endings), key=_mode_order):
-        endings = metrics.endings_with_unfinished(mode)
+        endings = metrics.endings_with_unfinished(mode, IN_FLIGHT if running else UNFINISHED)
+        left = metrics.unfinished(mode)
         figures = ModeFigures(
             started=metrics.started[mode],
             results=endings.get(RESULT, 0),
-            unfinished=metrics.unfinished(mode),
+            unfinished=0 if running else left,
+            in_flight=left if running else 0,
             endings=dict(endings.most_common()),
             ttr_s=_figures(metrics.ttr[mode]),
             goodput_per_min=round(endings.get(RESULT, 0) / minutes, 2),
@@ -184,7 +195,7 @@ class Thresholds:
                 self.min_result_ratio,
                 summary.result_ratio,
                 at_least=True,
-                detail=f" ({summary.results} of {summary.started})",
+                detail=f" ({summary.results} of {summary.ended})",
             )
         ]
         for mode in summary.modes or {"sync": ModeFigures()}:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import subprocess
@@ -50,6 +51,20 @@ from tryon_suite.retry import POLICY_KINDS, RetryDecision, RetryPolicy, RetrySta
 from tryon_suite.secret import Secret
 from tryon_suite.simulator.config import DEFAULT_ACCOUNTS
 
+
+def _limit(text: str) -> float | None:
+    """A threshold's value: a number >= 0, or `off` to leave it unchecked."""
+    if str(text).strip().lower() in ("off", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 or 'off', got {text!r}")
+    return value
+
+
 #: (flag, type, default, help): the tryon options, on Locust's command line and in its web UI.
 _OPTIONS: list[tuple[str, Any, Any, str]] = [
     (
@@ -86,31 +101,31 @@ _OPTIONS: list[tuple[str, Any, Any, str]] = [
     ("--tryon-fail-rate", float, 0.01, "embedded simulator: share of injected 500s"),
     (
         "--tryon-min-result-ratio",
-        float,
+        _limit,
         DEFAULT_THRESHOLDS.min_result_ratio,
         "threshold: share of try-ons that got a result; one still waiting at the end counts "
-        f"as none (default {DEFAULT_THRESHOLDS.min_result_ratio:g})",
+        f"as none (default {DEFAULT_THRESHOLDS.min_result_ratio:g}; 'off' for none)",
     ),
     (
         "--tryon-max-p95-ttr",
-        float,
+        _limit,
         DEFAULT_THRESHOLDS.max_p95_ttr_s,
         f"threshold: p95 time_to_result per mode, s (default {DEFAULT_THRESHOLDS.max_p95_ttr_s:g})",
     ),
     (
         "--tryon-max-429-ratio",
-        float,
+        _limit,
         DEFAULT_THRESHOLDS.max_429_ratio,
         f"threshold: share of answers that are 429 (default {DEFAULT_THRESHOLDS.max_429_ratio:g})",
     ),
     (
         "--tryon-max-error-ratio",
-        float,
+        _limit,
         DEFAULT_THRESHOLDS.max_error_ratio,
         "threshold: share of requests failing other than 429 "
         f"(default {DEFAULT_THRESHOLDS.max_error_ratio:g})",
     ),
-    ("--tryon-min-goodput", float, None, "threshold: results per minute (default: not set)"),
+    ("--tryon-min-goodput", _limit, None, "threshold: results per minute (default: not set)"),
     (
         "--tryon-grace",
         float,

@@ -44,7 +44,7 @@ from tryon_suite.load.summary import (
     Thresholds,
     summarise,
 )
-from tryon_suite.load.transport import LocustTransport
+from tryon_suite.load.transport import HTTP_MS, LocustTransport
 from tryon_suite.polling import PollPolicy, follow_job, location_of
 from tryon_suite.redact import redact
 from tryon_suite.retry import POLICY_KINDS, RetryDecision, RetryPolicy, RetryState
@@ -230,6 +230,13 @@ def _init(environment: Environment, **_kwargs: Any) -> None:
         _web_tab(environment)
     if isinstance(environment.runner, WorkerRunner):
         return
+    try:  # before the run, not after it: a report that cannot be written loses the run
+        Path(options.tryon_report_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SystemExit(
+            f"tryon: expected --tryon-report-dir {options.tryon_report_dir!r} to be a folder "
+            f"it can write, got: {exc.strerror}"
+        ) from None
     # Users finish the try-on in hand when the run ends, so one cut off by the end is not
     # counted against the target; the master hands this timeout to its workers.
     environment.stop_timeout = max(environment.stop_timeout or 0.0, options.tryon_grace)
@@ -477,7 +484,8 @@ class _Bodies:
                     "garment_image": ("garment.png", images["garment.png"], "image/png"),
                 }
                 body = TryOnRequest.multipart(files, wait_for_result=wait)
-            cls.cache[key] = body
+            # encoded once: per request, encoding would be the harness's time, not the target's
+            cls.cache[key] = body.frozen()
         return cls.cache[key]
 
 
@@ -568,18 +576,24 @@ class TryOnUser(FastHttpUser):
         return _Bodies.get(kind, wait, self.options.tryon_image_base_url)
 
     def sync_try_on(self) -> None:
+        body = self._body(True)
         started = self._start("sync")
+        sent, retries = time.time(), self.tryon.retries
         try:
-            response = self.tryon.try_on(self._body(True))
+            response = self.tryon.try_on(body)
         except httpx.TransportError as exc:
             self._ended("sync", started, f"no answer: {type(exc).__name__}")
             return
         self._ended("sync", started, _ending(response, 200))
+        if self.tryon.retries == retries and HTTP_MS in response.extensions:
+            # one request: the try-on's time beyond Locust's own timing of it is the harness's
+            METRICS.harness.record(time.time() - sent - response.extensions[HTTP_MS] / 1000)
 
     def polling_try_on(self) -> None:
+        body = self._body(False)
         started = self._start("polling")
         try:
-            response = self.tryon.try_on(self._body(False))
+            response = self.tryon.try_on(body)
             if response.status_code != 202:
                 self._ended("polling", started, _ending(response, 202))
                 return

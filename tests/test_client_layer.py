@@ -259,3 +259,25 @@ def test_locust_times_each_request_under_the_endpoint_name_the_client_gives_it()
     assert polled.json()["status"] == "completed", "expected a body decoded once, not twice"
     assert clock.now() == 1.0, f"expected the 429's Retry-After honoured, waited {clock.now()}"
     assert session.calls[0]["allow_redirects"] is False, "expected redirects left to the client"
+
+
+def test_a_frozen_body_is_sent_as_encoded_once_with_its_own_content_type() -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(400, json={"error_code": "invalid_parameter"})
+
+    body = TryOnRequest.multipart(
+        {"person_image": ("p.jpg", b"\xff\xd8 person", "image/jpeg")}, wait_for_result=False
+    )
+    frozen = body.frozen()
+    client = TryOnClient("https://t.test", "k" * 20, transport=httpx.MockTransport(answer))
+    client.try_on(frozen)
+    client.try_on(frozen)
+    contents = {request.content for request in sent}
+    types = {request.headers["content-type"] for request in sent}
+    assert contents == {frozen.encode()[0]}, "expected the same encoded bytes each time"
+    assert types == {frozen.encode()[1]["Content-Type"]}, f"expected one boundary, got {types}"
+    assert b'name="wait_for_result"\r\n\r\nfalse' in sent[0].content, "expected the flag kept"
+    assert frozen.waits is False, "expected a frozen body to keep its mode"

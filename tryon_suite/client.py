@@ -159,6 +159,8 @@ class TryOnRequest:
     kind: Literal["json", "multipart"]
     fields: Mapping[str, Any]
     files: Mapping[str, tuple[str, bytes, str]] = field(default_factory=dict)
+    #: the body already encoded (bytes, Content-Type), sent as it is every time: see `frozen`
+    encoded: tuple[bytes, str] | None = None
 
     @classmethod
     def json(cls, **fields: Any) -> TryOnRequest:
@@ -174,7 +176,15 @@ class TryOnRequest:
         }
         return cls("multipart", text, dict(files or {}))
 
+    def frozen(self) -> TryOnRequest:
+        """The same body, encoded once (one multipart boundary) for a sender that repeats it
+        thousands of times: a load run, where encoding per request is the harness's time."""
+        content, headers = self.encode()
+        return TryOnRequest(self.kind, self.fields, self.files, (content, headers["Content-Type"]))
+
     def httpx_kwargs(self) -> dict[str, Any]:
+        if self.encoded is not None:
+            return {"content": self.encoded[0]}
         if self.kind == "json":
             return {"json": dict(self.fields)}
         # Text fields go in as parts without a filename, so the body is multipart even when
@@ -185,6 +195,8 @@ class TryOnRequest:
 
     def encode(self) -> tuple[bytes, dict[str, str]]:
         """The body bytes and Content-Type, for clients other than httpx (Locust's, say)."""
+        if self.encoded is not None:
+            return self.encoded[0], {"Content-Type": self.encoded[1]}
         request = httpx.Request("POST", "http://encode.invalid/", **self.httpx_kwargs())
         return request.read(), {"Content-Type": request.headers["content-type"]}
 
@@ -198,6 +210,7 @@ class TryOnRequest:
 Endpoint = Literal["try-on", "job"]
 
 
+@functools.lru_cache(maxsize=4096)
 def endpoint(method: str, url: str) -> Endpoint | None:
     """Which documented endpoint a request calls, by method and path (None: another one)."""
     path = httpx.URL(url).path.rstrip("/")
@@ -217,6 +230,15 @@ def request_name(method: str, url: str, body: TryOnRequest | None = None) -> str
     if called == "job":
         return f"GET {JOB}"
     return f"{method} {httpx.URL(url).path.rstrip('/')}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve(base_url: str, path_or_url: str) -> str:
+    """`path_or_url` against `base_url` (a URL is taken as it is); parsed once per pair, as a
+    load run sends the same few thousand times."""
+    if httpx.URL(path_or_url).is_absolute_url:
+        return path_or_url
+    return base_url + "/" + path_or_url.lstrip("/")
 
 
 #: Where a request carries its statistics name, for a transport that reports it (Locust's).
@@ -331,9 +353,7 @@ class TryOnClient:
 
     def url(self, path_or_url: str) -> str:
         """Resolve a path (or take a URL) against the target's base URL."""
-        if httpx.URL(path_or_url).is_absolute_url:
-            return path_or_url
-        return self.base_url + "/" + path_or_url.lstrip("/")
+        return _resolve(self.base_url, path_or_url)
 
     def location_url(self, location: str) -> str:
         """A 202's Location resolved as RFC 3986 says: against the URL of the request that got
@@ -360,6 +380,8 @@ class TryOnClient:
             headers["X-API-KEY"] = reveal(chosen)
         if body is not None:
             kwargs.update(body.httpx_kwargs())
+            if body.encoded is not None:
+                headers["Content-Type"] = body.encoded[1]
         name = request_name(method, self.url(path_or_url), body)
         paid_call = endpoint(method, self.url(path_or_url)) == "try-on"
         reserved = paid_call and self.may_spend and not prepaid

@@ -49,8 +49,8 @@ class Latency:
         return float(self._histogram.get_value_at_percentile(share)) / 1_000_000
 
     def percentiles(self, shares: Iterable[float] = PERCENTILES) -> dict[str, float]:
-        """{"p50": seconds, ...}, rounded to the millisecond."""
-        return {f"p{share:g}": round(self.percentile(share), 3) for share in shares}
+        """{"p50": seconds, ...}, to the microsecond (the values are kept to three figures)."""
+        return {f"p{share:g}": round(self.percentile(share), 6) for share in shares}
 
     @property
     def max(self) -> float:

@@ -73,6 +73,9 @@ class LoadMetrics:
         self.ttr: dict[str, Latency] = defaultdict(Latency)
         #: how far behind its intended start a try-on went out (open workload only)
         self.lag: Latency = Latency()
+        #: what the harness adds to a try-on of one request: its time to result minus
+        #: Locust's own timing of that request (the client layer, the transport, the measures)
+        self.harness: Latency = Latency()
         self.started: Counter[str] = Counter()
         #: per mode: how each try-on ended ("result", "gave up on 429", "job failed", ...)
         self.endings: dict[str, Counter[str]] = defaultdict(Counter)
@@ -161,6 +164,7 @@ class LoadMetrics:
         data = {
             "ttr": {mode: latency.encode() for mode, latency in self.ttr.items()},
             "lag": self.lag.encode(),
+            "harness": self.harness.encode(),
             "started": dict(self.started),
             "endings": {mode: dict(endings) for mode, endings in self.endings.items()},
             "polls": {mode: {str(k): v for k, v in c.items()} for mode, c in self.polls.items()},
@@ -181,6 +185,8 @@ class LoadMetrics:
             self.ttr[mode].add_encoded(encoded)
         if data.get("lag"):
             self.lag.add_encoded(data["lag"])
+        if data.get("harness"):
+            self.harness.add_encoded(data["harness"])
         self.started.update(data.get("started", {}))
         for mode, endings in data.get("endings", {}).items():
             self.endings[mode].update(endings)

@@ -53,6 +53,8 @@ class Summary:
     give_ups: dict[str, int] = field(default_factory=dict)
     #: how late try-ons went out against their intended start (open workload), seconds
     lag_s: dict[str, float] = field(default_factory=dict)
+    #: what the harness added to try-ons of one request, seconds
+    harness_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_requests(self) -> int:
@@ -111,13 +113,14 @@ class Summary:
             "retries": self.retries,
             "give_ups": self.give_ups,
             "lag_s": self.lag_s,
+            "harness_s": self.harness_s,
         }
 
 
 def _figures(latency: Latency) -> dict[str, float]:
     figures = latency.percentiles()
-    figures["max"] = round(latency.max, 3)
-    figures["mean"] = round(latency.mean, 3)
+    figures["max"] = round(latency.max, 6)
+    figures["mean"] = round(latency.mean, 6)
     return figures
 
 
@@ -150,6 +153,8 @@ def summarise(metrics: LoadMetrics, duration_s: float, *, running: bool = False)
     summary.give_ups = dict(metrics.give_ups)
     if metrics.lag.count:
         summary.lag_s = _figures(metrics.lag)
+    if metrics.harness.count:
+        summary.harness_s = _figures(metrics.harness)
     return summary
 
 

@@ -14,7 +14,10 @@ import httpx
 
 from tryon_suite.client import NAME
 
-__all__ = ["LocustTransport", "failure_text"]
+__all__ = ["HTTP_MS", "LocustTransport", "failure_text"]
+
+#: where an answer carries Locust's own timing of its request, in milliseconds
+HTTP_MS: Final = "tryon_suite.locust_response_time_ms"
 
 _ERROR_TEXT: Final = 80
 _DECODED: Final = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -68,4 +71,9 @@ class LocustTransport(httpx.BaseTransport):
                 for k, v in (answer.headers.items() if answer.headers else [])
                 if k.lower() not in _DECODED
             ]
-        return httpx.Response(status, headers=headers, content=content, request=request)
+            # Locust's own timing of this request, so the harness can measure what it adds
+            meta = getattr(answer, "request_meta", None) or {}
+            extensions = {HTTP_MS: meta["response_time"]} if "response_time" in meta else {}
+        return httpx.Response(
+            status, headers=headers, content=content, request=request, extensions=extensions
+        )

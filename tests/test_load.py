@@ -45,6 +45,9 @@ def test_locust_lists_a_429_under_one_line_and_2xx_as_successes() -> None:
     assert failure_text(202, b"{}") is None, "expected a 202 counted a success"
     assert failure_text(429, b'{"error": "slow down", "id": 17}') == "429 rate_limit_exceeded"
     assert failure_text(500, b"boom") == "500 boom", "expected a 500 listed with its body"
+    echoed = failure_text(401, b'{"error": "invalid key canary-k3y-123456"}', ["canary-k3y-123456"])
+    assert echoed is not None, "expected a 401 listed as a failure"
+    assert "canary-k3y-123456" not in echoed, f"expected the echoed key masked, got {echoed}"
 
 
 def _worker_run(metrics: LoadMetrics, base: float) -> None:

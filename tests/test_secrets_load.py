@@ -38,3 +38,42 @@ def test_a_failing_load_run_writes_no_key_anywhere(canary_server, tmp_path: Path
         f"expected the broken threshold to fail the run, got {done.returncode}"
     )
     assert not leaks(done, tmp_path), f"expected no key written, found {leaks(done, tmp_path)}"
+
+
+def test_a_key_the_target_echoes_in_its_refusals_stays_out_of_locusts_failures(
+    tmp_path: Path,
+) -> None:
+    """A target that answers 401 "expected a valid API key, got <the key>": Locust lists every
+    failure with its body, on the console and in its CSV; the key is masked where it is read."""
+    from tests.conftest import QUIET
+    from tests.test_load import locust
+    from tryon_suite.clock import RealClock
+    from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
+    from tryon_suite.simulator.messages import error_answer
+    from tryon_suite.simulator.server import serving
+
+    class Echoing(Simulator):
+        async def handle(self, request: SimRequest) -> SimResponse:
+            answer = await super().handle(request)
+            if answer.status != 401:
+                return answer
+            echoed = f"expected a valid API key, got {self.api_key(request)}"
+            return error_answer(401, "invalid_auth_token", echoed)
+
+    with serving(simulator=Echoing(QUIET, RealClock())) as (url, _):
+        done = locust(
+            tmp_path,
+            "-u",
+            "1",
+            "--host",
+            url,
+            "--tryon-key",
+            MAIN,  # a key this server does not know: every answer is its echoing 401
+            "--csv",
+            str(tmp_path / "locust"),
+            "SyncUser",
+            seconds=2,
+        )
+    failures = (tmp_path / "locust_failures.csv").read_text()
+    assert "401" in failures, f"expected the 401s listed among Locust's failures, got {failures}"
+    assert not leaks(done, tmp_path), f"expected no key written, found {leaks(done, tmp_path)}"

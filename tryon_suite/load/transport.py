@@ -8,11 +8,13 @@ so this module loads without gevent's monkey-patching.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 import httpx
 
 from tryon_suite.client import NAME
+from tryon_suite.redact import scrub
 
 __all__ = ["HTTP_MS", "LocustTransport", "failure_text"]
 
@@ -23,14 +25,16 @@ _ERROR_TEXT: Final = 80
 _DECODED: Final = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
-def failure_text(status: int, body: bytes) -> str | None:
+def failure_text(status: int, body: bytes, secrets: Sequence[str] = ()) -> str | None:
     """How Locust lists an answer among its failures; None for a success. A 429 is named by
-    its code alone, so every 429 of a run groups under one line."""
+    its code alone, so every 429 of a run groups under one line; `secrets` (the key sent)
+    are masked in the body before it is cut to length."""
     if 200 <= status < 300:
         return None
     if status == 429:
         return "429 rate_limit_exceeded"
-    return f"{status} {body[:_ERROR_TEXT].decode('utf-8', 'replace')}"
+    text = scrub(body.decode("utf-8", "replace"), secrets)
+    return f"{status} {text[:_ERROR_TEXT]}"
 
 
 class LocustTransport(httpx.BaseTransport):
@@ -60,7 +64,10 @@ class LocustTransport(httpx.BaseTransport):
                 # geventhttpclient could not connect or read: Locust has counted the failure
                 answer.failure(repr(getattr(answer, "error", None) or "no answer"))
                 raise httpx.TransportError(f"expected an answer, got {answer.error!r}")
-            problem = failure_text(status, content)
+            # Locust prints its failures and writes them to its CSV: a key the target echoes
+            # ("invalid key sk_...") is masked here, where the answer is first read
+            sent_key = request.headers.get("x-api-key")
+            problem = failure_text(status, content, [sent_key] if sent_key else [])
             if problem is None:
                 answer.success()
             else:

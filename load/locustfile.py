@@ -13,7 +13,7 @@ import locust  # noqa: F401, I001
 from locust import tag, task
 
 import load_support  # noqa: F401  (the options, the embedded simulator and the listeners)
-from load_support import TryOnUser
+from load_users import TryOnUser
 from load_shapes import TryOnShape  # noqa: F401  (Locust picks shape classes from here)
 
 __all__ = ["PollingUser", "SyncUser"]

@@ -41,6 +41,10 @@ class LocustTransport(httpx.BaseTransport):
     """Sends an httpx request with a Locust session (`FastHttpSession`), which fires Locust's
     request event for it; answers the httpx response the client layer expects."""
 
+    #: Locust's session keeps its own timeouts and connections: the client sends to this
+    #: transport directly, without httpx.Client's per-request machinery (TryOnClient._direct)
+    direct: Final = True
+
     def __init__(self, session: Any) -> None:
         self._session = session
 

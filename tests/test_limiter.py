@@ -338,3 +338,34 @@ def test_the_table_puts_long_reasons_under_it_as_numbered_notes(
         "[1] burst: no 429 in 50 requests sent back to back: the target does not limit refused "
         "requests, or its burst is larger"
     ), f"expected note 1 under the table, got {lines[6]!r}"
+
+
+def test_the_limiter_report_renders_in_chromium_with_its_chart(
+    tmp_path: Path, browser: object
+) -> None:
+    from tryon_suite.limiter.output import write_report
+
+    clock = VirtualClock()
+    simulator = Simulator(SimulatorConfig(rate_limit=3.0), clock)
+    settings = Settings()
+    with (
+        InProcessSimulator(simulator=simulator) as sim,
+        sim.client(headers={"X-API-KEY": DEMO_KEY}) as http,
+    ):
+        prober = Prober(http, clock.now, clock.advance, settings.budget, workers=0)
+        measures = measure(prober, settings)
+    write_report(
+        tmp_path, target="in process", settings=settings, measures=measures, probes=prober.probes
+    )
+    page = browser.new_page()  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((tmp_path / "limiter.html").as_uri())
+    text = page.locator("body").inner_text()
+    assert "Retry-After honest" in text, f"expected the measures table, got {text[:300]!r}"
+    widths = page.locator("img").evaluate_all("images => images.map(i => i.naturalWidth)")
+    assert min(widths, default=0) > 400, f"expected the chart drawn, got widths {widths}"
+    page.goto((tmp_path / "index.html").as_uri())
+    card = page.locator("section.card", has_text="Rate limiter measured")
+    assert card.locator("a").get_attribute("href") == "limiter.html", "expected the card's link"
+    assert not errors, f"expected no script errors, got {errors}"

@@ -94,11 +94,26 @@ def test_the_ranking_puts_close_goodputs_on_requests_per_result_and_shares_ties(
     )
 
 
+def test_a_modelled_latency_paces_each_request_the_same_for_a_seed() -> None:
+    """Each request's round trip is two seeded legs: the median near the one asked for, the
+    table the same twice; without it a request takes no time."""
+    settings = LabSettings(duration=10.0, modes=("polling",), policies=("fixed",), latency=0.05)
+    first, second = run_lab(settings), run_lab(settings)
+    assert [o.row() for o in first] == [o.row() for o in second], "expected the same table twice"
+    median = first[0].round_trip.percentile(50.0)
+    assert 0.04 <= median <= 0.06, f"expected a round trip of about 0.05 s at p50, got {median}"
+    instant = run_lab(LabSettings(duration=10.0, modes=("polling",), policies=("fixed",)))
+    assert instant[0].round_trip.max <= 1e-6, (
+        f"expected no time on the wire without a latency, got {instant[0].round_trip.max}"
+    )
+
+
 def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     for argv, expected in (
         (["--rate", "-1"], "expected --rate > 0, got -1.0"),
         (["--policies", "none,often"], "expected --policies among none, fixed"),
         (["--host", "http://127.0.0.1:9"], "expected an API key for --host"),
+        (["--latency-ms", "-5"], "expected --latency-ms between 0 and 60000, got -5"),
     ):
         with pytest.MonkeyPatch.context() as mp:
             for name in ("TRYON_API_KEY", "TRYON_API_KEYS"):

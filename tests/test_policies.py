@@ -94,6 +94,19 @@ def test_the_ranking_puts_close_goodputs_on_requests_per_result_and_shares_ties(
     )
 
 
+def test_a_rank_claims_only_differences_larger_than_the_counting_noise() -> None:
+    def row(policy: str, results: int, rpr: float) -> dict[str, object]:
+        return {"policy": policy, "goodput_per_min": results * 2.0, "results_in_window": results,
+                "results": results, "requests_per_result": rpr, "p95_s": 1.0}  # fmt: skip
+
+    # 40 against 34 results: 15% apart, within twice the noise of such counts (about 46%)
+    few = rank([row("a", 40, 10.0), row("b", 34, 8.0), row("c", 40, 12.0)])
+    assert few == [(1, "b"), (1, "a"), (1, "c")], f"expected one shared rank, got {few}"
+    # the same shares on 100 times the results: the noise is about 5%, so they part
+    many = rank([row("a", 4000, 10.0), row("b", 3400, 8.0), row("c", 4000, 12.0)])
+    assert many == [(1, "a"), (2, "c"), (3, "b")], f"expected three ranks, got {many}"
+
+
 def test_a_modelled_latency_paces_each_request_the_same_for_a_seed() -> None:
     """Each request's round trip is two seeded legs: the median near the one asked for, the
     table the same twice; without it a request takes no time."""

@@ -91,6 +91,7 @@ class Outcome:
             "mode": self.mode,
             "arrivals": self.arrivals,
             "results": self.results,
+            "results_in_window": self.in_window,
             "goodput_per_min": round(self.goodput, 2),
             "requests": self.sent,
             "polls": self.polls,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -297,3 +299,30 @@ def test_the_ranking_over_http_against_tryon_mock_matches_in_process() -> None:
     here = rank([o.row() for o in in_process])
     there = rank([o.row() for o in over_http])
     assert here == there, f"expected the in-process ranking {here} over HTTP too, got {there}"
+
+
+def test_the_policy_report_renders_in_chromium_with_its_charts(
+    tmp_path: Path, browser: object
+) -> None:
+    from tryon_suite.policylab.report import write_report
+
+    settings = LabSettings(duration=20.0, policies=("none", "retry-after"))
+    # Playwright's sync API keeps an event loop running on this thread: the lab's own goes
+    # on another
+    with ThreadPoolExecutor(1) as pool:
+        outcomes = pool.submit(run_lab, settings).result()
+    write_report(outcomes, settings, tmp_path, wall=1.0)
+    page = browser.new_page()  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((tmp_path / "policies.html").as_uri())
+    ranking = page.locator("table").first.inner_text()
+    modes = [mode for mode in ("sync", "polling") if mode in ranking]
+    assert modes == ["sync", "polling"], f"expected both modes ranked: {ranking!r}"
+    widths = page.locator("img").evaluate_all("images => images.map(i => i.naturalWidth)")
+    assert len(widths) >= 2, f"expected the lab's charts, got {len(widths)} images"
+    assert min(widths) > 400, f"expected every chart drawn, got widths {widths}"
+    page.goto((tmp_path / "index.html").as_uri())
+    card = page.locator("section.card", has_text="Retry-policy lab")
+    assert card.locator("a").get_attribute("href") == "policies.html", "expected the card's link"
+    assert not errors, f"expected no script errors, got {errors}"

@@ -123,8 +123,11 @@ class OtherReadings(Simulator):
         config = replace(
             QUIET,
             limits=limits,
-            # 40 requests/s in bursts of 3; only try-ons count (ours: every call, 5/s)
-            rate_limit=40.0,
+            # 10 requests/s in bursts of 3; only try-ons count (ours: every call, 5/s). Twice
+            # the documented rate: a burst of 40 meets its 429 from 11/s up, so a loaded machine
+            # (it measured 39/s once) still gets one; at 40/s the burst needed over 43/s, and the
+            # machine's speed, not the target, decided the clause
+            rate_limit=10.0,
             burst=3,
             processing_time=0.2,
             queue_share=self.queue_share,

@@ -260,7 +260,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple]]
         # folders made here: tmp_path_factory is not safe across threads
         planned = pool.submit(plan, tmp_path_factory.mktemp("plan"))
         full = pool.submit(run, tmp_path_factory.mktemp("full"))
-        budget = ("--tryon-allow-burst", "--tryon-credit-budget", "5")
+        # No --tryon-allow-burst here: this target's limit is 25/s (for the pace above), and a
+        # burst of 40 meets a 429 only when the client outruns about 50/s, which a loaded CI
+        # machine does not: the machine's speed, not the target's, would decide that clause.
+        budget = ("--tryon-credit-budget", "5")
         budgeted = pool.submit(run, tmp_path_factory.mktemp("budget"), *budget)
         yield {"plan": planned.result(), "full": full.result(), "budget": budgeted.result()}
 
@@ -308,7 +311,9 @@ def test_a_credit_budget_of_5_spends_at_most_5_and_reports_the_rest_not_checked(
     done, folder, spent = runs["budget"]
     report = json.loads((folder / "compliance.json").read_text())
     assert spent <= 5, f"expected at most 5 credits spent by the balance, got {spent}"
-    assert done.returncode == 0, f"expected a passing run, got {done.returncode}"
+    assert done.returncode == 0, (
+        f"expected a passing run, got {done.returncode}: {done.stdout[-2500:]}"
+    )
     budgeted = [
         c["id"]
         for c in report["clauses"]

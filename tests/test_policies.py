@@ -265,7 +265,7 @@ def test_the_client_retries_a_local_refusal_with_backoff_when_retries_remain() -
 
 
 @pytest.mark.slow(30)
-def test_the_ranking_over_http_against_tryon_mock_matches_in_process() -> None:
+def test_the_ranking_over_http_against_tryon_mock_never_contradicts_in_process() -> None:
     policies: tuple[PolicyKind, ...] = ("none", "fixed", "budget")
     keys = [f"lab-key-{i}" for i in range(len(policies))]
     args = [sys.executable, "-m", "tryon_suite.simulator.cli", "--port", "0", "--rate-limit",
@@ -298,7 +298,25 @@ def test_the_ranking_over_http_against_tryon_mock_matches_in_process() -> None:
     in_process = run_lab(settings)
     here = rank([o.row() for o in in_process])
     there = rank([o.row() for o in over_http])
-    assert here == there, f"expected the in-process ranking {here} over HTTP too, got {there}"
+    # On a loaded CI machine the HTTP side's round trips stretch and its retries thin out, so
+    # it may tell fewer differences apart and share more ranks (bench/policies_rank.py
+    # measures the whole ranking on a quiet machine); what it must never do is contradict
+    # the model: put first a policy the model ranks strictly below another.
+    at_here, at_there = {p: r for r, p in here}, {p: r for r, p in there}
+    inversions = [
+        (a, b)
+        for a in at_here
+        for b in at_here
+        if at_here[a] < at_here[b] and at_there[a] > at_there[b]
+    ]
+    assert not inversions, (
+        f"expected no pair ranked the other way round over HTTP: in process {here}, over HTTP "
+        f"{there}, reversed {inversions}"
+    )
+    best = {p for r, p in here if r == 1}
+    assert best <= {p for r, p in there if r == 1}, (
+        f"expected the in-process best {sorted(best)} among the best over HTTP, got {there}"
+    )
 
 
 def test_the_policy_report_renders_in_chromium_with_its_charts(

@@ -42,7 +42,7 @@ def readings_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[i
                 "--tryon-other-key",
                 OTHER_KEY,
                 "--tryon-allow-burst",
-                rate=30,  # under its 40/s, so pacing is tested too; a burst still meets a 429
+                rate=8,  # under its 10/s, so pacing is tested too; a burst still meets a 429
             )
         return code, folder
 

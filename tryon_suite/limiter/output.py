@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -12,6 +10,7 @@ from typing import Any
 
 from tryon_suite.limiter.phases import DOCUMENTED_RATE, Measure, Settings, judge
 from tryon_suite.limiter.probes import Probe
+from tryon_suite.report.charts import data_uri, pyplot
 
 __all__ = ["table", "write_report"]
 
@@ -37,10 +36,7 @@ def table(measures: Sequence[Measure]) -> str:
 
 def _timeline(probes: Sequence[Probe]) -> str:
     """Admitted and refused probes per 100 ms, as a base64 PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     bins = int(max((q.sent for q in probes), default=0) * 10) + 1
     admitted, refused = [0] * bins, [0] * bins
@@ -54,11 +50,7 @@ def _timeline(probes: Sequence[Probe]) -> str:
     axes.set_ylabel("requests per 100 ms")
     axes.legend(loc="upper right", fontsize=8)
     axes.grid(alpha=0.3, axis="y")
-    figure.tight_layout()
-    out = io.BytesIO()
-    figure.savefig(out, format="png")
-    plt.close(figure)
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+    return data_uri(figure)
 
 
 def write_report(

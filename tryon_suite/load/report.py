@@ -5,9 +5,7 @@ refreshes it after writing its own report."""
 
 from __future__ import annotations
 
-import base64
 import csv
-import io
 import json
 import math
 from collections.abc import Mapping
@@ -18,6 +16,7 @@ from tryon_suite.load.console import measures_csv
 from tryon_suite.load.latency import Latency
 from tryon_suite.load.metrics import MODES
 from tryon_suite.load.summary import Summary, ThresholdCheck
+from tryon_suite.report.charts import data_uri, pyplot
 from tryon_suite.report.index import finished_now, write_index
 
 __all__ = ["write_index", "write_load_report"]
@@ -27,22 +26,9 @@ _COLOURS = {"sync": "#1f77b4", "polling": "#d62728"}
 
 
 def _figure(rows: int = 1, height: float = 3.2) -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(rows, 1, figsize=(8.5, height), dpi=100, sharex=rows > 1, squeeze=False)
-
-
-def _png(figure: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    figure.tight_layout()
-    out = io.BytesIO()
-    figure.savefig(out, format="png")
-    plt.close(figure)
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+    return pyplot().subplots(  # type: ignore[no-any-return]
+        rows, 1, figsize=(8.5, height), dpi=100, sharex=rows > 1, squeeze=False
+    )
 
 
 def _gaps(values: list[Any]) -> list[float]:
@@ -87,7 +73,7 @@ def chart_distribution(ttr: Mapping[str, Latency], p95_limit: float | None) -> s
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower right", fontsize=8)
-    return _png(figure)
+    return data_uri(figure)
 
 
 def chart_percentiles(rows: list[dict[str, Any]], window: int, p95_limit: float | None) -> str:
@@ -126,7 +112,7 @@ def chart_percentiles(rows: list[dict[str, Any]], window: int, p95_limit: float 
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper left", fontsize=8, ncol=3)
-    return _png(figure)
+    return data_uri(figure)
 
 
 def chart_goodput(rows: list[dict[str, Any]], smooth: int) -> str:
@@ -159,7 +145,7 @@ def chart_goodput(rows: list[dict[str, Any]], smooth: int) -> str:
     bottom.set_ylim(bottom=0)
     bottom.grid(alpha=0.3)
     bottom.legend(loc="upper left", fontsize=8)
-    return _png(figure)
+    return data_uri(figure)
 
 
 def chart_load(rows: list[dict[str, Any]], smooth: int) -> str:
@@ -181,7 +167,7 @@ def chart_load(rows: list[dict[str, Any]], smooth: int) -> str:
     labels = ax.get_legend_handles_labels()[1] + right.get_legend_handles_labels()[1]
     ax.legend(handles, labels, loc="upper left", fontsize=8)
     ax.set_title("Users and offered load")
-    return _png(figure)
+    return data_uri(figure)
 
 
 def write_load_report(

@@ -12,6 +12,7 @@ from typing import Any, Final
 from tryon_suite.policylab.outcome import Outcome
 from tryon_suite.policylab.ranking import TOLERANCE, rankings
 from tryon_suite.policylab.settings import LabSettings
+from tryon_suite.report.charts import data_uri, pyplot
 
 __all__ = ["table", "verdict", "write_report"]
 
@@ -58,21 +59,7 @@ def verdict(ranked: Mapping[str, list[tuple[int, str]]]) -> str:
 
 
 def _charts(outcomes: Sequence[Outcome]) -> list[str]:
-    import base64
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    def encoded(figure: Any) -> str:
-        figure.tight_layout()
-        out = io.BytesIO()
-        figure.savefig(out, format="png")
-        plt.close(figure)
-        return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
-
+    plt = pyplot()
     charts = []
     modes = list(dict.fromkeys(o.mode for o in outcomes))
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.4), dpi=100)
@@ -89,7 +76,7 @@ def _charts(outcomes: Sequence[Outcome]) -> list[str]:
     for ax in axes:
         ax.grid(alpha=0.3, axis="y")
         ax.legend(fontsize=8)
-    charts.append(encoded(figure))
+    charts.append(data_uri(figure))
     for mode in modes:
         figure, ax = plt.subplots(figsize=(10, 3.4), dpi=100)
         for o in outcomes:
@@ -103,7 +90,7 @@ def _charts(outcomes: Sequence[Outcome]) -> list[str]:
         ax.set_title(f"time to result, {mode} (a give-up never arrives)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        charts.append(encoded(figure))
+        charts.append(data_uri(figure))
     return charts
 
 

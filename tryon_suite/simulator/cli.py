@@ -6,6 +6,7 @@ import argparse
 import secrets
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from tryon_suite.contract import limit_profile, limit_profiles
@@ -114,6 +115,20 @@ def parser() -> argparse.ArgumentParser:
         help="serve this mutant of the catalogue instead of the correct simulator "
         "(`tryon-suite list` names them), e.g. dishonest_retry_after",
     )
+    p.add_argument(
+        "--calibrate",
+        default=None,
+        metavar="REPORT.json",
+        help="serve a twin: the open points read as this compliance.json observed them on a "
+        "real target (Location and Retry-After forms, answers to unknown and foreign jobs, "
+        "the too-small code, accepted formats, single-colour images)",
+    )
+    p.add_argument(
+        "--calibrate-load",
+        default=None,
+        metavar="LOAD.json",
+        help="with --calibrate: the processing time from a load run's sync time_to_result",
+    )
     return p
 
 
@@ -146,6 +161,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tryon_suite.mutants import Mutant, mutant
 
         chosen: Mutant | None = mutant(args.mutant) if args.mutant is not None else None
+        calibration = None
+        if args.calibrate_load and not args.calibrate:
+            raise ConfigError("expected --calibrate REPORT.json with --calibrate-load, got none")
+        if args.calibrate:
+            if chosen is not None:
+                raise ConfigError("expected --calibrate or --mutant, got both")
+            from tryon_suite.simulator.twin import load_calibration
+
+            calibration = load_calibration(
+                Path(args.calibrate), Path(args.calibrate_load) if args.calibrate_load else None
+            )
     except ConfigError as exc:
         print(f"tryon-mock: error: {exc}", file=sys.stderr)
         return 2
@@ -179,11 +205,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if chosen is not None:
             lines.append(f"Mutant {chosen.name}: {chosen.description}")
+        if calibration is not None:
+            for clause_id, reading in calibration.readings.items():
+                lines.append(f"Twin {clause_id}: {reading}")
+            for clause_id, why in calibration.uncalibrated.items():
+                lines.append(f"Twin {clause_id}: {why}")
         print("\n".join(lines), flush=True)
 
-    simulator = (
-        chosen.build(config, RealClock()) if chosen is not None else Simulator(config, RealClock())
-    )
+    simulator: Simulator
+    if calibration is not None:
+        from tryon_suite.simulator.twin import Twin
+
+        simulator = Twin(calibration, config, RealClock())
+    elif chosen is not None:
+        simulator = chosen.build(config, RealClock())
+    else:
+        simulator = Simulator(config, RealClock())
     fixtures = None
     if args.serve_fixtures:
         from tryon_suite.fixtures import FixtureImages

@@ -1,0 +1,257 @@
+"""A twin: the simulator reading the open points the way a report observed a real target read them.
+
+`tryon-mock --calibrate REPORT.json` serves it, so a client team develops against a mock that
+answers where the documentation is silent as the service it will meet does. A reading is taken
+from the report's own observation text (the contract suite writes them: `contract/`); a reading
+the report did not observe, or one this twin cannot vary, is served the simulator's way and
+named as such (`Calibration.uncalibrated`), never guessed.
+
+Calibrated: the Location form, the Retry-After form, the answers to an unknown job id and to
+another account's job, the code for a too-small image, which image formats are accepted, whether
+a single-colour image is processed, and (from a load run's JSON) the processing time.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final
+
+from tryon_suite.clock import Clock
+from tryon_suite.errors import ConfigError
+from tryon_suite.images import ImageInfo, ImageProblem
+from tryon_suite.simulator.config import SimulatorConfig
+from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
+from tryon_suite.simulator.fetch import ImageFetcher
+from tryon_suite.simulator.messages import error_answer
+
+__all__ = ["CALIBRATED", "Calibration", "Twin", "calibration_from", "load_calibration"]
+
+#: the open points a twin reads from a report, and what it does with each
+CALIBRATED: Final = {
+    "tryon.open.location_form": "the 202's Location, in the observed form",
+    "tryon.open.retry_after": "a 429's Retry-After: seconds, an HTTP-date, or none",
+    "tryon.open.unknown_job_id": "the answer to a poll of an unknown job id",
+    "tryon.open.other_account_job": "the answer to a poll of another account's job",
+    "tryon.open.too_small_image": "the error code for an image under the minimum",
+    "tryon.limits.formats": "whether JPEG, PNG and WEBP are accepted",
+    "tryon.open.image_formats": "whether GIF, BMP, TIFF and ICO are accepted",
+    "tryon.open.flat_image": "whether a single-colour image is processed",
+}
+#: how the report names a format, as the simulator's limits do
+_FORMAT_NAMES: Final = {"JPG": "JPEG", "JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "GIF": "GIF"}
+_FORMAT_NAMES_MORE: Final = {"BMP": "BMP", "TIFF": "TIFF", "ICO": "ICO"}
+_ANSWER: Final = re.compile(r"^(?P<status>\d{3})(?:\s+(?P<code>[a-z_]+))?")
+_TOO_SMALL: Final = "expected at least"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The readings a twin serves; None: the simulator's own."""
+
+    #: the Location template, `{job_id}` standing for the id (an absolute one is re-hosted)
+    location: str | None = None
+    retry_after: str | None = None  # "seconds", "http-date" or "none"
+    unknown_job: tuple[int, str] | None = None
+    other_account_job: tuple[int, str] | None = None
+    too_small_code: str | None = None
+    #: formats accepted, by the simulator's names; None: the limit profile's
+    formats: frozenset[str] | None = None
+    process_flat_images: bool | None = None
+    processing_time: float | None = None
+    processing_spread: float | None = None
+    #: clause id -> the reading taken from the report, as observed
+    readings: dict[str, str] = field(default_factory=dict)
+    #: clause id -> why it is served the simulator's way
+    uncalibrated: dict[str, str] = field(default_factory=dict)
+
+
+def _answer(text: str) -> tuple[int, str] | None:
+    found = _ANSWER.match(text.strip())
+    if found is None:
+        return None
+    return int(found["status"]), found["code"] or ""
+
+
+def _accepted(verdict: str) -> bool | None:
+    text = verdict.strip()
+    if text.startswith(("accepted", "200", "202")):
+        return True
+    if text.startswith("4"):
+        return False
+    return None
+
+
+def calibration_from(report: dict[str, Any], load: dict[str, Any] | None = None) -> Calibration:
+    """The readings of a compliance.json (and the processing time of a load.json)."""
+    if not isinstance(report.get("clauses"), list):
+        raise ConfigError("expected a compliance.json (an object with a list of clauses)")
+    observed: dict[str, list[str]] = {}
+    for clause in [*report.get("clauses", []), *report.get("open_points", [])]:
+        texts = [
+            o if isinstance(o, str) else str(o.get("text", ""))
+            for o in clause.get("observations", [])
+        ]
+        if texts:
+            observed.setdefault(str(clause.get("id")), []).extend(texts)
+    values: dict[str, Any] = {}
+    readings: dict[str, str] = {}
+    uncalibrated: dict[str, str] = {}
+    for clause_id in CALIBRATED:
+        seen = observed.get(clause_id)
+        if not seen:
+            uncalibrated[clause_id] = "not observed in the report: served the simulator's way"
+            continue
+        readings[clause_id] = "; ".join(seen)
+    location = observed.get("tryon.open.location_form", [""])[0]
+    if ", e.g. " in location:
+        values["location"] = location.split(", e.g. ", 1)[1].strip()
+    retry_after = " ".join(observed.get("tryon.open.retry_after", []))
+    if "HTTP-date" in retry_after:
+        values["retry_after"] = "http-date"
+    elif "no Retry-After" in retry_after:
+        values["retry_after"] = "none"
+    elif "seconds" in retry_after:
+        values["retry_after"] = "seconds"
+    for clause_id, name in (
+        ("tryon.open.unknown_job_id", "unknown_job"),
+        ("tryon.open.other_account_job", "other_account_job"),
+    ):
+        if answers := observed.get(clause_id):
+            values[name] = _answer(answers[0])
+    if small := observed.get("tryon.open.too_small_image"):
+        found = _answer(small[0])
+        if found is not None and found[1]:
+            values["too_small_code"] = found[1]
+    formats: dict[str, bool] = {}
+    for clause_id, names in (
+        ("tryon.limits.formats", _FORMAT_NAMES),
+        ("tryon.open.image_formats", {**_FORMAT_NAMES, **_FORMAT_NAMES_MORE}),
+    ):
+        for text in observed.get(clause_id, []):
+            for part in text.split(", "):
+                name, _, verdict = part.partition(": ")
+                accepted = _accepted(verdict)
+                if name.strip().upper() in names and accepted is not None:
+                    formats[names[name.strip().upper()]] = accepted
+    if formats:
+        values["formats"] = frozenset(f for f, ok in formats.items() if ok)
+    if flat := observed.get("tryon.open.flat_image"):
+        values["process_flat_images"] = any("processed" in t for t in flat)
+    if load is not None:
+        ttr = load.get("summary", {}).get("modes", {}).get("sync", {}).get("ttr_s", {})
+        if ttr.get("p50"):
+            values["processing_time"] = float(ttr["p50"])
+            spread = (float(ttr.get("p95", ttr["p50"])) - float(ttr["p50"])) / float(ttr["p50"])
+            values["processing_spread"] = min(1.0, max(0.0, spread))
+    return Calibration(
+        **{k: v for k, v in values.items() if v is not None},
+        readings=readings,
+        uncalibrated=uncalibrated,
+    )
+
+
+def load_calibration(report_path: Path, load_path: Path | None = None) -> Calibration:
+    """Read the files; a missing or unreadable one is a ConfigError naming it."""
+
+    def read(path: Path) -> dict[str, Any]:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"expected a readable {path}, got: {exc.strerror}") from None
+        except ValueError as exc:
+            raise ConfigError(f"expected JSON in {path}, got: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"expected a JSON object in {path}, got {type(data).__name__}")
+        return data
+
+    return calibration_from(read(report_path), read(load_path) if load_path else None)
+
+
+class Twin(Simulator):
+    """The simulator with the readings of a `Calibration`."""
+
+    def __init__(
+        self,
+        calibration: Calibration,
+        config: SimulatorConfig | None = None,
+        clock: Clock | None = None,
+        fetcher: ImageFetcher | None = None,
+    ) -> None:
+        config = config or SimulatorConfig()
+        if calibration.formats is not None:
+            formats = tuple(sorted(calibration.formats))
+            config = replace(config, limits=replace(config.limits, formats=formats))
+        if calibration.processing_time is not None:
+            config = replace(
+                config,
+                processing_time=calibration.processing_time,
+                processing_spread=calibration.processing_spread or 0.0,
+            )
+        super().__init__(config, clock, fetcher)
+        self.calibration = calibration
+
+    def answer(self, request: SimRequest, response: SimResponse) -> SimResponse:
+        c = self.calibration
+        headers = dict(response.headers)
+        if response.status == 202 and c.location is not None and "location" in headers:
+            job_id = json.loads(response.body).get("job_id", "")
+            location = c.location.replace("{job_id}", str(job_id))
+            if re.match(r"^https?://", location):  # the observed host is the target's, not ours
+                path = re.sub(r"^https?://[^/]+", "", location)
+                location = request.base_url.rstrip("/") + path
+            headers["location"] = location
+        if response.status == 429 and c.retry_after is not None and "retry-after" in headers:
+            seconds = int(headers["retry-after"])
+            if c.retry_after == "none":
+                del headers["retry-after"]
+            elif c.retry_after == "http-date":
+                headers["retry-after"] = email.utils.formatdate(
+                    math.ceil(time.time() + seconds), usegmt=True
+                )
+        return SimResponse(response.status, headers, response.body)
+
+    def inspect(self, data: bytes, field: str) -> ImageInfo | ImageProblem:
+        checked = super().inspect(data, field)
+        if not isinstance(checked, ImageProblem):
+            return checked
+        c = self.calibration
+        if checked.error_code == "unknown_foreground" and c.process_flat_images:
+            return _info(data)
+        if (
+            c.too_small_code
+            and checked.error_code == "invalid_parameter"
+            and _TOO_SMALL in (checked.message)
+        ):
+            return ImageProblem(c.too_small_code, checked.message)
+        return checked
+
+    async def _job(self, request: SimRequest, job_id: str) -> SimResponse:
+        known = self._jobs.get(job_id)
+        answer = await super()._job(request, job_id)
+        if answer.status != 404 or b"job_not_found" not in answer.body:
+            return answer
+        calibrated = (
+            self.calibration.unknown_job if known is None else (self.calibration.other_account_job)
+        )
+        if calibrated is None or calibrated[0] < 400:
+            return answer
+        status, code = calibrated
+        return error_answer(
+            status, code or "invalid_parameter", "expected the id of one of your jobs, got another"
+        )
+
+
+def _info(data: bytes) -> ImageInfo:
+    """What a processed single-colour image is, read from its header."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return ImageInfo(image.format or "PNG", image.size[0], image.size[1])

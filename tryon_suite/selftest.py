@@ -301,6 +301,7 @@ def write_matrix(rows: list[KillResult], folder: Path) -> list[Path]:
 _TOOLS: dict[str, tuple[str, str]] = {
     "policies": ("tryon_suite.policies", "the retry-policy lab: one arrival trace, every policy"),
     "limiter": ("tryon_suite.limiter", "measure a target's rate limit, burst and Retry-After"),
+    "diff": ("tryon_suite.drift", "what changed between two compliance.json runs"),
 }
 
 

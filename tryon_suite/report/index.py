@@ -23,6 +23,7 @@ _RUNS = (
     ("load.json", "Load run (Locust)"),
     ("policies.json", "Retry-policy lab"),
     ("limiter.json", "Rate limiter measured"),
+    ("diff.json", "What changed (diff)"),
 )
 
 

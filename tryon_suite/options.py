@@ -7,6 +7,7 @@ Keys are parsed straight into a `Secret`: not even pytest's option namespace hol
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,15 @@ from tryon_suite.results import CheckOutcome
 from tryon_suite.secret import Secret
 from tryon_suite.targets import TargetOptions
 
-__all__ = ["MUTANT_OUTCOMES", "OPTIONS", "add_options", "mutant_of", "option", "target_options"]
+__all__ = [
+    "MUTANT_OUTCOMES",
+    "OPTIONS",
+    "add_options",
+    "mutant_of",
+    "option",
+    "record_folder",
+    "target_options",
+]
 
 #: the run's options, resolved once at configure time
 OPTIONS = pytest.StashKey[TargetOptions]()
@@ -128,6 +137,13 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         {"metavar": "DIR"},
     ),
     (
+        "--tryon-record",
+        "TRYON_RECORD",
+        "write every exchange of the run to a cassette in DIR (cassette.jsonl and images/, "
+        "keys and URL signatures scrubbed)",
+        {"metavar": "DIR"},
+    ),
+    (
         "--tryon-mutant",
         "TRYON_MUTANT",
         "run in process against this mutant of the simulator (tryon-suite selftest uses it)",
@@ -178,6 +194,23 @@ def option(config: pytest.Config, flag: str, env: str) -> str | None:
     if value is None or value == "":
         value = os.environ.get(env) or None
     return value  # type: ignore[no-any-return]
+
+
+def record_folder(config: pytest.Config) -> Path | None:
+    """Where `--tryon-record` writes the cassette (None: not recording); a usage error with
+    options it cannot go with."""
+    text = option(config, "--tryon-record", "TRYON_RECORD")
+    if text is None:
+        return None
+    if _flag(config, "--tryon-plan", "TRYON_PLAN"):
+        raise pytest.UsageError(
+            "expected --tryon-record without --tryon-plan (a plan sends nothing)"
+        )
+    if getattr(config.option, "numprocesses", None):
+        raise pytest.UsageError(
+            "expected --tryon-record without -n: one process writes the cassette"
+        )
+    return Path(text)
 
 
 def _key(config: pytest.Config, flag: str, env: str) -> Secret | None:

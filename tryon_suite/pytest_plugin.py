@@ -7,6 +7,7 @@ Loaded by the root conftest.py (`pytest_plugins`).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
@@ -17,10 +18,12 @@ import httpx
 import pytest
 from hypothesis import settings
 
+from tryon_suite.cassette import Recorder
+from tryon_suite.cassette.record import stamp
 from tryon_suite.clauses import catalogue
-from tryon_suite.client import BudgetExhausted, Exchange, TryOnClient
+from tryon_suite.client import BudgetExhausted, Exchange, TryOnClient, tls_context
 from tryon_suite.cost import Cost, credits_spent, paid_exchange, plan_lines
-from tryon_suite.errors import PreflightError, SchemaError
+from tryon_suite.errors import ConfigError, PreflightError, SchemaError
 from tryon_suite.evidence import NOT_CHECKED, Collector, collecting, not_checked, observed
 from tryon_suite.options import (
     MUTANT_OUTCOMES,
@@ -28,13 +31,14 @@ from tryon_suite.options import (
     add_options,
     mutant_of,
     option,
+    record_folder,
     target_options,
 )
 from tryon_suite.outcomes import outcome_of
 from tryon_suite.purchases import Ledger, Sale
 from tryon_suite.report.console import failing_clause_lines
 from tryon_suite.results import CheckOutcome, RunResults
-from tryon_suite.targets import Target, open_target
+from tryon_suite.targets import Target, TargetOptions, open_target
 
 __all__ = ["not_checked"]
 
@@ -70,9 +74,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.xmlpath = str(report_dir / "junit.xml")
     config.stash[_TESTS] = []
     config.stash[_OBSERVED] = {}
+    folder = record_folder(config)
+    if folder is not None and not hasattr(config, "workerinput"):
+        try:
+            config.stash[_RECORDER] = Recorder(folder)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"--tryon-record: {exc}") from None
 
 
 _REPORT_DIR = pytest.StashKey[Path]()
+#: the cassette `--tryon-record` writes
+_RECORDER = pytest.StashKey[Recorder]()
 _TESTS = pytest.StashKey[list[CheckOutcome]]()
 _OBSERVED = pytest.StashKey[dict[str, list[str]]]()
 _TARGET = pytest.StashKey[Target]()
@@ -176,19 +188,69 @@ def target(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Itera
     mutant to open instead (`tryon_suite.selfcheck`)."""
     options = pytestconfig.stash[OPTIONS]
     mutant = getattr(request, "param", options.mutant)
-    with open_target(replace(options, mutant=mutant)) as opened:
+    with open_target(replace(options, mutant=mutant)) as opened, contextlib.ExitStack() as stack:
+        recorder = pytestconfig.stash.get(_RECORDER, None)
         if mutant == options.mutant:
             pytestconfig.stash[_TARGET] = opened
+            if recorder is not None:
+                _record(recorder, opened, options, stack)
         names = {n for item in request.session.items for n in _purchases(item)}
         # Live, the purchases are bought at once, concurrently, while the free checks run; in
         # process (a virtual clock only this thread moves) each is bought at first use.
         concurrent = opened.live and not (options.plan or options.serial)
-        opened.ledger = Ledger(opened, names, concurrent=concurrent)
-        opened.ledger.start()
+        with _attributed(pytestconfig, purchase="balance"):
+            opened.ledger = Ledger(opened, names, concurrent=concurrent)
+            opened.ledger.start()
         try:
             yield opened
         finally:
-            opened.ledger.close()
+            with _attributed(pytestconfig, purchase="balance"):
+                opened.ledger.close()
+
+
+def _record(
+    recorder: Recorder, opened: Target, options: TargetOptions, stack: contextlib.ExitStack
+) -> None:
+    """Every exchange with `opened` from now on goes through the recorder's transport."""
+    keys = {
+        "run key": opened.key,
+        "other key": opened.other_key,
+        "no-credits key": opened.no_credits_key,
+    }
+    recorder.start(
+        stamp(
+            target=opened.base_url,
+            live=opened.live,
+            limits=opened.limits.name,
+            options={
+                "rate": opened.pacer.rate,
+                "allow_burst": opened.allow_burst,
+                "budget": opened.budget.limit,
+                "credit_budget": opened.wallet.limit,
+                "serial": options.serial,
+                "mutant": options.mutant,
+                "keys": [role for role, key in keys.items() if key],
+            },
+        ),
+        keys,
+    )
+    stack.callback(recorder.close)
+    inner = opened.transport
+    if inner is None:
+        inner = httpx.HTTPTransport(verify=tls_context())
+        stack.callback(inner.close)
+    opened.transport = recorder.wrap(inner)
+
+
+@contextlib.contextmanager
+def _attributed(config: pytest.Config, **fields: str | None) -> Iterator[None]:
+    """Exchanges this thread sends meanwhile carry `fields` in the cassette, if recording."""
+    recorder = config.stash.get(_RECORDER, None)
+    if recorder is None:
+        yield
+        return
+    with recorder.attribute(**fields):
+        yield
 
 
 def _after_purchases(item: pytest.Item) -> bool:
@@ -213,7 +275,8 @@ def bought(target: Target, request: pytest.FixtureRequest) -> Callable[[str], Sa
                 f"{list(declared)} (the run buys only what checks declare)"
             )
         assert target.ledger is not None
-        bought_sale = target.ledger.sale(name)
+        with _attributed(request.config, purchase=name):
+            bought_sale = target.ledger.sale(name)
         request.node.stash[_BOUGHT] = [*request.node.stash.get(_BOUGHT, []), bought_sale.client]
         if bought_sale.error is not None:
             raise bought_sale.error
@@ -264,6 +327,15 @@ def observe(pytestconfig: pytest.Config) -> Callable[..., None]:
 
 
 # -- bookkeeping -----------------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """A cassette names the test that sent each exchange (setup and teardown included)."""
+    with _attributed(item.config, test=item.nodeid):
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -66,8 +66,8 @@ def test_the_cassette_starts_with_a_stamped_header(recorded: tuple[Path, Path]) 
     assert options["keys"] == ["run key", "other key", "no-credits key"], (
         f"expected the roles of the keys given, got {options['keys']}"
     )
-    assert {"rate", "allow_burst"} <= set(options), (
-        f"expected rate and allow_burst among the options, got {sorted(options)}"
+    assert {"rate", "allow_burst", "hypothesis_profile", "derandomize"} <= set(options), (
+        f"expected rate, allow_burst and the Hypothesis profile, got {sorted(options)}"
     )
 
 
@@ -212,6 +212,11 @@ def test_a_run_over_http_with_canary_keys_writes_no_key_into_its_cassette(
     assert len(lines) > 20, f"expected a recorded live run, got {len(lines)} lines:\n{done.stdout}"
     assert {"other key", "no-credits key", "no key"} <= {e.get("key_role") for e in lines[1:]}, (
         f"expected every role in the cassette, got { ({e.get('key_role') for e in lines[1:]}) }"
+    )
+    report = json.loads((tmp_path / "r" / "compliance.json").read_text(encoding="utf-8"))
+    assert len(lines) - 1 == report["requests"], (
+        f"expected {report['requests']} exchanges (the live report's requests, purchase "
+        f"threads included), got {len(lines) - 1}"
     )
     found = leaks(done, tmp_path / "c", keys=CANARIES)
     assert not found, f"expected no canary key in the cassette, found {found}"

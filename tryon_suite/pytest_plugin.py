@@ -230,6 +230,9 @@ def _record(
                 "serial": options.serial,
                 "mutant": options.mutant,
                 "keys": [role for role, key in keys.items() if key],
+                # a replay meets the same bodies only if Hypothesis drew them derandomized
+                "hypothesis_profile": settings.get_current_profile_name(),
+                "derandomize": settings().derandomize,
             },
         ),
         keys,

@@ -21,7 +21,8 @@ The header::
      "schemas_sha256": "...",                      # over schemas/: each file's path and bytes
      "options": {"rate": 4.0, "allow_burst": false, "budget": null, "credit_budget": null,
                  "serial": false, "mutant": null,
-                 "keys": ["run key", "other key"]}}  # roles given, never the keys
+                 "keys": ["run key", "other key"],  # roles given, never the keys
+                 "hypothesis_profile": "ci", "derandomize": true}}
 
 An exchange (`seq` is taken when the answer is complete, from any thread)::
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -144,6 +144,19 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         {"metavar": "DIR"},
     ),
     (
+        "--tryon-replay",
+        "TRYON_REPLAY",
+        "run the checks against the cassette in DIR (a --tryon-record run): no network, no "
+        "credits, the recorded run's options",
+        {"metavar": "DIR"},
+    ),
+    (
+        "--tryon-replay-max-age",
+        "TRYON_REPLAY_MAX_AGE",
+        "the oldest cassette --tryon-replay takes, in days (default 30)",
+        {"metavar": "DAYS"},
+    ),
+    (
         "--tryon-mutant",
         "TRYON_MUTANT",
         "run in process against this mutant of the simulator (tryon-suite selftest uses it)",
@@ -272,6 +285,8 @@ def target_options(config: pytest.Config) -> TargetOptions:
         except ConfigError as exc:
             raise pytest.UsageError(f"--tryon-mutant: {exc}") from None
     burst = _flag(config, "--tryon-allow-burst", "TRYON_ALLOW_BURST")
+    if (folder := get["--tryon-replay"]) is not None:
+        return _replay_options(folder, get["--tryon-replay-max-age"], base_url, mutant, plan)
     return TargetOptions(
         base_url=base_url,
         api_key=api_key,
@@ -286,6 +301,65 @@ def target_options(config: pytest.Config) -> TargetOptions:
         limits=limits,
         rate=rate,
         mutant=mutant,
+    )
+
+
+#: the keys a replay presents: stand-ins whose role the cassette answers by, never real keys
+REPLAY_KEYS: Final = {
+    "run key": "replay-run-key",
+    "other key": "replay-other-key",
+    "no-credits key": "replay-no-credits-key",
+}
+
+
+def _replay_options(
+    folder: str, max_age: str | None, base_url: str | None, mutant: str | None, plan: bool
+) -> TargetOptions:
+    """The recorded run's options, read from its cassette's header (refused when too old,
+    recorded against other schemas, or drawn by Hypothesis at random)."""
+    import datetime
+
+    from tryon_suite.cassette.replay import Cassette
+
+    if base_url or mutant or plan:
+        raise pytest.UsageError(
+            "expected --tryon-replay alone: not with --tryon-base-url, --tryon-mutant or "
+            "--tryon-plan (the cassette is the target)"
+        )
+    days = 30
+    if max_age is not None:
+        if not max_age.isdigit():
+            raise pytest.UsageError(
+                f"expected --tryon-replay-max-age to be a whole number of days, got {max_age!r}"
+            )
+        days = int(max_age)
+    try:
+        cassette = Cassette.load(Path(folder), max_age=datetime.timedelta(days=days))
+    except ConfigError as exc:
+        raise pytest.UsageError(f"--tryon-replay: {exc}") from None
+    recorded = cassette.header.get("options", {})
+    if not recorded.get("derandomize", False):
+        raise pytest.UsageError(
+            "--tryon-replay: expected a cassette recorded with a derandomized Hypothesis "
+            f"profile (live or ci), got {recorded.get('hypothesis_profile')!r}: its generated "
+            "bodies cannot be drawn again; record with --hypothesis-profile=ci"
+        )
+    roles = set(recorded.get("keys", []))
+
+    def key(role: str) -> Secret | None:
+        return Secret(REPLAY_KEYS[role]) if role in roles else None
+
+    return TargetOptions(
+        api_key=key("run key"),
+        no_credits_key=key("no-credits key"),
+        other_key=key("other key"),
+        allow_burst=bool(recorded.get("allow_burst")),
+        budget=recorded.get("budget"),
+        credit_budget=recorded.get("credit_budget"),
+        serial=bool(recorded.get("serial")),
+        limits=limit_profile(cassette.header.get("limits")),
+        rate=recorded.get("rate") or None,
+        replay=cassette,
     )
 
 

@@ -64,6 +64,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[OPTIONS] = options
     if options.live:
         settings.load_profile("live")
+    if options.replay is not None:
+        # the bodies Hypothesis draws must be the recorded ones: the recorded profile
+        settings.load_profile(str(options.replay.header["options"]["hypothesis_profile"]))
     report_dir = Path(option(config, "--tryon-report-dir", "TRYON_REPORT_DIR") or "reports")
     config.stash[_REPORT_DIR] = report_dir
     if (
@@ -233,6 +236,8 @@ def _record(
                 # a replay meets the same bodies only if Hypothesis drew them derandomized
                 "hypothesis_profile": settings.get_current_profile_name(),
                 "derandomize": settings().derandomize,
+                # where the run's image URLs pointed: a replay's bodies must name the same
+                "image_base_url": opened.image_url("").rstrip("/"),
             },
         ),
         keys,

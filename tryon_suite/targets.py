@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from tryon_suite.cassette.replay import Cassette
 from tryon_suite.client import Budget, Credits, TryOnClient
 from tryon_suite.clock import VirtualClock
 from tryon_suite.contract import LimitProfile, limit_profile
@@ -57,11 +58,15 @@ class TargetOptions:
     rate: float | None = None
     #: run in process against this mutant of the simulator (tryon_suite.mutants)
     mutant: str | None = None
+    #: answer every request from this recorded run (`--tryon-replay`): no network
+    replay: Cassette | None = None
 
     @property
     def live(self) -> bool:
         """Whether the run goes to a live endpoint (else the in-process simulator): the one
-        answer to "is this run live?"."""
+        answer to "is this run live?". A replay is as live as the run it replays."""
+        if self.replay is not None:
+            return bool(self.replay.header.get("live"))
         return self.base_url is not None
 
 
@@ -149,7 +154,9 @@ def open_target(options: TargetOptions) -> Iterator[Target]:
     """Open the target the options name; close what was started when done."""
     limits = options.limits
     images = FixtureImages(limits)
-    if not options.live or options.plan:
+    if options.replay is not None:
+        yield from _replayed(options, options.replay, limits, images)
+    elif not options.live or options.plan:
         yield from _in_process(options, limits, images)
     else:
         yield from _live(options, limits, images)
@@ -243,6 +250,47 @@ def _serve_fixture(
     except KeyError:
         return httpx.Response(404, text="no such fixture")
     return httpx.Response(200, content=data, headers={"content-type": images.mime_type(name)})
+
+
+def _replayed(
+    options: TargetOptions, cassette: Cassette, limits: LimitProfile, images: FixtureImages
+) -> Iterator[Target]:
+    """The recorded run's target, answered from its cassette on a virtual clock: the same
+    base URL, keys by role, image URLs and pacing as recorded, and nothing waits."""
+    from tryon_suite.cassette.replay import ReplayTransport
+
+    header = cassette.header
+    live = bool(header.get("live"))
+    clock = VirtualClock()
+    base_url = cassette.base_url.rstrip("/")
+    recorded = header.get("options", {})
+    image_base = str(recorded.get("image_base_url") or IMAGE_HOST).rstrip("/")
+    keys = {"run key": options.api_key, "other key": options.other_key}
+    keys["no-credits key"] = options.no_credits_key
+    if options.api_key is None:
+        raise ConfigError("expected a cassette recorded with a run key, got none")
+    rate = options.rate or (LIVE_RATE if live else 0.0)
+    yield Target(
+        name=f"replay of {base_url} ({header.get('recorded_at')})",
+        base_url=base_url,
+        key=options.api_key,
+        other_key=options.other_key,
+        no_credits_key=options.no_credits_key,
+        allow_burst=options.allow_burst,
+        limits=limits,
+        images=images,
+        image_url=lambda name: f"{image_base}/{name}",
+        live=live,
+        budget=Budget(options.budget),
+        wallet=Credits(options.credit_budget),
+        pacer=Pacer(rate, now=clock.now, sleep=clock.advance),
+        now=clock.now,
+        sleep=clock.advance,
+        advance=clock.advance,
+        poll=LIVE_POLL if live else PollPolicy(interval=0.5),
+        publish=lambda name, data: f"{image_base}/{name}",
+        transport=ReplayTransport(cassette, base_url, keys),
+    )
 
 
 def _cannot_advance(seconds: float) -> None:

@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import QUIET
+from tests.readings import OtherReadings
 from tryon_suite.clock import RealClock
 from tryon_suite.selftest import contract_process
 from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.server import serving
 
-pytestmark = pytest.mark.slow(25)
+pytestmark = pytest.mark.slow(40)
 
 
 def _verdict(report_dir: Path) -> dict[str, Any]:
@@ -57,16 +58,33 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         args += ["--tryon-other-key", OTHER_KEY, "--tryon-no-credits-key", NO_CREDITS_KEY]
         done = contract_process([*args, "--tryon-record", str(tmp / "http")], tmp / "r2")
     assert done.returncode == 0, f"expected the recorded live run to pass:\n{done.stdout[-2000:]}"
-    return {"in-process": tmp / "in-process", "http": tmp / "http", "root": tmp}
+    # a server that reads every open point otherwise (tests/readings.py), with its own limit
+    with serving(simulator=OtherReadings()) as (url, _):
+        args = ["--tryon-base-url", url, "--tryon-api-key", DEMO_KEY, "--tryon-rate", "8"]
+        args += ["--tryon-other-key", OTHER_KEY, "--tryon-allow-burst"]
+        contract_process([*args, "--tryon-record", str(tmp / "readings")], tmp / "r3")
+    return {
+        "in-process": tmp / "in-process",
+        "http": tmp / "http",
+        "readings": tmp / "readings",
+        "root": tmp,
+    }
 
 
-@pytest.mark.parametrize(("name", "report"), [("in-process", "r1"), ("http", "r2")])
+@pytest.mark.parametrize(
+    ("name", "report"), [("in-process", "r1"), ("http", "r2"), ("readings", "r3")]
+)
 def test_a_replay_gives_the_recorded_verdict_clause_by_clause(
     recorded: dict[str, Path], name: str, report: str
 ) -> None:
     folder = recorded["root"] / f"replayed-{name}"
     done = contract_process(["--tryon-replay", str(recorded[name])], folder)
-    assert done.returncode == 0, f"expected the replay to pass:\n{done.stdout[-2000:]}"
+    assert (folder / "compliance.json").exists(), f"expected a report:\n{done.stdout[-2000:]}"
+    verdict = json.loads((recorded["root"] / report / "compliance.json").read_text())["verdict"]
+    wanted = 0 if verdict == "pass" else 1
+    assert done.returncode == wanted, (
+        f"expected exit {wanted} as the recorded run's verdict {verdict!r}, got {done.returncode}"
+    )
     differences = _differences(_verdict(recorded["root"] / report), _verdict(folder))
     assert not differences, f"expected the recorded verdict again, got {differences[:10]}"
     target = json.loads((folder / "compliance.json").read_text())["target"]

@@ -44,6 +44,9 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
                 "tryon.limits.formats": ["JPG: accepted", "PNG: accepted", "WEBP: 400 x"],
                 "tryon.open.image_formats": ["GIF: 200, BMP: 400 unsupported_image_format"],
                 "tryon.open.flat_image": ["plain.png: processed (200)"],
+                "tryon.open.file_size_unit": ["25,607,200 bytes: 400 file_size_too_large"],
+                "tryon.open.resolution_per_side": ["192x512 px: 200"],
+                "tryon.open.image_url_unreachable": ["a URL answering 404: 400 malformed_image"],
             }
         ),
         {"summary": {"modes": {"sync": {"ttr_s": {"p50": 4.0, "p95": 6.0}}}}},
@@ -58,6 +61,9 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
         calibration.process_flat_images,
         calibration.processing_time,
         calibration.processing_spread,
+        calibration.decimal_megabytes,
+        calibration.pixel_count_minimum,
+        calibration.unreachable_url_code,
     )
     expected = (
         "try-on/job/{job_id}",
@@ -69,6 +75,9 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
         True,
         4.0,
         0.5,
+        True,
+        True,
+        "malformed_image",
     )
     assert got == expected, f"expected {expected}, got {got}"
     assert not calibration.uncalibrated, f"expected every point read: {calibration.uncalibrated}"

@@ -8,7 +8,8 @@ named as such (`Calibration.uncalibrated`), never guessed.
 
 Calibrated: the Location form, the Retry-After form, the answers to an unknown job id and to
 another account's job, the code for a too-small image, which image formats are accepted, whether
-a single-colour image is processed, and (from a load run's JSON) the processing time.
+a single-colour image is processed, the unit of "25 MB", whether the minimum resolution is per
+side, the code for an image URL answering 404, and (from a load run's JSON) the processing time.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tryon_suite.errors import ConfigError
 from tryon_suite.images import ImageInfo, ImageProblem
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
-from tryon_suite.simulator.fetch import ImageFetcher
+from tryon_suite.simulator.fetch import FetchProblem, ImageFetcher
 from tryon_suite.simulator.messages import error_answer
 
 __all__ = ["CALIBRATED", "Calibration", "Twin", "calibration_from", "load_calibration"]
@@ -42,6 +43,9 @@ CALIBRATED: Final = {
     "tryon.limits.formats": "whether JPEG, PNG and WEBP are accepted",
     "tryon.open.image_formats": "whether GIF, BMP, TIFF and ICO are accepted",
     "tryon.open.flat_image": "whether a single-colour image is processed",
+    "tryon.open.file_size_unit": "25 MB read as 25,000,000 bytes or as 25 MiB",
+    "tryon.open.resolution_per_side": "the minimum per side, or as a pixel count",
+    "tryon.open.image_url_unreachable": "the error code for an image URL answering 404",
 }
 #: how the report names a format, as the simulator's limits do
 _FORMAT_NAMES: Final = {"JPG": "JPEG", "JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "GIF": "GIF"}
@@ -63,6 +67,11 @@ class Calibration:
     #: formats accepted, by the simulator's names; None: the limit profile's
     formats: frozenset[str] | None = None
     process_flat_images: bool | None = None
+    #: refuse an image between 25,000,000 bytes and 25 MiB (25 MB read as decimal)
+    decimal_megabytes: bool | None = None
+    #: the minimum resolution bounds the pixel count, not each side
+    pixel_count_minimum: bool | None = None
+    unreachable_url_code: str | None = None
     processing_time: float | None = None
     processing_spread: float | None = None
     #: clause id -> the reading taken from the report, as observed
@@ -143,6 +152,20 @@ def calibration_from(report: dict[str, Any], load: dict[str, Any] | None = None)
         values["formats"] = frozenset(f for f, ok in formats.items() if ok)
     if flat := observed.get("tryon.open.flat_image"):
         values["process_flat_images"] = any("processed" in t for t in flat)
+    for clause_id, name in (
+        ("tryon.open.file_size_unit", "decimal_megabytes"),
+        ("tryon.open.resolution_per_side", "pixel_count_minimum"),
+    ):
+        if seen_here := observed.get(clause_id):
+            accepted = _accepted(seen_here[0].rsplit(": ", 1)[-1])
+            if accepted is not None:
+                # a size past 25e6 refused: decimal; an image under the per-side minimum
+                # accepted: the minimum is a pixel count
+                values[name] = not accepted if name == "decimal_megabytes" else accepted
+    if unreachable := observed.get("tryon.open.image_url_unreachable"):
+        found = _answer(unreachable[0].rsplit(": ", 1)[-1])
+        if found is not None and found[1]:
+            values["unreachable_url_code"] = found[1]
     if load is not None:
         ttr = load.get("summary", {}).get("modes", {}).get("sync", {}).get("ttr_s", {})
         if ttr.get("p50"):
@@ -187,6 +210,11 @@ class Twin(Simulator):
         if calibration.formats is not None:
             formats = tuple(sorted(calibration.formats))
             config = replace(config, limits=replace(config.limits, formats=formats))
+        if calibration.decimal_megabytes:
+            limits = config.limits
+            config = replace(
+                config, limits=replace(limits, max_file_bytes_high=limits.max_file_bytes_low)
+            )
         if calibration.processing_time is not None:
             config = replace(
                 config,
@@ -195,6 +223,8 @@ class Twin(Simulator):
             )
         super().__init__(config, clock, fetcher)
         self.calibration = calibration
+        if calibration.unreachable_url_code:
+            self.fetcher = _Recoded(self.fetcher, calibration.unreachable_url_code)
 
     def answer(self, request: SimRequest, response: SimResponse) -> SimResponse:
         c = self.calibration
@@ -223,11 +253,12 @@ class Twin(Simulator):
         c = self.calibration
         if checked.error_code == "unknown_foreground" and c.process_flat_images:
             return _info(data)
-        if (
-            c.too_small_code
-            and checked.error_code == "invalid_parameter"
-            and _TOO_SMALL in (checked.message)
-        ):
+        too_small = checked.error_code == "invalid_parameter" and _TOO_SMALL in checked.message
+        if too_small and c.pixel_count_minimum:
+            info = _info(data)
+            if info.width * info.height >= self.config.limits.min_dimension**2:
+                return info
+        if too_small and c.too_small_code:
             return ImageProblem(c.too_small_code, checked.message)
         return checked
 
@@ -245,6 +276,22 @@ class Twin(Simulator):
         return error_answer(
             status, code or "invalid_parameter", "expected the id of one of your jobs, got another"
         )
+
+
+class _Recoded:
+    """A fetcher whose "the URL did not answer 200" carries another error code."""
+
+    def __init__(self, inner: ImageFetcher, code: str) -> None:
+        self._inner, self._code = inner, code
+
+    async def fetch(self, url: str, max_bytes: int) -> bytes | FetchProblem:
+        fetched = await self._inner.fetch(url, max_bytes)
+        if isinstance(fetched, FetchProblem) and "answer 200" in fetched.message:
+            return FetchProblem(self._code, fetched.message)
+        return fetched
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _info(data: bytes) -> ImageInfo:

@@ -47,6 +47,10 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
                 "tryon.open.file_size_unit": ["25,607,200 bytes: 400 file_size_too_large"],
                 "tryon.open.resolution_per_side": ["192x512 px: 200"],
                 "tryon.open.image_url_unreachable": ["a URL answering 404: 400 malformed_image"],
+                "tryon.open.extra_response_fields": ["job status body: ['request_id']"],
+                "tryon.open.credit_endpoint_shape": [
+                    "an object with keys ['remaining', 'request_id', 'total']"
+                ],
             }
         ),
         {"summary": {"modes": {"sync": {"ttr_s": {"p50": 4.0, "p95": 6.0}}}}},
@@ -64,6 +68,8 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
         calibration.decimal_megabytes,
         calibration.pixel_count_minimum,
         calibration.unreachable_url_code,
+        calibration.extra_fields,
+        calibration.balance_keys,
     )
     expected = (
         "try-on/job/{job_id}",
@@ -78,6 +84,8 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
         True,
         True,
         "malformed_image",
+        ("request_id",),
+        ("remaining", "total"),
     )
     assert got == expected, f"expected {expected}, got {got}"
     assert not calibration.uncalibrated, f"expected every point read: {calibration.uncalibrated}"

@@ -46,7 +46,11 @@ CALIBRATED: Final = {
     "tryon.open.file_size_unit": "25 MB read as 25,000,000 bytes or as 25 MiB",
     "tryon.open.resolution_per_side": "the minimum per side, or as a pixel count",
     "tryon.open.image_url_unreachable": "the error code for an image URL answering 404",
+    "tryon.open.extra_response_fields": "fields beyond the documented ones in JSON bodies",
+    "tryon.open.credit_endpoint_shape": "the balance's keys (credits, or remaining and total)",
 }
+#: the keys of a balance body the twin can give: the balance under its name, the opening one
+_BALANCE_KEYS: Final = frozenset({"credits", "remaining", "balance"})
 #: how the report names a format, as the simulator's limits do
 _FORMAT_NAMES: Final = {"JPG": "JPEG", "JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "GIF": "GIF"}
 _FORMAT_NAMES_MORE: Final = {"BMP": "BMP", "TIFF": "TIFF", "ICO": "ICO"}
@@ -72,6 +76,10 @@ class Calibration:
     #: the minimum resolution bounds the pixel count, not each side
     pixel_count_minimum: bool | None = None
     unreachable_url_code: str | None = None
+    #: fields added to every JSON object answered, with a fresh value each time
+    extra_fields: tuple[str, ...] = ()
+    #: the balance body's keys: one holding the balance, "total" the opening balance
+    balance_keys: tuple[str, ...] | None = None
     processing_time: float | None = None
     processing_spread: float | None = None
     #: clause id -> the reading taken from the report, as observed
@@ -162,6 +170,25 @@ def calibration_from(report: dict[str, Any], load: dict[str, Any] | None = None)
                 # a size past 25e6 refused: decimal; an image under the per-side minimum
                 # accepted: the minimum is a pixel count
                 values[name] = not accepted if name == "decimal_megabytes" else accepted
+    extra: set[str] = set()
+    for text in observed.get("tryon.open.extra_response_fields", []):
+        for listed in re.findall(r"\[([^\]]*)\]", text):
+            extra |= {name.strip(" '\"") for name in listed.split(",") if name.strip(" '\"")}
+    if extra:
+        values["extra_fields"] = tuple(sorted(extra))
+    shape = " ".join(observed.get("tryon.open.credit_endpoint_shape", []))
+    if listed_keys := re.findall(r"\[([^\]]*)\]", shape):
+        keys = {k.strip(" '\"") for k in listed_keys[0].split(",") if k.strip(" '\"")} - extra
+        if (
+            keys != {"credits"}
+            and len(keys & _BALANCE_KEYS) == 1
+            and keys <= {*_BALANCE_KEYS, "total"}
+        ):
+            values["balance_keys"] = tuple(sorted(keys))
+        elif keys != {"credits"}:
+            uncalibrated["tryon.open.credit_endpoint_shape"] = (
+                f"keys {sorted(keys)}: the twin knows no meaning for them, served as credits"
+            )
     if unreachable := observed.get("tryon.open.image_url_unreachable"):
         found = _answer(unreachable[0].rsplit(": ", 1)[-1])
         if found is not None and found[1]:
@@ -223,12 +250,18 @@ class Twin(Simulator):
             )
         super().__init__(config, clock, fetcher)
         self.calibration = calibration
+        self._extra_count = 0
         if calibration.unreachable_url_code:
             self.fetcher = _Recoded(self.fetcher, calibration.unreachable_url_code)
 
     def answer(self, request: SimRequest, response: SimResponse) -> SimResponse:
         c = self.calibration
         headers = dict(response.headers)
+        body = response.body
+        if headers.get("content-type", "").startswith("application/json") and (
+            c.extra_fields or c.balance_keys
+        ):
+            body = self._reshaped(request, body)
         if response.status == 202 and c.location is not None and "location" in headers:
             job_id = json.loads(response.body).get("job_id", "")
             location = c.location.replace("{job_id}", str(job_id))
@@ -244,7 +277,24 @@ class Twin(Simulator):
                 headers["retry-after"] = email.utils.formatdate(
                     math.ceil(time.time() + seconds), usegmt=True
                 )
-        return SimResponse(response.status, headers, response.body)
+        return SimResponse(response.status, headers, body)
+
+    def _reshaped(self, request: SimRequest, body: bytes) -> bytes:
+        """The balance in the observed shape, and the observed extra fields, in a JSON body."""
+        c = self.calibration
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            return body
+        if c.balance_keys and request.path == "/v1/credits" and "credits" in data:
+            key = self.api_key(request) or ""
+            opening = next((a.credits for a in self.config.accounts if a.key == key), 0)
+            balance = data.pop("credits")
+            for name in c.balance_keys:
+                data[name] = opening if name == "total" else balance
+        for name in c.extra_fields:
+            self._extra_count += 1
+            data.setdefault(name, f"twin_{self._extra_count:08x}")
+        return json.dumps(data).encode()
 
     def inspect(self, data: bytes, field: str) -> ImageInfo | ImageProblem:
         checked = super().inspect(data, field)

@@ -116,3 +116,24 @@ def test_a_cassette_that_cannot_be_replayed_faithfully_says_why(
     said = done.stdout + done.stderr
     assert "expected a cassette at most 30 days old" in said, f"expected the age named: {said}"
     assert "Traceback" not in said, f"expected one line, not a traceback: {said[-800:]}"
+
+
+def test_a_request_the_cassette_does_not_hold_leaves_its_clauses_not_checked(
+    tmp_path: Path,
+) -> None:
+    """A replay of more than was recorded: what the cassette cannot answer is "not checked",
+    naming the request and the cassette, never passed and never failed."""
+    cassette = tmp_path / "auth-only"
+    done = contract_process(
+        ["--tryon-record", str(cassette)], tmp_path / "r1", "ci", ("contract/test_auth.py",)
+    )
+    assert done.returncode == 0, f"expected the recorded run to pass:\n{done.stdout[-1500:]}"
+    done = contract_process(
+        ["--tryon-replay", str(cassette)], tmp_path / "r2", paths=("contract/test_success.py",)
+    )
+    report = json.loads((tmp_path / "r2" / "compliance.json").read_text())
+    assert report["totals"]["fails"] == 0, f"expected nothing failed, got {report['totals']}"
+    reasons = [c["reason"] for c in report["clauses"] if c["status"] == "not checked"]
+    named = [r for r in reasons if "expected a recorded answer to POST /v1/try-on" in r]
+    assert named, f"expected clauses not checked for want of a recorded answer, got {reasons[:3]}"
+    assert str(cassette) in named[0], f"expected the cassette named, got {named[0]!r}"

@@ -34,8 +34,10 @@ DEFAULT_MAX_AGE: Final = datetime.timedelta(days=30)
 _TRANSFER_HEADERS: Final = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
-class NotInCassette(ConfigError):
-    """A replayed run sent a request the cassette holds no (more) answer for."""
+class NotInCassette(ConfigError, httpx.TransportError):
+    """A replayed run sent a request the cassette holds no (more) answer for. To the checks it
+    is a request that got no answer: what it would have examined is "not checked", with this
+    message as the reason, never passed and never failed."""
 
 
 @dataclass(frozen=True)

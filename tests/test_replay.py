@@ -87,8 +87,12 @@ def test_a_replay_gives_the_recorded_verdict_clause_by_clause(
     )
     differences = _differences(_verdict(recorded["root"] / report), _verdict(folder))
     assert not differences, f"expected the recorded verdict again, got {differences[:10]}"
-    target = json.loads((folder / "compliance.json").read_text())["target"]
-    assert target.startswith("replay of "), f"expected the report to say replay, got {target!r}"
+    replayed = json.loads((folder / "compliance.json").read_text())
+    assert replayed["target"].startswith("replay of "), f"expected a replay: {replayed['target']!r}"
+    spent = replayed["credits"]["text"]
+    assert spent.endswith("replayed from its cassette, this run spent none"), (
+        f"expected the credits line to say the replay spent none, got {spent!r}"
+    )
 
 
 def test_a_cassette_that_cannot_be_replayed_faithfully_says_why(

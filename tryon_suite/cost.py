@@ -52,6 +52,7 @@ def credits_spent(target: Target) -> CreditsSpent:
         budget=target.wallet.limit,
         before=before[figure] if figure else None,
         after=after[figure] if figure else None,
+        replayed=target.replayed,
     )
 
 

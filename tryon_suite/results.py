@@ -113,6 +113,8 @@ class CreditsSpent:
     budget: int | None = None
     before: float | None = None
     after: float | None = None
+    #: the figures are a recorded run's, replayed from its cassette: nothing was spent now
+    replayed: bool = False
 
     @property
     def from_balance(self) -> float | None:
@@ -123,12 +125,14 @@ class CreditsSpent:
     def text(self) -> str:
         """One line for the console and the report's header."""
         budget = f" of a budget of {self.budget}" if self.budget is not None else ""
+        replayed = "; replayed from its cassette, this run spent none" if self.replayed else ""
         if self.from_balance is not None:
             return (
                 f"{_number(self.from_balance)} credits spent (balance {_number(self.before)} "
                 f"before, {_number(self.after)} after; {self.counted} successes counted){budget}"
+                f"{replayed}"
             )
-        return f"{self.counted} credits spent, counted (the balance was not read){budget}"
+        return f"{self.counted} credits spent, counted (the balance was not read){budget}{replayed}"
 
 
 def _number(value: float | None) -> str:

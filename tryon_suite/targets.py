@@ -101,6 +101,8 @@ class Target:
     #: the paid exchanges the run's checks share (set by the plugin once it knows them)
     ledger: Ledger | None = None
     started: float = field(default_factory=time.time)
+    #: answered from a recorded run's cassette (`--tryon-replay`)
+    replayed: bool = False
 
     def client(self, retry: RetryPolicy | None = None, *, may_spend: bool = True) -> TryOnClient:
         """A client for this target, sharing the run's budget, credits and pacing; with
@@ -290,6 +292,7 @@ def _replayed(
         poll=LIVE_POLL if live else PollPolicy(interval=0.5),
         publish=lambda name, data: f"{image_base}/{name}",
         transport=ReplayTransport(cassette, base_url, keys),
+        replayed=True,
     )
 
 

@@ -51,6 +51,7 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
                 "tryon.open.credit_endpoint_shape": [
                     "an object with keys ['remaining', 'request_id', 'total']"
                 ],
+                "tryon.open.form_booleans": ["'True': 400, '1': 200"],
             }
         ),
         {"summary": {"modes": {"sync": {"ttr_s": {"p50": 4.0, "p95": 6.0}}}}},
@@ -70,6 +71,8 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
         calibration.unreachable_url_code,
         calibration.extra_fields,
         calibration.balance_keys,
+        calibration.form_flag_capitals,
+        calibration.form_flag_digits,
     )
     expected = (
         "try-on/job/{job_id}",
@@ -86,6 +89,8 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
         "malformed_image",
         ("request_id",),
         ("remaining", "total"),
+        False,
+        True,
     )
     assert got == expected, f"expected {expected}, got {got}"
     assert not calibration.uncalibrated, f"expected every point read: {calibration.uncalibrated}"

@@ -26,6 +26,7 @@ from typing import Any, Final
 from tryon_suite.clock import Clock
 from tryon_suite.errors import ConfigError
 from tryon_suite.images import ImageInfo, ImageProblem
+from tryon_suite.simulator import bodies, params
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.fetch import FetchProblem, ImageFetcher
@@ -48,6 +49,7 @@ CALIBRATED: Final = {
     "tryon.open.image_url_unreachable": "the error code for an image URL answering 404",
     "tryon.open.extra_response_fields": "fields beyond the documented ones in JSON bodies",
     "tryon.open.credit_endpoint_shape": "the balance's keys (credits, or remaining and total)",
+    "tryon.open.form_booleans": "which spellings of a form flag are taken (True, 1)",
 }
 #: the keys of a balance body the twin can give: the balance under its name, the opening one
 _BALANCE_KEYS: Final = frozenset({"credits", "remaining", "balance"})
@@ -80,6 +82,10 @@ class Calibration:
     extra_fields: tuple[str, ...] = ()
     #: the balance body's keys: one holding the balance, "total" the opening balance
     balance_keys: tuple[str, ...] | None = None
+    #: a form flag spelled with capitals ("True") is taken; None: the simulator's way (taken)
+    form_flag_capitals: bool | None = None
+    #: a form flag spelled 1 or 0 is taken; None: the simulator's way (refused)
+    form_flag_digits: bool | None = None
     processing_time: float | None = None
     processing_spread: float | None = None
     #: clause id -> the reading taken from the report, as observed
@@ -189,6 +195,10 @@ def calibration_from(report: dict[str, Any], load: dict[str, Any] | None = None)
             uncalibrated["tryon.open.credit_endpoint_shape"] = (
                 f"keys {sorted(keys)}: the twin knows no meaning for them, served as credits"
             )
+    for text in observed.get("tryon.open.form_booleans", []):
+        for spelling, status in re.findall(r"'(True|1)': (\d{3})", text):
+            name = "form_flag_capitals" if spelling == "True" else "form_flag_digits"
+            values[name] = status.startswith("2")
     if unreachable := observed.get("tryon.open.image_url_unreachable"):
         found = _answer(unreachable[0].rsplit(": ", 1)[-1])
         if found is not None and found[1]:
@@ -311,6 +321,33 @@ class Twin(Simulator):
         if too_small and c.too_small_code:
             return ImageProblem(c.too_small_code, checked.message)
         return checked
+
+    async def _read_params(self, request: SimRequest) -> params.TryOnParams | SimResponse:
+        """A multipart form's flags taken in the spellings calibrated; the rest as ever."""
+        c = self.calibration
+        kind, options = bodies.media_type(self.content_type(request))
+        if kind != "multipart/form-data" or (
+            c.form_flag_capitals is None and c.form_flag_digits is None
+        ):
+            return await super()._read_params(request)
+        form = await bodies.read_multipart(request.body, options.get("boundary"), self.stream_cap())
+        if isinstance(form, bodies.BodyProblem):
+            return error_answer(400, form.error_code, form.message)
+        fields = dict(form.fields)
+        for flag in params.FLAG_DEFAULTS:
+            text = fields.get(flag)
+            if text is None:
+                continue
+            if c.form_flag_digits and text.strip() in ("1", "0"):
+                fields[flag] = "true" if text.strip() == "1" else "false"
+            elif c.form_flag_capitals is False and text.strip() not in ("true", "false"):
+                return error_answer(
+                    400, "invalid_parameter", f"{flag}: expected true or false, got {text[:20]!r}"
+                )
+        parsed = params.from_form(replace(form, fields=fields))
+        if isinstance(parsed, params.ParamProblem):
+            return error_answer(400, parsed.error_code, parsed.message)
+        return parsed
 
     async def _job(self, request: SimRequest, job_id: str) -> SimResponse:
         known = self._jobs.get(job_id)

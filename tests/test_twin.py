@@ -52,6 +52,10 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
                     "an object with keys ['remaining', 'request_id', 'total']"
                 ],
                 "tryon.open.form_booleans": ["'True': 400, '1': 200"],
+                "tryon.open.unknown_request_fields": [
+                    "image files as JSON fields: 400 missing_parameter",
+                    "an extra JSON field: 200",
+                ],
             }
         ),
         {"summary": {"modes": {"sync": {"ttr_s": {"p50": 4.0, "p95": 6.0}}}}},
@@ -73,6 +77,7 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
         calibration.balance_keys,
         calibration.form_flag_capitals,
         calibration.form_flag_digits,
+        calibration.ignore_unknown_json_fields,
     )
     expected = (
         "try-on/job/{job_id}",
@@ -90,6 +95,7 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
         ("request_id",),
         ("remaining", "total"),
         False,
+        True,
         True,
     )
     assert got == expected, f"expected {expected}, got {got}"

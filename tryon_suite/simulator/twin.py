@@ -50,6 +50,7 @@ CALIBRATED: Final = {
     "tryon.open.extra_response_fields": "fields beyond the documented ones in JSON bodies",
     "tryon.open.credit_endpoint_shape": "the balance's keys (credits, or remaining and total)",
     "tryon.open.form_booleans": "which spellings of a form flag are taken (True, 1)",
+    "tryon.open.unknown_request_fields": "whether a JSON field beyond the documented is ignored",
 }
 #: the keys of a balance body the twin can give: the balance under its name, the opening one
 _BALANCE_KEYS: Final = frozenset({"credits", "remaining", "balance"})
@@ -86,6 +87,8 @@ class Calibration:
     form_flag_capitals: bool | None = None
     #: a form flag spelled 1 or 0 is taken; None: the simulator's way (refused)
     form_flag_digits: bool | None = None
+    #: a JSON body's fields beyond the documented ones are ignored (else refused)
+    ignore_unknown_json_fields: bool | None = None
     processing_time: float | None = None
     processing_spread: float | None = None
     #: clause id -> the reading taken from the report, as observed
@@ -199,6 +202,12 @@ def calibration_from(report: dict[str, Any], load: dict[str, Any] | None = None)
         for spelling, status in re.findall(r"'(True|1)': (\d{3})", text):
             name = "form_flag_capitals" if spelling == "True" else "form_flag_digits"
             values[name] = status.startswith("2")
+    for text in observed.get("tryon.open.unknown_request_fields", []):
+        for part in text.split("; "):
+            if part.startswith("an extra JSON field: "):
+                taken = _accepted(part.removeprefix("an extra JSON field: "))
+                if taken is not None:
+                    values["ignore_unknown_json_fields"] = taken
     if unreachable := observed.get("tryon.open.image_url_unreachable"):
         found = _answer(unreachable[0].rsplit(": ", 1)[-1])
         if found is not None and found[1]:
@@ -323,9 +332,20 @@ class Twin(Simulator):
         return checked
 
     async def _read_params(self, request: SimRequest) -> params.TryOnParams | SimResponse:
-        """A multipart form's flags taken in the spellings calibrated; the rest as ever."""
+        """A JSON body's unknown fields ignored, and a multipart form's flags taken in the
+        spellings, as calibrated; the rest as ever."""
         c = self.calibration
         kind, options = bodies.media_type(self.content_type(request))
+        if kind == "application/json" and c.ignore_unknown_json_fields:
+            body = await bodies.read_json(request.body)
+            if isinstance(body, bodies.BodyProblem):
+                return error_answer(400, body.error_code, body.message)
+            if isinstance(body, dict):
+                body = {k: v for k, v in body.items() if k in params.JSON_FIELDS}
+            read = params.from_json(body)
+            if isinstance(read, params.ParamProblem):
+                return error_answer(400, read.error_code, read.message)
+            return read
         if kind != "multipart/form-data" or (
             c.form_flag_capitals is None and c.form_flag_digits is None
         ):

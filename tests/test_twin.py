@@ -56,6 +56,9 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
                     "image files as JSON fields: 400 missing_parameter",
                     "an extra JSON field: 200",
                 ],
+                "tryon.open.check_order": [
+                    "bad garment_mode with a truncated image: malformed_image"
+                ],
             }
         ),
         {"summary": {"modes": {"sync": {"ttr_s": {"p50": 4.0, "p95": 6.0}}}}},
@@ -78,6 +81,7 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
         calibration.form_flag_capitals,
         calibration.form_flag_digits,
         calibration.ignore_unknown_json_fields,
+        calibration.images_first,
     )
     expected = (
         "try-on/job/{job_id}",
@@ -95,6 +99,7 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
         ("request_id",),
         ("remaining", "total"),
         False,
+        True,
         True,
         True,
     )

@@ -20,6 +20,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any, Final
 
@@ -51,6 +52,7 @@ CALIBRATED: Final = {
     "tryon.open.credit_endpoint_shape": "the balance's keys (credits, or remaining and total)",
     "tryon.open.form_booleans": "which spellings of a form flag are taken (True, 1)",
     "tryon.open.unknown_request_fields": "whether a JSON field beyond the documented is ignored",
+    "tryon.open.check_order": "whether the images are judged before a bad garment_mode",
 }
 #: the keys of a balance body the twin can give: the balance under its name, the opening one
 _BALANCE_KEYS: Final = frozenset({"credits", "remaining", "balance"})
@@ -89,6 +91,8 @@ class Calibration:
     form_flag_digits: bool | None = None
     #: a JSON body's fields beyond the documented ones are ignored (else refused)
     ignore_unknown_json_fields: bool | None = None
+    #: the images are judged before the other parameters (a bad garment_mode after them)
+    images_first: bool | None = None
     processing_time: float | None = None
     processing_spread: float | None = None
     #: clause id -> the reading taken from the report, as observed
@@ -208,6 +212,10 @@ def calibration_from(report: dict[str, Any], load: dict[str, Any] | None = None)
                 taken = _accepted(part.removeprefix("an extra JSON field: "))
                 if taken is not None:
                     values["ignore_unknown_json_fields"] = taken
+    for text in observed.get("tryon.open.check_order", []):
+        code = text.rsplit(": ", 1)[-1].strip()
+        if re.fullmatch(r"[a-z_]+", code):
+            values["images_first"] = code != "invalid_parameter"
     if unreachable := observed.get("tryon.open.image_url_unreachable"):
         found = _answer(unreachable[0].rsplit(": ", 1)[-1])
         if found is not None and found[1]:
@@ -332,42 +340,67 @@ class Twin(Simulator):
         return checked
 
     async def _read_params(self, request: SimRequest) -> params.TryOnParams | SimResponse:
-        """A JSON body's unknown fields ignored, and a multipart form's flags taken in the
-        spellings, as calibrated; the rest as ever."""
+        """A JSON body's unknown fields ignored, a form's flags taken in the spellings, and a
+        bad garment_mode judged after the images, as calibrated; the rest as ever."""
         c = self.calibration
         kind, options = bodies.media_type(self.content_type(request))
-        if kind == "application/json" and c.ignore_unknown_json_fields:
+        flags = c.form_flag_capitals is not None or c.form_flag_digits is not None
+        own_json = kind == "application/json" and (c.ignore_unknown_json_fields or c.images_first)
+        own_form = kind == "multipart/form-data" and (flags or c.images_first)
+        if not (own_json or own_form):
+            return await super()._read_params(request)
+        bad_mode: str | None = None
+        read: params.TryOnParams | params.ParamProblem
+        if own_json:
             body = await bodies.read_json(request.body)
             if isinstance(body, bodies.BodyProblem):
                 return error_answer(400, body.error_code, body.message)
             if isinstance(body, dict):
-                body = {k: v for k, v in body.items() if k in params.JSON_FIELDS}
+                if c.ignore_unknown_json_fields:
+                    body = {k: v for k, v in body.items() if k in params.JSON_FIELDS}
+                if c.images_first:
+                    body, bad_mode = _without_bad_mode(body)
             read = params.from_json(body)
-            if isinstance(read, params.ParamProblem):
-                return error_answer(400, read.error_code, read.message)
-            return read
-        if kind != "multipart/form-data" or (
-            c.form_flag_capitals is None and c.form_flag_digits is None
-        ):
-            return await super()._read_params(request)
-        form = await bodies.read_multipart(request.body, options.get("boundary"), self.stream_cap())
-        if isinstance(form, bodies.BodyProblem):
-            return error_answer(400, form.error_code, form.message)
-        fields = dict(form.fields)
-        for flag in params.FLAG_DEFAULTS:
-            text = fields.get(flag)
-            if text is None:
-                continue
-            if c.form_flag_digits and text.strip() in ("1", "0"):
-                fields[flag] = "true" if text.strip() == "1" else "false"
-            elif c.form_flag_capitals is False and text.strip() not in ("true", "false"):
-                return error_answer(
-                    400, "invalid_parameter", f"{flag}: expected true or false, got {text[:20]!r}"
-                )
-        parsed = params.from_form(replace(form, fields=fields))
-        if isinstance(parsed, params.ParamProblem):
-            return error_answer(400, parsed.error_code, parsed.message)
-        return parsed
+        else:
+            form = await bodies.read_multipart(
+                request.body, options.get("boundary"), self.stream_cap()
+            )
+            if isinstance(form, bodies.BodyProblem):
+                return error_answer(400, form.error_code, form.message)
+            fields = dict(form.fields)
+            for flag in params.FLAG_DEFAULTS:
+                text = fields.get(flag)
+                if text is None:
+                    continue
+                if c.form_flag_digits and text.strip() in ("1", "0"):
+                    fields[flag] = "true" if text.strip() == "1" else "false"
+                elif c.form_flag_capitals is False and text.strip() not in ("true", "false"):
+                    return error_answer(
+                        400,
+                        "invalid_parameter",
+                        f"{flag}: expected true or false, got {text[:20]!r}",
+                    )
+            if c.images_first:
+                fields, bad_mode = _without_bad_mode(fields)
+            read = params.from_form(replace(form, fields=fields))
+        if isinstance(read, params.ParamProblem):
+            return error_answer(400, read.error_code, read.message)
+        if bad_mode is not None:
+            values = {f.name: getattr(read, f.name) for f in dataclass_fields(read)}
+            return _Deferred(**values, bad_mode=bad_mode)
+        return read
+
+    async def _images(self, parsed: params.TryOnParams) -> tuple[bytes, bytes] | SimResponse:
+        """The images judged first; a garment_mode held back (another check order) after."""
+        got = await super()._images(parsed)
+        if isinstance(got, SimResponse) or not isinstance(parsed, _Deferred):
+            return got
+        return error_answer(
+            400,
+            "invalid_parameter",
+            f"garment_mode: expected one of {', '.join(params.GARMENT_MODES)}, "
+            f"got {parsed.bad_mode[:40]!r}",
+        )
 
     async def _job(self, request: SimRequest, job_id: str) -> SimResponse:
         known = self._jobs.get(job_id)
@@ -383,6 +416,21 @@ class Twin(Simulator):
         return error_answer(
             status, code or "invalid_parameter", "expected the id of one of your jobs, got another"
         )
+
+
+@dataclass(frozen=True)
+class _Deferred(params.TryOnParams):
+    """The parameters, with a bad garment_mode held back to be judged after the images."""
+
+    bad_mode: str = ""
+
+
+def _without_bad_mode(values: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """`values` without a garment_mode outside the documented ones, and that mode."""
+    mode = values.get("garment_mode")
+    if mode is None or mode in params.GARMENT_MODES:
+        return values, None
+    return {k: v for k, v in values.items() if k != "garment_mode"}, str(mode)
 
 
 class _Recoded:

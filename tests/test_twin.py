@@ -59,6 +59,9 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
                 "tryon.open.check_order": [
                     "bad garment_mode with a truncated image: malformed_image"
                 ],
+                "tryon.open.async_validation": [
+                    "accepted (202), then the job went ['failed', 'failed']"
+                ],
             }
         ),
         {"summary": {"modes": {"sync": {"ttr_s": {"p50": 4.0, "p95": 6.0}}}}},
@@ -82,6 +85,7 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
         calibration.form_flag_digits,
         calibration.ignore_unknown_json_fields,
         calibration.images_first,
+        calibration.late_validation,
     )
     expected = (
         "try-on/job/{job_id}",
@@ -99,6 +103,7 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
         ("request_id",),
         ("remaining", "total"),
         False,
+        True,
         True,
         True,
         True,

@@ -19,6 +19,7 @@ import json
 import math
 import re
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -31,7 +32,8 @@ from tryon_suite.simulator import bodies, params
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.fetch import FetchProblem, ImageFetcher
-from tryon_suite.simulator.messages import error_answer
+from tryon_suite.simulator.messages import error_answer, json_answer
+from tryon_suite.simulator.store import Job
 
 __all__ = ["CALIBRATED", "Calibration", "Twin", "calibration_from", "load_calibration"]
 
@@ -53,6 +55,7 @@ CALIBRATED: Final = {
     "tryon.open.form_booleans": "which spellings of a form flag are taken (True, 1)",
     "tryon.open.unknown_request_fields": "whether a JSON field beyond the documented is ignored",
     "tryon.open.check_order": "whether the images are judged before a bad garment_mode",
+    "tryon.open.async_validation": "a polled try-on with a bad image: 400 at once, or a failed job",
 }
 #: the keys of a balance body the twin can give: the balance under its name, the opening one
 _BALANCE_KEYS: Final = frozenset({"credits", "remaining", "balance"})
@@ -93,6 +96,8 @@ class Calibration:
     ignore_unknown_json_fields: bool | None = None
     #: the images are judged before the other parameters (a bad garment_mode after them)
     images_first: bool | None = None
+    #: a polled try-on's images are judged in the job: 202, then the job fails
+    late_validation: bool | None = None
     processing_time: float | None = None
     processing_spread: float | None = None
     #: clause id -> the reading taken from the report, as observed
@@ -212,6 +217,11 @@ def calibration_from(report: dict[str, Any], load: dict[str, Any] | None = None)
                 taken = _accepted(part.removeprefix("an extra JSON field: "))
                 if taken is not None:
                     values["ignore_unknown_json_fields"] = taken
+    for text in observed.get("tryon.open.async_validation", []):
+        if text.startswith("accepted"):
+            values["late_validation"] = True
+        elif text.startswith("refused at once"):
+            values["late_validation"] = False
     for text in observed.get("tryon.open.check_order", []):
         code = text.rsplit(": ", 1)[-1].strip()
         if re.fullmatch(r"[a-z_]+", code):
@@ -345,8 +355,9 @@ class Twin(Simulator):
         c = self.calibration
         kind, options = bodies.media_type(self.content_type(request))
         flags = c.form_flag_capitals is not None or c.form_flag_digits is not None
-        own_json = kind == "application/json" and (c.ignore_unknown_json_fields or c.images_first)
-        own_form = kind == "multipart/form-data" and (flags or c.images_first)
+        later = c.images_first or c.late_validation
+        own_json = kind == "application/json" and (c.ignore_unknown_json_fields or later)
+        own_form = kind == "multipart/form-data" and (flags or later)
         if not (own_json or own_form):
             return await super()._read_params(request)
         bad_mode: str | None = None
@@ -385,15 +396,21 @@ class Twin(Simulator):
             read = params.from_form(replace(form, fields=fields))
         if isinstance(read, params.ParamProblem):
             return error_answer(400, read.error_code, read.message)
-        if bad_mode is not None:
+        if bad_mode is not None or c.late_validation:
             values = {f.name: getattr(read, f.name) for f in dataclass_fields(read)}
-            return _Deferred(**values, bad_mode=bad_mode)
+            owner = self.api_key(request) or ""
+            return _Deferred(**values, bad_mode=bad_mode, owner=owner, base_url=request.base_url)
         return read
 
     async def _images(self, parsed: params.TryOnParams) -> tuple[bytes, bytes] | SimResponse:
         """The images judged first; a garment_mode held back (another check order) after."""
         got = await super()._images(parsed)
-        if isinstance(got, SimResponse) or not isinstance(parsed, _Deferred):
+        if not isinstance(parsed, _Deferred):
+            return got
+        if isinstance(got, SimResponse):
+            late = self.calibration.late_validation and not parsed.wait_for_result
+            return self._failed_job(parsed) if late and got.status == 400 else got
+        if parsed.bad_mode is None:
             return got
         return error_answer(
             400,
@@ -401,6 +418,28 @@ class Twin(Simulator):
             f"garment_mode: expected one of {', '.join(params.GARMENT_MODES)}, "
             f"got {parsed.bad_mode[:40]!r}",
         )
+
+    def _failed_job(self, parsed: _Deferred) -> SimResponse:
+        """Accepted, and failed in the job: images judged late, as the target did; it costs
+        nothing (a failed job refunds its credit)."""
+        now = self.clock.now()
+        duration = self.processing_time(polled=True)
+        job_id = str(uuid.UUID(int=self._random.getrandbits(128), version=4))
+        self._jobs.add(
+            Job(
+                job_id=job_id,
+                owner=parsed.owner,
+                started=now,
+                running_at=now + duration * self.config.queue_share,
+                done_at=now + duration,
+                outcome="failed",
+                result=None,
+            )
+        )
+        path = f"/v1/try-on/job/{job_id}"
+        relative = self.config.location == "relative"
+        location = path if relative else f"{parsed.base_url}{path}"
+        return json_answer(202, {"job_id": job_id}, {"location": location})
 
     async def _job(self, request: SimRequest, job_id: str) -> SimResponse:
         known = self._jobs.get(job_id)
@@ -420,9 +459,13 @@ class Twin(Simulator):
 
 @dataclass(frozen=True)
 class _Deferred(params.TryOnParams):
-    """The parameters, with a bad garment_mode held back to be judged after the images."""
+    """The parameters, with what is judged after the images: a bad garment_mode held back,
+    and who sent it where, for a job that fails on them."""
 
-    bad_mode: str = ""
+    bad_mode: str | None = None
+    #: the key that sent it and where, for a job made after the images (late validation)
+    owner: str = ""
+    base_url: str = ""
 
 
 def _without_bad_mode(values: dict[str, Any]) -> tuple[dict[str, Any], str | None]:

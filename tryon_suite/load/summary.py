@@ -205,27 +205,17 @@ class Thresholds:
         ]
         for mode in summary.modes or {"sync": ModeFigures()}:
             figures = summary.modes.get(mode, ModeFigures())
-            name = f"p95 time_to_result ({mode})"
-            option = "--tryon-max-p95-ttr"
-            if self.max_p95_ttr_s is None:
-                out.append(ThresholdCheck(name, option, "not set", _p95(figures), None))
-            elif not figures.results:
-                out.append(
-                    ThresholdCheck(
-                        name, option, f"at most {self.max_p95_ttr_s:g} s", "no result", None
-                    )
+            out.append(
+                _check(
+                    f"p95 time_to_result ({mode})",
+                    "--tryon-max-p95-ttr",
+                    self.max_p95_ttr_s,
+                    figures.ttr_s["p95"] if figures.results else None,
+                    at_least=False,
+                    shown=_p95(figures),
+                    unit=" s",
                 )
-            else:
-                p95 = figures.ttr_s["p95"]
-                out.append(
-                    ThresholdCheck(
-                        name,
-                        option,
-                        f"at most {self.max_p95_ttr_s:g} s",
-                        f"{p95:.3f} s",
-                        p95 <= self.max_p95_ttr_s,
-                    )
-                )
+            )
         requests = summary.total_requests
         out.append(
             _ratio_check(
@@ -249,26 +239,17 @@ class Thresholds:
             )
         )
         goodput = summary.goodput_per_min
-        if self.min_goodput_per_min is None:
-            out.append(
-                ThresholdCheck(
-                    "goodput",
-                    "--tryon-min-goodput",
-                    "not set",
-                    f"{goodput:.1f} results/min",
-                    None,
-                )
+        out.append(
+            _check(
+                "goodput",
+                "--tryon-min-goodput",
+                self.min_goodput_per_min,
+                goodput,
+                at_least=True,
+                shown=f"{goodput:.1f} results/min",
+                unit=" results/min",
             )
-        else:
-            out.append(
-                ThresholdCheck(
-                    "goodput",
-                    "--tryon-min-goodput",
-                    f"at least {self.min_goodput_per_min:g} results/min",
-                    f"{goodput:.1f} results/min",
-                    goodput >= self.min_goodput_per_min,
-                )
-            )
+        )
         return out
 
     def broken(self, summary: Summary) -> list[str]:
@@ -290,9 +271,24 @@ def _ratio_check(
     detail: str,
 ) -> ThresholdCheck:
     shown = "nothing to measure" if measured is None else f"{measured:.3f}{detail}"
+    return _check(name, option, limit, measured, at_least=at_least, shown=shown)
+
+
+def _check(
+    name: str,
+    option: str,
+    limit: float | None,
+    measured: float | None,
+    *,
+    at_least: bool,
+    shown: str,
+    unit: str = "",
+) -> ThresholdCheck:
+    """One threshold against its figure: not set, or nothing measured (`shown` says why), is
+    not checked; else it holds or is broken."""
     if limit is None:
         return ThresholdCheck(name, option, "not set", shown, None)
-    wanted = f"{'at least' if at_least else 'at most'} {limit:g}"
+    wanted = f"{'at least' if at_least else 'at most'} {limit:g}{unit}"
     if measured is None:
         return ThresholdCheck(name, option, wanted, shown, None)
     holds = measured >= limit if at_least else measured <= limit

@@ -218,6 +218,17 @@ def test_a_run_over_http_with_canary_keys_writes_no_key_into_its_cassette(
         f"expected {report['requests']} exchanges (the live report's requests, purchase "
         f"threads included), got {len(lines) - 1}"
     )
+    untagged = [
+        (e["seq"], e["thread"])
+        for e in lines[1:]
+        if e.get("thread", "").startswith("tryon-purchase") and not e.get("purchase")
+    ]
+    threaded = [e for e in lines[1:] if e.get("thread", "").startswith("tryon-purchase")]
+    assert threaded, f"expected purchases bought in their own threads, got none:\n{done.stdout}"
+    assert not untagged, (
+        f"expected every exchange of a purchase thread ({len(threaded)}) to name its purchase, "
+        f"got these (seq, thread) without one: {untagged}"
+    )
     found = leaks(done, tmp_path / "c", keys=CANARIES)
     assert not found, f"expected no canary key in the cassette, found {found}"
 

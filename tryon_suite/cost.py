@@ -68,8 +68,9 @@ def plan_lines(options: TargetOptions, target: Target | None, costs: Sequence[Co
         row[1] += cost.requests
         row[2] += cost.credits
     lines = [
-        f"rehearsed on the in-process simulator (2 s processing, 5 requests/s) with this run's "
-        f"options; target {options.base_url or 'in-process simulator'}",
+        f"rehearsed on the in-process simulator ({target.rehearsal_processing or 0:g} s "
+        f"processing, {target.pacer.rate:g} requests/s paced) with this run's options; "
+        f"target {options.base_url or 'in-process simulator'}",
         "",
         f"{'group of checks':<50}{'checks':>7}{'requests':>10}{'credits':>9}",
     ]
@@ -94,12 +95,16 @@ def plan_lines(options: TargetOptions, target: Target | None, costs: Sequence[Co
     requests += sum(len(s.client.exchanges) for s in bought.values())
     credits = target.wallet.spent
     lines.append(f"{'total':<50}{len(costs):>7}{requests:>10}{credits:>9}")
+    keys = 1 + (options.other_key is not None) + (options.no_credits_key is not None)
+    preflight = "and the preflight, before the run (a GET per key)"
+    lines.append(f"{preflight:<50}{'':>7}{keys:>10}{0:>9}")
     lines += [
         "",
         f"request budget: {options.budget or 'none'}; credit budget: "
         f"{'none' if options.credit_budget is None else options.credit_budget}. A target "
-        "that refuses what the simulator accepts spends fewer credits; one that is slower "
-        "adds a poll or two per job; preflight adds one request per key."
+        "that refuses what the simulator accepts spends fewer credits; a job still running "
+        "when the first sync answer comes back takes a poll more; a key the balance "
+        "endpoint does not answer for costs the preflight a second request."
         + (
             " The burst sends until the first 429: as many requests as the target's bucket "
             "holds, plus what refills while they go."

@@ -46,10 +46,21 @@ def preflight(
     *,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] | None = None,
-) -> None:
-    """Raise PreflightError naming the first problem: unreachable, not the API, a key refused."""
+) -> int:
+    """Raise PreflightError naming the first problem: unreachable, not the API, a key refused;
+    else return how many requests it sent (they are part of what the run costs)."""
     url = base_url.rstrip("/") + TRY_ON
-    with httpx.Client(timeout=_TIMEOUT, transport=transport, verify=tls_context()) as http:
+    sent = 0
+
+    def counted(response: httpx.Response) -> httpx.Response:
+        nonlocal sent
+        sent += 1
+        return response
+
+    hooks = {"response": [counted]}
+    with httpx.Client(
+        timeout=_TIMEOUT, transport=transport, verify=tls_context(), event_hooks=hooks
+    ) as http:
         for check in keys:
             balance = _probe(http, "GET", base_url.rstrip("/") + CREDITS, check, base_url, sleep)
             if balance.status_code == 200:
@@ -81,6 +92,7 @@ def preflight(
                 )
             # Any other refusal (400, 415, 422, 403 for the no-credit key, a 429 that lasted:
             # limits count known accounts) came after the key was taken.
+    return sent
 
 
 def _probe(

@@ -16,6 +16,7 @@ checks that consume it judge what came back, so evidence lands on the tests that
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -298,7 +299,14 @@ class Ledger:
     #: polls after a job's final state, to see it stay final (the job machine polls more)
     EXTRA_POLLS = 1
 
-    def __init__(self, target: Target, names: Iterable[str], *, concurrent: bool) -> None:
+    def __init__(
+        self,
+        target: Target,
+        names: Iterable[str],
+        *,
+        concurrent: bool,
+        attributed: Callable[[str], contextlib.AbstractContextManager[None]] | None = None,
+    ) -> None:
         unknown = sorted(set(names) - set(PURCHASES))
         if unknown:
             raise ConfigError(f"expected purchases from {sorted(PURCHASES)}, got {unknown}")
@@ -306,6 +314,8 @@ class Ledger:
         self.names = [n for n in PURCHASES if n in wanted]
         self._target = target
         self._concurrent = concurrent
+        #: what a purchase thread's exchanges are tagged with while it buys (the cassette)
+        self._attributed = attributed or (lambda name: contextlib.nullcontext())
         self._sales: dict[str, Sale] = {}
         self._futures: dict[str, Future[Sale]] = {}
         self._lock = threading.Lock()
@@ -336,7 +346,7 @@ class Ledger:
             return
         self._pool = ThreadPoolExecutor(len(self.names), thread_name_prefix="tryon-purchase")
         for name in self.names:
-            self._futures[name] = self._pool.submit(self._buy, name, self._promised.pop(name))
+            self._futures[name] = self._pool.submit(self._bought, name, self._promised.pop(name))
 
     def sale(self, name: str) -> Sale:
         """The purchase's sale: waited for (live) or bought now (in process, first use)."""
@@ -402,6 +412,11 @@ class Ledger:
         if self._stopped.wait(seconds):
             raise _Stopped("the run ended before this purchase did")
 
+    def _bought(self, name: str, refused: BaseException | None) -> Sale:
+        """`_buy` in a purchase thread, its exchanges tagged with the purchase's name."""
+        with self._attributed(name):
+            return self._buy(name, refused)
+
     def _buy(self, name: str, refused: BaseException | None) -> Sale:
         purchase = PURCHASES[name]
         client = self._target.client()
@@ -445,6 +460,10 @@ class Ledger:
             return  # the consumer fails the 202 itself
         if self._concurrent:
             self._first_answer.wait(policy.timeout)
+        elif self._target.rehearsal_processing is not None:
+            # a plan's rehearsal buys one by one: its job waits as a live one waits for a sync
+            # answer sent with it, about one processing time
+            client.sleep(self._target.rehearsal_processing)
         polls: list[httpx.Response] = []
 
         def keep(trace: JobTrace, response: httpx.Response) -> None:

@@ -153,13 +153,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if options.no_credits_key:
         keys.append(KeyToCheck(options.no_credits_key, "--tryon-no-credits-key", True))
     try:
-        preflight(options.base_url, keys, sleep=time.sleep)
+        config.stash[_PREFLIGHT_SENT] = preflight(options.base_url, keys, sleep=time.sleep)
     except PreflightError as exc:
         config.stash[_PREFLIGHT_FAILED] = True
         raise pytest.UsageError(f"tryon preflight: {exc}") from None
 
 
 _PREFLIGHT_FAILED = pytest.StashKey[bool]()
+#: the requests the preflight sent, before the target was opened (none in process or replay)
+_PREFLIGHT_SENT = pytest.StashKey[int]()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -202,7 +204,12 @@ def target(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Itera
         # process (a virtual clock only this thread moves) each is bought at first use.
         concurrent = opened.live and not (options.plan or options.serial)
         with _attributed(pytestconfig, purchase="balance"):
-            opened.ledger = Ledger(opened, names, concurrent=concurrent)
+            opened.ledger = Ledger(
+                opened,
+                names,
+                concurrent=concurrent,
+                attributed=lambda name: _attributed(pytestconfig, purchase=name),
+            )
             opened.ledger.start()
         try:
             yield opened
@@ -469,6 +476,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         finished=time.time(),
         limits=options.limits.name,
         requests=target.budget.sent if target else 0,
+        preflight_requests=config.stash.get(_PREFLIGHT_SENT, 0),
         budget=options.budget,
         tests=tests,
         observations=config.stash[_OBSERVED],
@@ -524,8 +532,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     totals = ", ".join(f"{n} {status}" for status, n in results.totals().items() if n)
     spent = results.credits
     cost = f", {spent.text()}" if spent else ""
+    preflight = f" (and {results.preflight_requests} preflight)" * bool(results.preflight_requests)
     terminalreporter.write_line(
-        f"{len(results.tests)} checks, {results.requests} requests{cost} in {elapsed:.1f} s; "
-        f"clauses: {totals}"
+        f"{len(results.tests)} checks, {results.requests} requests{preflight}{cost} in "
+        f"{elapsed:.1f} s; clauses: {totals}"
     )
     terminalreporter.write_line(f"report: {paths[0]}")

@@ -154,6 +154,8 @@ class RunResults:
     #: clauses named by tests that were collected but never ran, with why (-x, interrupted)
     not_run: dict[str, str] = field(default_factory=dict)
     credits: CreditsSpent | None = None
+    #: sent by the preflight before the first check (one or two per key; not in `requests`)
+    preflight_requests: int = 0
 
     def observe(self, clause_id: str, text: str) -> None:
         seen = self.observations.setdefault(clause_id, [])

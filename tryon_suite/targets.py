@@ -34,6 +34,8 @@ _IMAGE_ROOT = httpx.URL(IMAGE_HOST + "/")
 #: (growing to 5 s); its purchases poll only once a sync purchase has answered.
 LIVE_RATE = 4.0
 LIVE_POLL = PollPolicy(interval=1.0)
+#: The processing time of the simulator a `--tryon-plan` rehearses a live run on (virtual)
+REHEARSAL_PROCESSING = 2.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,9 @@ class Target:
     started: float = field(default_factory=time.time)
     #: answered from a recorded run's cassette (`--tryon-replay`)
     replayed: bool = False
+    #: a `--tryon-plan` rehearsal of a live run: the processing time its simulator takes, so
+    #: its purchases poll their jobs when the live run's would (after a sync answer)
+    rehearsal_processing: float | None = None
 
     def client(self, retry: RetryPolicy | None = None, *, may_spend: bool = True) -> TryOnClient:
         """A client for this target, sharing the run's budget, credits and pacing; with
@@ -174,7 +179,9 @@ def _in_process(
     # A realistic simulator: 5 requests/s per key and 2 s of processing, on virtual time; a
     # rehearsal's limit lies a quarter above the run's pace, as 5/s lies above 4/s.
     rate_limit = max(5.0, 1.25 * (options.rate or LIVE_RATE)) if rehearsal else 5.0
-    config = SimulatorConfig(rate_limit=rate_limit, processing_time=2.0, limits=limits)
+    config = SimulatorConfig(
+        rate_limit=rate_limit, processing_time=REHEARSAL_PROCESSING, limits=limits
+    )
     extra: dict[str, bytes] = {}
 
     def publish(name: str, data: bytes) -> str:
@@ -214,6 +221,7 @@ def _in_process(
             poll=LIVE_POLL if rehearsal else PollPolicy(interval=0.5),
             publish=None if rehearsal and options.image_base_url else publish,
             transport=sim.transport,
+            rehearsal_processing=config.processing_time if rehearsal else None,
         )
 
 

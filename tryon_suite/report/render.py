@@ -133,6 +133,7 @@ def report_data(results: RunResults) -> dict[str, Any]:
         "duration_s": round(results.finished - results.started, 1),
         "limits": results.limits,
         "requests": results.requests,
+        "preflight_requests": results.preflight_requests,
         "budget": results.budget,
         "credits": _credits(results),
         "totals": totals,

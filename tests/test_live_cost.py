@@ -353,3 +353,17 @@ def test_closing_the_ledger_stops_a_job_no_check_waited_for() -> None:
     sale = ledger.sale("job-json")
     assert not sale.timed_out, "expected the polling stopped by close, not by its timeout"
     assert "the run ended" in str(sale.error), f"expected the stop as its error, got {sale.error!r}"
+
+
+def test_xdist_workers_against_a_live_target_are_one_usage_error(tmp_path: Path) -> None:
+    # nothing listens there: the refusal comes before preflight or any request
+    args = ["--tryon-base-url", "http://127.0.0.1:9", "--tryon-api-key", DEMO_KEY, "-n", "2"]
+    done = contract_process(args, tmp_path)
+    assert done.returncode == 4, (
+        f"expected usage error 4 for -n against a live target, got "
+        f"{done.returncode}:\n{done.stdout[-1500:]}{done.stderr[-1500:]}"
+    )
+    assert "expected no -n with --tryon-base-url" in done.stderr, (
+        f"expected one line naming -n, got:\n{done.stderr[-1500:]}"
+    )
+    assert "Traceback" not in done.stdout + done.stderr, f"expected no traceback:\n{done.stderr}"

@@ -248,6 +248,12 @@ def target_options(config: pytest.Config) -> TargetOptions:
         )
     if base_url and not base_url.startswith(("http://", "https://")):
         raise pytest.UsageError(f"expected an http(s) URL for --tryon-base-url, got {base_url!r}")
+    if base_url and getattr(config.option, "numprocesses", None):
+        # each xdist worker would pace itself alone and buy every success again
+        raise pytest.UsageError(
+            "expected no -n with --tryon-base-url: one process keeps the whole run under the "
+            "target's rate limit and buys each paid answer once (its waits already overlap)"
+        )
     budget = None
     if (text := get["--tryon-budget"]) is not None:
         if not text.isdigit() or int(text) < 1:

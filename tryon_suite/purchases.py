@@ -306,6 +306,7 @@ class Ledger:
         *,
         concurrent: bool,
         attributed: Callable[[str], contextlib.AbstractContextManager[None]] | None = None,
+        first_poll_after: float = 0.0,
     ) -> None:
         unknown = sorted(set(names) - set(PURCHASES))
         if unknown:
@@ -316,6 +317,9 @@ class Ledger:
         self._concurrent = concurrent
         #: what a purchase thread's exchanges are tagged with while it buys (the cassette)
         self._attributed = attributed or (lambda name: contextlib.nullcontext())
+        #: bought one by one, how long a job waits before its first poll: a plan's rehearsal
+        #: of a concurrent run waits as a live job waits for a sync answer sent with it
+        self._first_poll_after = first_poll_after
         self._sales: dict[str, Sale] = {}
         self._futures: dict[str, Future[Sale]] = {}
         self._lock = threading.Lock()
@@ -460,10 +464,8 @@ class Ledger:
             return  # the consumer fails the 202 itself
         if self._concurrent:
             self._first_answer.wait(policy.timeout)
-        elif self._target.rehearsal_processing is not None:
-            # a plan's rehearsal buys one by one: its job waits as a live one waits for a sync
-            # answer sent with it, about one processing time
-            client.sleep(self._target.rehearsal_processing)
+        elif self._first_poll_after:
+            client.sleep(self._first_poll_after)
         polls: list[httpx.Response] = []
 
         def keep(trace: JobTrace, response: httpx.Response) -> None:

@@ -105,8 +105,7 @@ class Target:
     started: float = field(default_factory=time.time)
     #: answered from a recorded run's cassette (`--tryon-replay`)
     replayed: bool = False
-    #: a `--tryon-plan` rehearsal of a live run: the processing time its simulator takes, so
-    #: its purchases poll their jobs when the live run's would (after a sync answer)
+    #: a `--tryon-plan` rehearsal of a live run: the processing time its simulator takes
     rehearsal_processing: float | None = None
 
     def client(self, retry: RetryPolicy | None = None, *, may_spend: bool = True) -> TryOnClient:

@@ -160,18 +160,25 @@ _NOT_WAITING = re.compile(rb'"wait_for_result":\s*false|name="wait_for_result"\r
 
 
 class _Processing(httpx.BaseTransport):
-    """Sync try-ons answer only once all of them are in flight together (a barrier): a ledger
-    that sent them one by one would time out. Jobs complete at their first poll; the order of
-    what arrived is kept."""
+    """Sync try-ons answer only once all of them are in flight together (a barrier) and the
+    job has been polled once: a ledger that sent them one by one, or held the job's first poll
+    until a sync answer, would time out. A job runs at its first poll and is completed at the
+    next; the order of what arrived (and of the sync answers) is kept."""
 
-    def __init__(self, together: int) -> None:
+    def __init__(self, together: int, job: bool = True) -> None:
         self.barrier = threading.Barrier(together, timeout=10)
+        self.job_seen = threading.Event()
+        if not job:  # no job to wait for
+            self.job_seen.set()
         self.arrived: list[str] = []
         self._lock = threading.Lock()
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def _note(self, what: str) -> None:
         with self._lock:
-            self.arrived.append(f"{request.method} {request.url.path}")
+            self.arrived.append(what)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self._note(f"{request.method} {request.url.path}")
         if request.method == "POST":
             if _NOT_WAITING.search(request.read()):
                 return httpx.Response(
@@ -180,8 +187,14 @@ class _Processing(httpx.BaseTransport):
                     headers={"location": "/v1/try-on/job/j1"},
                 )
             self.barrier.wait()
+            if not self.job_seen.wait(timeout=3):
+                raise httpx.ReadTimeout("expected the job polled while this try-on ran")
+            self._note("sync answer")
             return httpx.Response(200, json={"result_url": "https://t.test/r.jpg"})
         if request.url.path.endswith("/job/j1"):
+            if not self.job_seen.is_set():
+                self.job_seen.set()
+                return httpx.Response(200, json={"job_id": "j1", "status": "running"})
             return httpx.Response(
                 200,
                 json={"job_id": "j1", "status": "completed", "result_url": "https://t.test/r.jpg"},
@@ -201,9 +214,17 @@ def test_live_the_ledger_sends_every_sync_purchase_at_once_and_polls_after_a_res
     ledger.close()
     errors = {n: s.error for n, s in sales.items() if s.error is not None}
     assert not errors, f"expected every purchase bought (sync ones together), got {errors}"
-    first_poll = transport.arrived.index("GET /v1/try-on/job/j1")
-    assert transport.arrived[:first_poll].count("POST /v1/try-on") == len(names), (
-        f"expected the job polled only after the try-ons were sent, got {transport.arrived}"
+    polls = [i for i, what in enumerate(transport.arrived) if what == "GET /v1/try-on/job/j1"]
+    assert len(polls) >= 2, f"expected the job polled at least twice, got {transport.arrived}"
+    assert "sync answer" not in transport.arrived[: polls[0]], (
+        f"expected the job polled once at once, before any sync answer, got {transport.arrived}"
+    )
+    assert "sync answer" in transport.arrived[polls[0] : polls[1]], (
+        f"expected its second poll only after a sync answer, got {transport.arrived}"
+    )
+    statuses = [p.json().get("status") for p in sales["job-json"].polls]
+    assert statuses[:2] == ["running", "completed"], (
+        f"expected the job seen running, then completed, got {statuses}"
     )
     again = ledger.sale("json-upper")
     assert again is sales["json-upper"], "expected one sale per purchase, whoever asks"
@@ -212,7 +233,7 @@ def test_live_the_ledger_sends_every_sync_purchase_at_once_and_polls_after_a_res
 
 
 def test_a_purchase_past_the_credit_budget_is_not_sent_and_says_why() -> None:
-    transport = _Processing(together=1)
+    transport = _Processing(together=1, job=False)
     target = replace(_target(transport), wallet=Credits(1))
     ledger = Ledger(target, ["multipart-defaults", "multipart-auto"], concurrent=True)
     ledger.start()

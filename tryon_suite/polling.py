@@ -90,9 +90,11 @@ def follow_job(
     *,
     job_id: str | None = None,
     judge: Callable[[JobTrace, httpx.Response], None] = read_status,
+    after_first_poll: Callable[[], None] | None = None,
 ) -> JobTrace:
     """Poll `location` until the job is final or `policy.timeout` passes; `judge` reads each
-    answer into the trace (and may raise to stop)."""
+    answer into the trace (and may raise to stop). `after_first_poll`, if given, is the wait
+    after the first poll instead of the policy's first interval."""
     trace = JobTrace(job_id, location)
     deadline = client.now() + policy.timeout
     interval = policy.interval
@@ -113,5 +115,9 @@ def follow_job(
         if client.now() >= deadline:
             trace.timed_out = True
             return trace
+        if after_first_poll is not None:
+            after_first_poll()
+            after_first_poll = None
+            continue
         client.sleep(interval)
         interval = policy.after(interval)

@@ -451,9 +451,9 @@ class Ledger:
         return sale
 
     def _follow(self, sale: Sale) -> None:
-        """Poll the job once a sync purchase sent with it has answered (it took about as long
-        as the job will), then on the target's poll policy; every answer is kept, in order,
-        for the checks to judge."""
+        """Live, poll the job once at once (to see it in motion), again once a sync purchase
+        sent with it has answered (it took about as long as the job will), then on the
+        target's poll policy; every answer is kept, in order, for the checks to judge."""
         assert sale.response is not None
         client, policy = sale.client, self._target.poll
         try:
@@ -462,11 +462,20 @@ class Ledger:
             sale.location = location_of(sale.response)
         except (ValueError, KeyError, TypeError):
             return  # the consumer fails the 202 itself
-        if self._concurrent:
-            self._first_answer.wait(policy.timeout)
-        elif self._first_poll_after:
-            client.sleep(self._first_poll_after)
         polls: list[httpx.Response] = []
+        if self._first_poll_after:
+            # a rehearsal: live, the first poll waits its turn at the pacer behind every
+            # purchase, and a job of the rehearsal's processing time is done by then
+            client.sleep(self._first_poll_after)
+
+        def until_about_done() -> None:
+            # The first poll has seen the job in motion, where one is slower than the pacer's
+            # queue of purchases (a running job's answer can break its clauses); the next
+            # waits until it is about done.
+            if not self._first_answer.is_set():
+                self._first_answer.wait(policy.timeout)
+            else:
+                client.sleep(policy.interval)
 
         def keep(trace: JobTrace, response: httpx.Response) -> None:
             polls.append(response)
@@ -475,7 +484,14 @@ class Ledger:
                 sale.result_seen_at = self._target.now()
 
         try:
-            trace = follow_job(client, sale.location, policy, job_id=sale.job_id, judge=keep)
+            trace = follow_job(
+                client,
+                sale.location,
+                policy,
+                job_id=sale.job_id,
+                judge=keep,
+                after_first_poll=until_about_done if self._concurrent else None,
+            )
             sale.timed_out = trace.timed_out
             url = trace.last.get("result_url")
             if trace.final == "completed" and isinstance(url, str) and url:

@@ -298,6 +298,8 @@ class Ledger:
 
     #: polls after a job's final state, to see it stay final (the job machine polls more)
     EXTRA_POLLS = 1
+    #: the longest the sync purchases wait for the jobs' first polls (a job that hangs)
+    JOBS_FIRST = 5.0
 
     def __init__(
         self,
@@ -330,6 +332,15 @@ class Ledger:
         self._sync_left = sum(PURCHASES[n].kind == "sync" for n in self.names)
         if not self._sync_left:
             self._first_answer.set()
+        #: live, the sync purchases are sent once every followed job has been polled once (or
+        #: has ended): that poll then comes before the pacer's queue of purchases, while the
+        #: job still runs, as a serial run's poll does
+        self._unpolled = {
+            n for n in self.names if PURCHASES[n].kind == "job" and PURCHASES[n].follow
+        }
+        self._jobs_polled = threading.Event()
+        if not self._unpolled:
+            self._jobs_polled.set()
         self._pool: ThreadPoolExecutor | None = None
         self._stopped = threading.Event()
         #: what the credit budget said to each purchase at start (None: a credit is promised)
@@ -431,6 +442,8 @@ class Ledger:
             sale.error = refused
             return sale
         try:
+            if purchase.kind == "sync" and self._concurrent:
+                self._jobs_polled.wait(self.JOBS_FIRST)
             sale.response = client.try_on(sale.body, prepaid=True)
             if purchase.kind == "sync":
                 sale.result_seen_at = self._target.now()
@@ -448,12 +461,21 @@ class Ledger:
                     self._sync_left -= 1
                     if self._sync_left <= 0:
                         self._first_answer.set()
+            else:
+                self._polled_once(name)
         return sale
 
+    def _polled_once(self, name: str) -> None:
+        with self._count_lock:
+            self._unpolled.discard(name)
+            if not self._unpolled:
+                self._jobs_polled.set()
+
     def _follow(self, sale: Sale) -> None:
-        """Live, poll the job once at once (to see it in motion), again once a sync purchase
-        sent with it has answered (it took about as long as the job will), then on the
-        target's poll policy; every answer is kept, in order, for the checks to judge."""
+        """Live, poll the job once at once (to see it in motion; the sync purchases wait for
+        that poll), again once a sync purchase has answered (it took about as long as the job
+        will), then on the target's poll policy; every answer is kept, in order, for the
+        checks to judge."""
         assert sale.response is not None
         client, policy = sale.client, self._target.poll
         try:
@@ -463,21 +485,18 @@ class Ledger:
         except (ValueError, KeyError, TypeError):
             return  # the consumer fails the 202 itself
         polls: list[httpx.Response] = []
-        if self._first_poll_after:
-            # a rehearsal: live, the first poll waits its turn at the pacer behind every
-            # purchase, and a job of the rehearsal's processing time is done by then
-            client.sleep(self._first_poll_after)
 
         def until_about_done() -> None:
-            # The first poll has seen the job in motion, where one is slower than the pacer's
-            # queue of purchases (a running job's answer can break its clauses); the next
-            # waits until it is about done.
-            if not self._first_answer.is_set():
+            # The first poll has seen the job in motion (a running job's answer can break its
+            # clauses); the next waits until it is about done: live, until a sync purchase
+            # sent with it has answered; in a rehearsal, one processing time.
+            if self._concurrent and not self._first_answer.is_set():
                 self._first_answer.wait(policy.timeout)
             else:
-                client.sleep(policy.interval)
+                client.sleep(self._first_poll_after or policy.interval)
 
         def keep(trace: JobTrace, response: httpx.Response) -> None:
+            self._polled_once(sale.purchase.name)
             polls.append(response)
             _read_or_stop(trace, response)
             if trace.final == "completed" and sale.result_seen_at is None:
@@ -490,7 +509,9 @@ class Ledger:
                 policy,
                 job_id=sale.job_id,
                 judge=keep,
-                after_first_poll=until_about_done if self._concurrent else None,
+                after_first_poll=(
+                    until_about_done if self._concurrent or self._first_poll_after else None
+                ),
             )
             sale.timed_out = trace.timed_out
             url = trace.last.get("result_url")

@@ -117,7 +117,8 @@ def main() -> int:
         )
         if (r["exit"], r["failing"]) != (s["exit"], s["failing"])
     ]
-    failing = [r for r in runs if r["exit"] != 0]
+    # a run that finds a fault: it exits 1, or a should clause fails (exit 0)
+    failing = [r for r in runs if r["exit"] != 0 or r["failing"]]
     passing = [r for r in runs if r["exit"] == 0]
     sent = [r["requests"] + r["preflight"] for r in failing]
     base_sent = base["requests"] + base["preflight"]
@@ -136,7 +137,7 @@ def main() -> int:
     ]
     if worst is not None:
         lines += [
-            f"Failing runs: {len(failing)} of {len(runs)}. Requests: median "
+            f"Runs that found a fault: {len(failing)} of {len(runs)}. Requests: median "
             f"{statistics.median(sent):g}, most {max(sent)} ({worst['name']}), "
             f"{max(sent) - base_sent:+d} against the passing run; issue 11's ceiling is "
             f"{CEILING}. Credits: most {max(r['credits'] for r in failing)}.",
@@ -155,9 +156,13 @@ def main() -> int:
         ]
     if passing:
         lines += [
-            "Mutants this live run does not catch (the self-test kills them in process, "
-            "where the suite moves the clock or provokes what a live run cannot): "
-            + ", ".join(f"`{r['name']}`" for r in passing),
+            "Mutants whose live run exits 0 (the self-test kills them in process, where the "
+            "suite moves the clock): "
+            + ", ".join(
+                f"`{r['name']}`"
+                + (f" (fails {', '.join(r['failing'])}, a should)" if r["failing"] else "")
+                for r in passing
+            ),
             "",
         ]
     lines += [

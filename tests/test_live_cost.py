@@ -26,7 +26,7 @@ from tryon_suite.client import (
     TryOnClient,
     TryOnRequest,
 )
-from tryon_suite.clock import RealClock
+from tryon_suite.clock import RealClock, VirtualClock
 from tryon_suite.contract import limit_profile
 from tryon_suite.fixtures import FixtureImages
 from tryon_suite.polling import PollPolicy
@@ -77,6 +77,47 @@ def test_a_429_hold_pauses_every_later_request() -> None:
     assert slept == pytest.approx([3.0, 0.25]), (
         f"expected the hold (3 s), then one slot (0.25 s), got {slept}"
     )
+
+
+def test_a_paced_request_refused_429_slows_the_pace_once_per_pace() -> None:
+    clock = VirtualClock()
+    pacer = Pacer(4.0, now=clock.now, sleep=clock.advance)
+    first, second = pacer.wait(), pacer.wait()
+    pacer.slow_down(first)
+    pacer.slow_down(second)  # sent at the old pace: refused for the same reason, counted once
+    assert pacer.rate == pytest.approx(3.2), f"expected one cut, 4 to 3.2/s, got {pacer.rate}"
+    started = clock.now()
+    pacer.wait()
+    assert clock.now() - started == pytest.approx(1 / 3.2), (
+        f"expected the next slot 1/3.2 s on, got {clock.now() - started}"
+    )
+    for _ in range(30):
+        pacer.slow_down(pacer.wait())
+    assert (pacer.rate, pacer.initial_rate) == (Pacer.MIN_RATE, 4.0), (
+        f"expected the pace floored at {Pacer.MIN_RATE}/s and 4/s kept as the first, got "
+        f"{(pacer.rate, pacer.initial_rate)}"
+    )
+
+
+def test_only_a_paced_request_refused_429_slows_the_pace() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={"error": "slow down"}, headers={"retry-after": "0"})
+
+    clock = VirtualClock()
+    pacer = Pacer(4.0, now=clock.now, sleep=clock.advance)
+    client = TryOnClient(
+        "https://t.test",
+        Secret("k" * 20),
+        transport=httpx.MockTransport(refuse),
+        pacer=pacer,
+        now=clock.now,
+        sleep=clock.advance,
+    )
+    body = TryOnRequest.json(garment_mode="sideways")
+    client.send("POST", "/v1/try-on", body=body, retry=False, pace=False)  # a burst's request
+    assert pacer.rate == 4.0, f"expected an unpaced 429 to leave the pace, got {pacer.rate}"
+    client.send("POST", "/v1/try-on", body=body, retry=False)
+    assert pacer.rate == pytest.approx(3.2), f"expected a paced 429 to slow it, got {pacer.rate}"
 
 
 # -- credits ----------------------------------------------------------------------------------

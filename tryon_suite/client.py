@@ -434,8 +434,9 @@ class TryOnClient:
                 self.sleep(refused.delay)
                 continue
             self.budget.spend()
+            slot = None
             if pace and self.pacer is not None:
-                self.pacer.wait()
+                slot = self.pacer.wait()
             started = time.perf_counter()
             try:
                 if direct is not None:
@@ -453,12 +454,12 @@ class TryOnClient:
                 # A POST that may have started paid work is not sent twice on a 5xx.
                 loop.answered(response.status_code, None, retry=False)
                 self._answered(response, None)
-                self._hold_on_429(response)
+                self._hold_on_429(response, slot)
                 return response
             decision = loop.answered(response.status_code, response.headers.get("retry-after"))
             self._answered(response, decision)
             if decision.delay is None:
-                self._hold_on_429(response)
+                self._hold_on_429(response, slot)
                 return response
             self.retries += 1
             if self._record:
@@ -466,15 +467,21 @@ class TryOnClient:
                     -1
                 ].note = f"retried after {decision.delay:.2f} s ({decision.reason})"
             if response.status_code == 429 and pace and self.pacer is not None:
-                # the whole run waits, not only this request: the pacer holds every sender
+                # the whole run waits, not only this request: the pacer holds every sender,
+                # and goes slower after (the pace was above the target's limit)
+                if slot is not None:
+                    self.pacer.slow_down(slot)
                 self.pacer.hold(decision.delay)
             else:
                 self.sleep(decision.delay)
 
-    def _hold_on_429(self, response: httpx.Response) -> None:
+    def _hold_on_429(self, response: httpx.Response, slot: int | None) -> None:
         """A 429 the caller keeps (a check provoking it, a policy that gave up) still pauses
-        the run's other senders for what it asked: the limit is the account's, not one test's."""
+        the run's other senders for what it asked: the limit is the account's, not one test's.
+        Refusing a paced request, it also slows the pace (a burst's refusals do not)."""
         if response.status_code == 429 and self.pacer is not None:
+            if slot is not None:
+                self.pacer.slow_down(slot)
             wait = parse_retry_after(response.headers.get("retry-after"))
             self.pacer.hold(1.0 if wait is None else min(wait, self.retry.max_delay))
 

@@ -479,6 +479,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         limits=options.limits.name,
         requests=target.budget.sent if target else 0,
         preflight_requests=config.stash.get(_PREFLIGHT_SENT, 0),
+        pace=(target.pacer.initial_rate, target.pacer.rate) if target else None,
         budget=options.budget,
         tests=tests,
         observations=config.stash[_OBSERVED],
@@ -539,4 +540,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         f"{len(results.tests)} checks, {results.requests} requests{preflight}{cost} in "
         f"{elapsed:.1f} s; clauses: {totals}"
     )
+    if results.pace and results.pace[1] < results.pace[0]:
+        first, last = results.pace
+        terminalreporter.write_line(
+            f"paced at {first:g} requests/s; the target refused that pace (429), so the run "
+            f"slowed to {last:.2g}/s: its limit lies lower (--tryon-rate sets the pace)",
+            yellow=True,
+        )
     terminalreporter.write_line(f"report: {paths[0]}")

@@ -293,7 +293,14 @@ class Pacer:
 
     One pacer serves a whole run, every thread of it: a request takes the next free slot under
     a lock and sleeps outside it, so concurrent senders queue instead of bursting. `hold`
-    pushes every later slot past a 429's wait: one refusal pauses the run, not one thread."""
+    pushes every later slot past a 429's wait: one refusal pauses the run, not one thread.
+    `slow_down` lowers the rate when a paced request is refused all the same: the target's
+    limit lies below the pace (5/s is only "common")."""
+
+    #: a paced request refused 429 multiplies the rate by this, once per pace (requests sent
+    #: at a pace already lowered do not lower it again), down to MIN_RATE
+    SLOW_DOWN = 0.8
+    MIN_RATE = 0.25
 
     def __init__(
         self,
@@ -303,6 +310,10 @@ class Pacer:
         burst: int = 1,
     ) -> None:
         self.rate = rate
+        #: the rate the run started at (`rate` is lower once the target refused the pace)
+        self.initial_rate = rate
+        #: bumped at each slow-down: which pace a slot was handed out at
+        self.generation = 0
         self._now = now
         self._sleep = sleep
         self._capacity = float(max(1, burst))
@@ -311,9 +322,11 @@ class Pacer:
         self._held_until = -math.inf
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
-        """Block until a request may go; a rate of 0 never waits (a hold still does)."""
+    def wait(self) -> int:
+        """Block until a request may go; a rate of 0 never waits (a hold still does). Returns
+        the pace's generation, for `slow_down`."""
         with self._lock:
+            generation = self.generation
             now = self._now()
             start = max(now, self._held_until)
             if self.rate > 0:
@@ -327,8 +340,18 @@ class Pacer:
                 self._updated = start
         if start > now:
             self._sleep(start - now)
+        return generation
 
     def hold(self, seconds: float) -> None:
         """No request of the run goes for `seconds` (a 429's Retry-After, or its backoff)."""
         with self._lock:
             self._held_until = max(self._held_until, self._now() + max(0.0, seconds))
+
+    def slow_down(self, generation: int) -> None:
+        """A request paced at `generation` was refused 429: later slots come slower, unless
+        the pace was lowered since that request went."""
+        with self._lock:
+            if self.rate <= 0 or generation != self.generation:
+                return
+            self.generation += 1
+            self.rate = min(self.rate, max(self.MIN_RATE, self.rate * self.SLOW_DOWN))

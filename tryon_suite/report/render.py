@@ -134,6 +134,7 @@ def report_data(results: RunResults) -> dict[str, Any]:
         "limits": results.limits,
         "requests": results.requests,
         "preflight_requests": results.preflight_requests,
+        "pace": list(results.pace) if results.pace else None,
         "budget": results.budget,
         "credits": _credits(results),
         "totals": totals,

@@ -430,3 +430,20 @@ def test_xdist_workers_against_a_live_target_are_one_usage_error(tmp_path: Path)
         f"expected one line naming -n, got:\n{done.stderr[-1500:]}"
     )
     assert "Traceback" not in done.stdout + done.stderr, f"expected no traceback:\n{done.stderr}"
+
+
+def test_the_plan_names_the_credit_budget_under_which_every_check_runs(tmp_path: Path) -> None:
+    args = ["--tryon-base-url", "http://127.0.0.1:9", *OPTIONS, "--tryon-plan", "-rs"]
+    done = contract_process(args, tmp_path / "plan")
+    found = re.search(r"a credit budget of (\d+) or more lets every check run", done.stdout)
+    assert found is not None, f"expected the plan to name that budget, got:\n{done.stdout[-2000:]}"
+    need = int(found.group(1))
+    refused = "would pass --tryon-credit-budget"
+    enough = contract_process([*args, "--tryon-credit-budget", str(need)], tmp_path / "enough")
+    assert refused not in enough.stdout, (
+        f"expected nothing refused at a credit budget of {need}, got:\n{enough.stdout[-2000:]}"
+    )
+    short = contract_process([*args, "--tryon-credit-budget", str(need - 1)], tmp_path / "short")
+    assert refused in short.stdout, (
+        f"expected a check refused at {need - 1} credits, got:\n{short.stdout[-2000:]}"
+    )

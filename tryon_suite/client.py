@@ -133,6 +133,8 @@ class Credits:
         self.limit = limit
         self.spent = 0
         self.reserved = 0
+        #: the most ever spent and promised at once: the budget under which nothing was refused
+        self.peak = 0
         self._lock = threading.Lock()
 
     def reserve(self, what: str = "a try-on that may succeed") -> None:
@@ -143,6 +145,7 @@ class Credits:
                     f"({self.spent} spent, {self.reserved} promised to requests in flight)"
                 )
             self.reserved += 1
+            self.peak = max(self.peak, self.spent + self.reserved)
 
     def settle(self, reserved: bool, paid: bool) -> None:
         with self._lock:

@@ -98,10 +98,14 @@ def plan_lines(options: TargetOptions, target: Target | None, costs: Sequence[Co
     keys = 1 + (options.other_key is not None) + (options.no_credits_key is not None)
     preflight = "and the preflight, before the run (a GET per key)"
     lines.append(f"{preflight:<50}{'':>7}{keys:>10}{0:>9}")
+    wallet = target.wallet
     lines += [
         "",
         f"request budget: {options.budget or 'none'}; credit budget: "
-        f"{'none' if options.credit_budget is None else options.credit_budget}. A target "
+        f"{'none' if options.credit_budget is None else options.credit_budget}. Every "
+        f"request that may cost is promised a credit before it goes: a credit budget of "
+        f"{wallet.peak} or more lets every check run (the simulator took {wallet.spent} of "
+        "them; a target may take each). A target "
         "that refuses what the simulator accepts spends fewer credits; a job still running "
         "when the first sync answer comes back takes a poll more; a key the balance "
         "endpoint does not answer for costs the preflight a second request."

@@ -308,7 +308,7 @@ class Ledger:
         *,
         concurrent: bool,
         attributed: Callable[[str], contextlib.AbstractContextManager[None]] | None = None,
-        first_poll_after: float = 0.0,
+        poll_again_after: float = 0.0,
     ) -> None:
         unknown = sorted(set(names) - set(PURCHASES))
         if unknown:
@@ -319,9 +319,9 @@ class Ledger:
         self._concurrent = concurrent
         #: what a purchase thread's exchanges are tagged with while it buys (the cassette)
         self._attributed = attributed or (lambda name: contextlib.nullcontext())
-        #: bought one by one, how long a job waits before its first poll: a plan's rehearsal
-        #: of a concurrent run waits as a live job waits for a sync answer sent with it
-        self._first_poll_after = first_poll_after
+        #: bought one by one, how long a job waits after its first poll: a plan's rehearsal of
+        #: a concurrent run waits as a live job waits for a sync answer sent with it
+        self._poll_again_after = poll_again_after
         self._sales: dict[str, Sale] = {}
         self._futures: dict[str, Future[Sale]] = {}
         self._lock = threading.Lock()
@@ -493,7 +493,7 @@ class Ledger:
             if self._concurrent and not self._first_answer.is_set():
                 self._first_answer.wait(policy.timeout)
             else:
-                client.sleep(self._first_poll_after or policy.interval)
+                client.sleep(self._poll_again_after or policy.interval)
 
         def keep(trace: JobTrace, response: httpx.Response) -> None:
             self._polled_once(sale.purchase.name)
@@ -510,7 +510,7 @@ class Ledger:
                 job_id=sale.job_id,
                 judge=keep,
                 after_first_poll=(
-                    until_about_done if self._concurrent or self._first_poll_after else None
+                    until_about_done if self._concurrent or self._poll_again_after else None
                 ),
             )
             sale.timed_out = trace.timed_out

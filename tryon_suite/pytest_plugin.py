@@ -210,7 +210,7 @@ def target(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Itera
                 concurrent=concurrent,
                 attributed=lambda name: _attributed(pytestconfig, purchase=name),
                 # a rehearsal of a concurrent run: its jobs polled once a sync answer is in
-                first_poll_after=(opened.rehearsal_processing or 0.0) * (not options.serial),
+                poll_again_after=(opened.rehearsal_processing or 0.0) * (not options.serial),
             )
             opened.ledger.start()
         try:

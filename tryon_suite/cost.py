@@ -69,7 +69,7 @@ def plan_lines(options: TargetOptions, target: Target | None, costs: Sequence[Co
         row[2] += cost.credits
     lines = [
         f"rehearsed on the in-process simulator ({target.rehearsal_processing or 0:g} s "
-        f"processing, {target.pacer.rate:g} requests/s paced) with this run's options; "
+        f"processing, {target.pacer.initial_rate:g} requests/s paced) with this run's options; "
         f"target {options.base_url or 'in-process simulator'}",
         "",
         f"{'group of checks':<50}{'checks':>7}{'requests':>10}{'credits':>9}",

@@ -16,6 +16,7 @@ import pytest
 
 from tests.canaries import ALL_KEYS, CANARIES, leaks, pytest_contract
 from tryon_suite.cassette import CASSETTE_FILE, IMAGES_DIR, Cassette, Recorder, ReplayTransport
+from tryon_suite.cassette.layout import attributed
 from tryon_suite.cassette.record import stamp
 from tryon_suite.errors import ConfigError
 from tryon_suite.secret import Secret
@@ -185,6 +186,51 @@ def test_a_replay_transport_answers_the_recorded_requests_as_they_were_answered(
     assert not differ, f"expected the recorded answers, got others at (seq, recorded, got) {differ}"
     with pytest.raises(ConfigError, match=r"expected a recorded answer to GET /nowhere"):
         transport.handle_request(httpx.Request("GET", cassette.base_url + "/nowhere"))
+
+
+def test_a_replay_gives_each_sender_its_own_answers_whatever_order_they_now_send_in(
+    tmp_path: Path,
+) -> None:
+    """Two purchase threads post the same body: recorded, the first to arrive got job 1; on
+    replay the other may arrive first, and must still get job 2, the job its own polls and
+    downloads were recorded against."""
+    jobs = iter(("job-1", "job-2"))
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(202, json={"job_id": next(jobs), "status": "queued"})
+        return httpx.Response(404, json={"error": "nothing else"})
+
+    key = Secret("canary-main-3f9a1c7e5b2d4086")
+    recorder = Recorder(tmp_path)
+    header = stamp(target="https://api.example.test", live=True, limits="reference", options={})
+    recorder.start(header, {"run key": key})
+    body = {"person_image_url": "https://img.example.test/p.jpg"}
+    with httpx.Client(transport=recorder.wrap(httpx.MockTransport(answer))) as http:
+        for purchase in ("job-json", "job-json-again"):
+            with attributed(purchase=purchase):
+                http.post(
+                    "https://api.example.test/v1/try-on",
+                    json=body,
+                    headers={"X-API-KEY": key.reveal()},
+                )
+    recorder.close()
+    cassette = Cassette.load(tmp_path)
+    replayed = {}
+    with httpx.Client(
+        transport=ReplayTransport(cassette, cassette.base_url, {"run key": key})
+    ) as http:
+        for purchase in ("job-json-again", "job-json"):
+            with attributed(purchase=purchase):
+                sent = http.post(
+                    "https://api.example.test/v1/try-on",
+                    json=body,
+                    headers={"X-API-KEY": key.reveal()},
+                )
+            replayed[purchase] = sent.json()["job_id"]
+    assert replayed == {"job-json": "job-1", "job-json-again": "job-2"}, (
+        f"expected each purchase its recorded job in the other order, got {replayed}"
+    )
 
 
 def test_a_cassette_too_old_or_of_other_schemas_is_refused(recorded: tuple[Path, Path]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Protocol, runtime_checkable
 
@@ -33,10 +34,12 @@ class RealClock:
 
 
 class VirtualClock:
-    """Time that moves only when told: sleeping advances it at once, so polling never waits."""
+    """Time that moves only when told: sleeping advances it at once, so polling never waits.
+    Threads may share one (a replayed live run's purchase threads): each advance is whole."""
 
     def __init__(self, start: float = 0.0) -> None:
         self._now = start
+        self._lock = threading.Lock()
 
     def now(self) -> float:
         return self._now
@@ -45,7 +48,8 @@ class VirtualClock:
         """Move time forward; it never goes back, so job states never do either."""
         if seconds < 0:
             raise ValueError(f"expected a non-negative number of seconds, got {seconds!r}")
-        self._now += seconds
+        with self._lock:
+            self._now += seconds
 
     async def sleep(self, seconds: float) -> None:
         self.advance(max(0.0, seconds))

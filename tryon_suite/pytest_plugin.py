@@ -19,6 +19,7 @@ import pytest
 from hypothesis import settings
 
 from tryon_suite.cassette import Recorder
+from tryon_suite.cassette.layout import attributed
 from tryon_suite.cassette.record import stamp
 from tryon_suite.clauses import catalogue
 from tryon_suite.client import BudgetExhausted, Exchange, TryOnClient, tls_context
@@ -203,12 +204,12 @@ def target(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Itera
         # Live, the purchases are bought at once, concurrently, while the free checks run; in
         # process (a virtual clock only this thread moves) each is bought at first use.
         concurrent = opened.live and not (options.plan or options.serial)
-        with _attributed(pytestconfig, purchase="balance"):
+        with attributed(purchase="balance"):
             opened.ledger = Ledger(
                 opened,
                 names,
                 concurrent=concurrent,
-                attributed=lambda name: _attributed(pytestconfig, purchase=name),
+                attributed=lambda name: attributed(purchase=name),
                 # a rehearsal of a concurrent run: its jobs polled once a sync answer is in
                 poll_again_after=(opened.rehearsal_processing or 0.0) * (not options.serial),
             )
@@ -216,7 +217,7 @@ def target(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Itera
         try:
             yield opened
         finally:
-            with _attributed(pytestconfig, purchase="balance"):
+            with attributed(purchase="balance"):
                 opened.ledger.close()
 
 
@@ -259,17 +260,6 @@ def _record(
     opened.transport = recorder.wrap(inner)
 
 
-@contextlib.contextmanager
-def _attributed(config: pytest.Config, **fields: str | None) -> Iterator[None]:
-    """Exchanges this thread sends meanwhile carry `fields` in the cassette, if recording."""
-    recorder = config.stash.get(_RECORDER, None)
-    if recorder is None:
-        yield
-        return
-    with recorder.attribute(**fields):
-        yield
-
-
 def _after_purchases(item: pytest.Item) -> bool:
     return bool(_purchases(item)) or "quiet" in getattr(item, "fixturenames", ())
 
@@ -292,7 +282,7 @@ def bought(target: Target, request: pytest.FixtureRequest) -> Callable[[str], Sa
                 f"{list(declared)} (the run buys only what checks declare)"
             )
         assert target.ledger is not None
-        with _attributed(request.config, purchase=name):
+        with attributed(purchase=name):
             bought_sale = target.ledger.sale(name)
         request.node.stash[_BOUGHT] = [*request.node.stash.get(_BOUGHT, []), bought_sale.client]
         if bought_sale.error is not None:
@@ -351,7 +341,7 @@ def pytest_runtest_protocol(
     item: pytest.Item, nextitem: pytest.Item | None
 ) -> Generator[None, object, object]:
     """A cassette names the test that sent each exchange (setup and teardown included)."""
-    with _attributed(item.config, test=item.nodeid):
+    with attributed(test=item.nodeid):
         return (yield)
 
 

@@ -49,7 +49,9 @@ token, Expires, ...) have their values replaced by `****`, in URLs, headers and 
 
 `Cassette.load(DIR)` reads one back, refusing one too old or recorded against other schemas;
 `ReplayTransport` answers requests from it by fingerprint (method, path under the recorded
-base, key role, body hash), in recorded order for identical requests.
+base, key role, body hash), in recorded order for identical requests, each sender (test,
+purchase) first given the answers it got: purchase threads that send alike may now arrive in
+another order.
 """
 
 from __future__ import annotations

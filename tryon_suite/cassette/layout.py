@@ -3,10 +3,12 @@ values, and the fingerprint a replayed request is found by (see the package docs
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
@@ -22,6 +24,7 @@ __all__ = [
     "FORMAT_VERSION",
     "IMAGES_DIR",
     "KIND",
+    "attributed",
     "body_value",
     "fingerprint",
     "role_of",
@@ -29,6 +32,8 @@ __all__ = [
     "scrub_headers",
     "scrub_text",
     "scrub_url",
+    "sender",
+    "sent_by",
 ]
 
 KIND: Final = "tryon-cassette"
@@ -57,6 +62,32 @@ _EXTENSIONS: Final = {
 
 #: Stores bytes under their hash (with their media type); gives the hash.
 Store = Callable[[bytes, str], str]
+
+#: Who is sending on each thread: the test, the purchase ("test" and "purchase" fields).
+_SENDER = threading.local()
+
+
+@contextlib.contextmanager
+def attributed(**fields: str | None) -> Iterator[None]:
+    """While open, what this thread sends is sent by `fields` (test, purchase): a recording
+    writes them beside each exchange, and a replay gives each sender its own recorded answers
+    to requests several senders made alike, in whatever order the threads now send them."""
+    before = sender()
+    _SENDER.fields = {**before, **fields}
+    try:
+        yield
+    finally:
+        _SENDER.fields = before
+
+
+def sender() -> dict[str, str | None]:
+    """The fields `attributed` gave this thread (none outside it)."""
+    return dict(getattr(_SENDER, "fields", {}))
+
+
+def sent_by(exchange: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The (test, purchase) a recorded exchange was sent by."""
+    return exchange.get("test"), exchange.get("purchase")
 
 
 def extension(media_type: str) -> str:

@@ -6,7 +6,6 @@ pacing, so each attempt the run's request budget counts is one line, and nothing
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import gzip
 import hashlib
@@ -14,7 +13,7 @@ import importlib.metadata
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,6 +31,7 @@ from tryon_suite.cassette.layout import (
     scrub_headers,
     scrub_text,
     scrub_url,
+    sender,
 )
 from tryon_suite.errors import ConfigError
 from tryon_suite.secret import Secret, reveal
@@ -75,8 +75,8 @@ def _version() -> str:
 
 
 class Recorder:
-    """One cassette being written: its folder, the run's keys (to scrub and to name roles),
-    and who is sending on each thread (`attribute`)."""
+    """One cassette being written: its folder and the run's keys (to scrub and to name roles);
+    each exchange names who sent it (`layout.attributed`)."""
 
     def __init__(self, folder: Path) -> None:
         """Checks now that `folder` can be written (a ConfigError naming it if not)."""
@@ -92,7 +92,6 @@ class Recorder:
                 f"({exc.strerror or exc})"
             ) from None
         self._lock = threading.Lock()
-        self._local = threading.local()
         self._file: IO[str] | None = None
         self._secrets: tuple[Secret, ...] = ()
         self._roles: dict[str, str] = {}
@@ -122,16 +121,6 @@ class Recorder:
         """A transport that sends through `inner` and records each exchange here."""
         return RecordingTransport(inner, self)
 
-    @contextlib.contextmanager
-    def attribute(self, **fields: str | None) -> Iterator[None]:
-        """While open, exchanges sent from this thread carry `fields` (test, purchase)."""
-        before = dict(getattr(self._local, "fields", {}))
-        self._local.fields = {**before, **fields}
-        try:
-            yield
-        finally:
-            self._local.fields = before
-
     def record(
         self,
         request: httpx.Request,
@@ -141,7 +130,7 @@ class Recorder:
     ) -> None:
         """One exchange, scrubbed, numbered when it is complete and appended."""
         line: dict[str, Any] = {"seq": 0}
-        fields = getattr(self._local, "fields", {})
+        fields = sender()
         line["test"] = fields.get("test")
         thread = threading.current_thread()
         if thread is not threading.main_thread():

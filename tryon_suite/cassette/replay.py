@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import collections
 import datetime
 import gzip
 import hashlib
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,8 @@ from tryon_suite.cassette.layout import (
     fingerprint,
     role_of,
     schemas_sha256,
+    sender,
+    sent_by,
 )
 from tryon_suite.errors import ConfigError
 from tryon_suite.secret import Secret, reveal
@@ -133,8 +135,14 @@ class Cassette:
 
 class ReplayTransport(httpx.BaseTransport):
     """Answers each request with the next recorded answer to the same fingerprint (method,
-    path under the base URL, key role, body hash); a request the cassette does not hold is a
-    `NotInCassette` naming it."""
+    path under the base URL, key role, body hash) that the same sender got (`sent_by`: test,
+    purchase), else the next one anyone got; a request the cassette does not hold is a
+    `NotInCassette` naming it.
+
+    By sender because a live run's purchase threads send at once: two purchases that post the
+    same body get their jobs in whichever order the threads reach the target, which a replay
+    need not repeat, and a job handed to the other purchase is one whose polls and downloads
+    the cassette holds under another sender's path."""
 
     def __init__(
         self, cassette: Cassette, base_url: str, keys: Mapping[str, Secret | None]
@@ -144,10 +152,11 @@ class ReplayTransport(httpx.BaseTransport):
         self.base_url = base_url.rstrip("/")
         self._secrets = tuple(k for k in keys.values() if k)
         self._roles = {reveal(k): role for role, k in keys.items() if k}
-        self._queues: dict[tuple[str, str, str, str], collections.deque[dict[str, Any]]] = {}
+        self._queues: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
         for exchange in cassette.exchanges:
             key = cassette.fingerprint_of(exchange)
-            self._queues.setdefault(key, collections.deque()).append(exchange)
+            self._queues.setdefault(key, []).append(exchange)
+        self._lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
@@ -156,14 +165,7 @@ class ReplayTransport(httpx.BaseTransport):
         )
         role = role_of(request.headers, self._roles)
         key = fingerprint(request.method, str(request.url), self.base_url, role, body)
-        queue = self._queues.get(key)
-        if not queue:
-            told = "no more answers" if queue is not None else "no answer"
-            raise NotInCassette(
-                f"expected a recorded answer to {request.method} {key[1]} ({role}, body "
-                f"{key[3][:12]}), got {told} in {str(self.cassette.folder)!r}"
-            )
-        exchange = queue.popleft()
+        exchange = self._next(key, request.method, role)
         answer = exchange["response"]
         if answer is None:
             raise httpx.ConnectError(
@@ -178,6 +180,21 @@ class ReplayTransport(httpx.BaseTransport):
             content=self._content(answer["body"]),
             request=request,
         )
+
+    def _next(self, key: tuple[str, str, str, str], method: str, role: str) -> dict[str, Any]:
+        """The recorded exchange that answers `key` now, taken out of its queue."""
+        fields = sender()
+        me = (fields.get("test"), fields.get("purchase"))
+        with self._lock:
+            queue = self._queues.get(key)
+            if not queue:
+                told = "no more answers" if queue is not None else "no answer"
+                raise NotInCassette(
+                    f"expected a recorded answer to {method} {key[1]} ({role}, body "
+                    f"{key[3][:12]}), got {told} in {str(self.cassette.folder)!r}"
+                )
+            mine = next((i for i, e in enumerate(queue) if sent_by(e) == me), 0)
+            return queue.pop(mine)
 
     def _content(self, body: str | dict[str, Any] | None) -> bytes:
         if body is None:

@@ -339,13 +339,15 @@ def test_a_server_reading_otherwise_differs_in_its_readings_and_nothing_else(
     code, out, _, html = diff(runs["ours"], runs["other"])
     found = changes(html)
     moved = {c["subject"] for c in found if c["group"] == "reading"}
-    # the balance around a refusal is read through the credit endpoint, in its other shape;
-    # its limiter counts only try-ons (its __init__ says so), so the first 429 comes later
-    also = {"tryon.credits.failure_usually_free", "tryon.rate_limit.per_account"}
-    wanted = set(OtherReadings.READINGS) | also
-    assert moved == wanted, (
-        f"expected the readings {sorted(wanted)}, got missing {sorted(wanted - moved)}, "
-        f"extra {sorted(moved - wanted)}"
+    # the balance around a refusal is read through the credit endpoint, in its other shape
+    wanted = set(OtherReadings.READINGS) | {"tryon.credits.failure_usually_free"}
+    # its limiter counts only try-ons (its __init__ says so), so the burst's first 429 tends to
+    # come later; how much later is the machine's speed (a loaded one refills the bucket while
+    # the burst runs), so "after 4" may be read on both: it may move, and nothing else may
+    may = {"tryon.rate_limit.per_account"}
+    assert wanted <= moved <= wanted | may, (
+        f"expected the readings {sorted(wanted)} (and perhaps {sorted(may)}), got missing "
+        f"{sorted(wanted - moved)}, extra {sorted(moved - wanted - may)}"
     )
     failing = {c["subject"] for c in found if c["group"] == "status" and c["material"]}
     assert failing == set(OtherReadings.DEPARTURES), (

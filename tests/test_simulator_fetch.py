@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import QUIET
 from tests.test_simulator_fuzz import _check
+from tryon_suite.imageserver import ImageServer
 from tryon_suite.simulator.config import DEMO_KEY
 from tryon_suite.simulator.fetch import FetchProblem, HttpFetcher
 from tryon_suite.simulator.inprocess import InProcessSimulator
@@ -141,3 +142,23 @@ def test_a_fetcher_given_a_transport_fetches_through_it_within_its_cap() -> None
     assert isinstance(too_large, FetchProblem), f"expected a FetchProblem, got {too_large!r}"
     assert too_large.error_code == "file_size_too_large", too_large
     assert seen == ["https://images.test/p.jpg"] * 2, f"expected both through it, got {seen}"
+
+
+@pytest.mark.parametrize(
+    ("error", "printed"),
+    [(ConnectionResetError, False), (BrokenPipeError, False), (ValueError, True)],
+)
+def test_the_image_server_prints_nothing_when_a_target_hangs_up_and_its_own_errors_in_full(
+    capfd: pytest.CaptureFixture[str], error: type[Exception], printed: bool
+) -> None:
+    """A target whose fetch gave up mid-image closes the connection under the image server's
+    write: not our error, and no traceback in the middle of the run's console."""
+    with ImageServer({"/p.jpg": b"x"}) as images:
+        try:
+            raise error("while writing /p.jpg")
+        except Exception:
+            images._server.handle_error(None, ("127.0.0.1", 1))  # type: ignore[arg-type]
+    err = capfd.readouterr().err
+    assert ("while writing /p.jpg" in err) is printed, (
+        f"expected the {error.__name__} {'printed' if printed else 'kept quiet'}, got {err!r}"
+    )

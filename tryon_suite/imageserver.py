@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import mimetypes
+import socket
+import sys
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 
 __all__ = ["ImageServer"]
 
@@ -41,6 +44,16 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     images: dict[str, bytes]
+
+    def handle_error(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        """A target that stops reading an image (its fetch timed out, it hung up) is not an
+        error of ours, and nothing to print in the middle of the run's console; anything else
+        is, as the standard server prints it."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class ImageServer:

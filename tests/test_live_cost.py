@@ -79,6 +79,81 @@ def test_a_429_hold_pauses_every_later_request() -> None:
     )
 
 
+def test_a_hold_placed_while_a_request_sleeps_toward_its_slot_sends_it_behind_the_hold() -> None:
+    """Another thread's 429 holds the run while this request sleeps toward its slot: it must
+    not go at that slot, inside the hold, but queue again behind it."""
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        if not slept:
+            pacer.hold(3.0)  # meanwhile, another thread's request is refused 429
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer(4.0, now=lambda: now[0], sleep=sleep)
+    pacer.wait()  # the bucket's one token: no sleep
+    pacer.wait()
+    assert slept == pytest.approx([0.25, 2.75]), (
+        f"expected the slot (0.25 s), then the rest of the hold (to 3 s), got {slept}"
+    )
+
+
+def test_a_request_asked_alone_goes_first_after_the_hold_and_the_rest_a_slot_later() -> None:
+    clock = VirtualClock()
+    pacer = Pacer(4.0, now=clock.now, sleep=clock.advance)
+    pacer.wait()
+    pacer.hold(3.0)
+    pacer.wait(alone=True)
+    alone_at = clock.now()
+    pacer.wait()
+    assert (alone_at, clock.now()) == pytest.approx((3.0, 3.25)), (
+        f"expected the lone request at 3 s (the hold's end) and the next at 3.25 s, got "
+        f"{(alone_at, clock.now())}"
+    )
+
+
+def _refusing(times: int) -> tuple[httpx.MockTransport, list[str]]:
+    """A target that answers 429 to the first `times` requests, then 200; and what it saw."""
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        if len(seen) <= times:
+            return httpx.Response(
+                429, json={"error_code": "rate_limit_exceeded"}, headers={"retry-after": "2"}
+            )
+        return httpx.Response(200, json={"credits": 10})
+
+    return httpx.MockTransport(answer), seen
+
+
+@pytest.mark.parametrize(("refusals", "status"), [(6, 200), (7, 429)])
+def test_a_request_refused_through_every_retry_is_asked_once_more_alone(
+    refusals: int, status: int
+) -> None:
+    """Five retries refused (six 429s): the run pauses for the 429's wait and the request goes
+    once more, first; refused then too, the 429 is the check's to judge, and no more is sent."""
+    transport, seen = _refusing(refusals)
+    clock = VirtualClock()
+    pacer = Pacer(4.0, now=clock.now, sleep=clock.advance)
+    client = TryOnClient(
+        "https://t.test",
+        Secret("k" * 20),
+        transport=transport,
+        pacer=pacer,
+        now=clock.now,
+        sleep=clock.advance,
+    )
+    answer = client.send("GET", "/v1/credits")
+    assert (answer.status_code, len(seen)) == (status, 7), (
+        f"expected {status} after 7 requests (1, 5 retries, 1 alone), got "
+        f"{answer.status_code} after {len(seen)}"
+    )
+    notes = [e.note for e in client.exchanges if "alone" in e.note]
+    assert len(notes) == 1, f"expected the sixth 429 to say it was asked alone, got {notes}"
+
+
 def test_a_paced_request_refused_429_slows_the_pace_once_per_pace() -> None:
     clock = VirtualClock()
     pacer = Pacer(4.0, now=clock.now, sleep=clock.advance)

@@ -418,6 +418,7 @@ class TryOnClient:
     ) -> httpx.Response:
         follow_redirects = bool(kwargs.pop("follow_redirects", False))
         loop = RetryLoop(self.retry_state, self._rng)
+        alone = False
         while True:
             direct = self._direct if not follow_redirects else None
             build = httpx.Request if direct is not None else self.http.build_request
@@ -439,7 +440,7 @@ class TryOnClient:
             self.budget.spend()
             slot = None
             if pace and self.pacer is not None:
-                slot = self.pacer.wait()
+                slot = self.pacer.wait(alone=alone)
             started = time.perf_counter()
             try:
                 if direct is not None:
@@ -461,6 +462,9 @@ class TryOnClient:
                 return response
             decision = loop.answered(response.status_code, response.headers.get("retry-after"))
             self._answered(response, decision)
+            if decision.gave_up and self._ask_alone(response, slot, alone):
+                alone = True
+                continue
             if decision.delay is None:
                 self._hold_on_429(response, slot)
                 return response
@@ -477,6 +481,25 @@ class TryOnClient:
                 self.pacer.hold(decision.delay)
             else:
                 self.sleep(decision.delay)
+
+    def _ask_alone(self, response: httpx.Response, slot: int | None, asked: bool) -> bool:
+        """A paced request refused 429 through every retry is asked once more, alone: the whole
+        run pauses for the 429's wait, then it goes first. Many threads under one limit can
+        starve one request; a request refused even then was refused for itself, and the check
+        that keeps that 429 judges an answer the limit alone does not explain."""
+        if asked or slot is None or response.status_code != 429 or self.pacer is None:
+            return False
+        self.pacer.slow_down(slot)
+        wait = parse_retry_after(response.headers.get("retry-after"))
+        wait = min(1.0 if wait is None else wait, self.retry.max_delay)
+        self.pacer.hold(wait)
+        self.retries += 1
+        if self._record:
+            self.exchanges[-1].note = (
+                f"refused through every retry: asked once more, alone, after the run paused "
+                f"{wait:.2f} s"
+            )
+        return True
 
     def _hold_on_429(self, response: httpx.Response, slot: int | None) -> None:
         """A 429 the caller keeps (a check provoking it, a policy that gave up) still pauses

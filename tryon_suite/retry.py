@@ -322,25 +322,35 @@ class Pacer:
         self._held_until = -math.inf
         self._lock = threading.Lock()
 
-    def wait(self) -> int:
+    def wait(self, *, alone: bool = False) -> int:
         """Block until a request may go; a rate of 0 never waits (a hold still does). Returns
-        the pace's generation, for `slow_down`."""
-        with self._lock:
-            generation = self.generation
-            now = self._now()
-            start = max(now, self._held_until)
-            if self.rate > 0:
-                # slots already handed out lie ahead of now: queue behind them
-                start = max(start, self._updated)
-                tokens = min(self._capacity, self._tokens + (start - self._updated) * self.rate)
-                if tokens < 1.0:
-                    start += (1.0 - tokens) / self.rate
-                    tokens = 1.0
-                self._tokens = tokens - 1.0
-                self._updated = start
-        if start > now:
-            self._sleep(start - now)
-        return generation
+        the pace's generation, for `slow_down`.
+
+        A hold placed while a request slept toward its slot sends it back to queue behind the
+        hold: one refusal pauses the run, requests already queued included. `alone`: the first
+        slot after the hold, ahead of every queued request, the next one a slot later (a
+        request asked once more by itself, after the whole run paused)."""
+        while True:
+            with self._lock:
+                generation = self.generation
+                now = self._now()
+                start = max(now, self._held_until)
+                if alone:
+                    self._held_until = start + (1.0 / self.rate if self.rate > 0 else 0.0)
+                elif self.rate > 0:
+                    # slots already handed out lie ahead of now: queue behind them
+                    start = max(start, self._updated)
+                    tokens = min(self._capacity, self._tokens + (start - self._updated) * self.rate)
+                    if tokens < 1.0:
+                        start += (1.0 - tokens) / self.rate
+                        tokens = 1.0
+                    self._tokens = tokens - 1.0
+                    self._updated = start
+            if start > now:
+                self._sleep(start - now)
+            with self._lock:
+                if alone or self._held_until <= start:
+                    return generation
 
     def hold(self, seconds: float) -> None:
         """No request of the run goes for `seconds` (a 429's Retry-After, or its backoff)."""

@@ -293,7 +293,8 @@ class Pacer:
 
     One pacer serves a whole run, every thread of it: a request takes the next free slot under
     a lock and sleeps outside it, so concurrent senders queue instead of bursting. `hold`
-    pushes every later slot past a 429's wait: one refusal pauses the run, not one thread.
+    pushes every slot past a 429's wait, those already handed out included: one refusal pauses
+    the run, not one thread.
     `slow_down` lowers the rate when a paced request is refused all the same: the target's
     limit lies below the pace (5/s is only "common")."""
 

@@ -15,8 +15,14 @@ import httpx
 import pytest
 
 from tests.canaries import ALL_KEYS, CANARIES, leaks, pytest_contract
-from tryon_suite.cassette import CASSETTE_FILE, IMAGES_DIR, Cassette, Recorder, ReplayTransport
-from tryon_suite.cassette.layout import attributed
+from tryon_suite.cassette import (
+    CASSETTE_FILE,
+    IMAGES_DIR,
+    Cassette,
+    Recorder,
+    ReplayTransport,
+    attributed,
+)
 from tryon_suite.cassette.record import stamp
 from tryon_suite.errors import ConfigError
 from tryon_suite.secret import Secret

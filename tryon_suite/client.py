@@ -489,10 +489,7 @@ class TryOnClient:
         that keeps that 429 judges an answer the limit alone does not explain."""
         if asked or slot is None or response.status_code != 429 or self.pacer is None:
             return False
-        self.pacer.slow_down(slot)
-        wait = parse_retry_after(response.headers.get("retry-after"))
-        wait = min(1.0 if wait is None else wait, self.retry.max_delay)
-        self.pacer.hold(wait)
+        wait = self._hold_on_429(response, slot)
         self.retries += 1
         if self._record:
             self.exchanges[-1].note = (
@@ -501,15 +498,19 @@ class TryOnClient:
             )
         return True
 
-    def _hold_on_429(self, response: httpx.Response, slot: int | None) -> None:
+    def _hold_on_429(self, response: httpx.Response, slot: int | None) -> float:
         """A 429 the caller keeps (a check provoking it, a policy that gave up) still pauses
         the run's other senders for what it asked: the limit is the account's, not one test's.
-        Refusing a paced request, it also slows the pace (a burst's refusals do not)."""
-        if response.status_code == 429 and self.pacer is not None:
-            if slot is not None:
-                self.pacer.slow_down(slot)
-            wait = parse_retry_after(response.headers.get("retry-after"))
-            self.pacer.hold(1.0 if wait is None else min(wait, self.retry.max_delay))
+        Refusing a paced request, it also slows the pace (a burst's refusals do not). Returns
+        the pause (0: none)."""
+        if response.status_code != 429 or self.pacer is None:
+            return 0.0
+        if slot is not None:
+            self.pacer.slow_down(slot)
+        asked = parse_retry_after(response.headers.get("retry-after"))
+        wait = 1.0 if asked is None else min(asked, self.retry.max_delay)
+        self.pacer.hold(wait)
+        return wait
 
     def _answered(self, response: httpx.Response, decision: RetryDecision | None) -> None:
         if self._on_answer is not None:

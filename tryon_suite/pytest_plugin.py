@@ -18,8 +18,7 @@ import httpx
 import pytest
 from hypothesis import settings
 
-from tryon_suite.cassette import Recorder
-from tryon_suite.cassette.layout import attributed
+from tryon_suite.cassette import Recorder, attributed
 from tryon_suite.cassette.record import stamp
 from tryon_suite.clauses import catalogue
 from tryon_suite.client import BudgetExhausted, Exchange, TryOnClient, tls_context

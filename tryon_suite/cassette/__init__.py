@@ -59,6 +59,7 @@ from __future__ import annotations
 from tryon_suite.cassette.layout import (
     CASSETTE_FILE,
     IMAGES_DIR,
+    attributed,
     fingerprint,
     schemas_sha256,
     scrub_url,
@@ -74,6 +75,7 @@ __all__ = [
     "Recorder",
     "RecordingTransport",
     "ReplayTransport",
+    "attributed",
     "fingerprint",
     "schemas_sha256",
     "scrub_url",

@@ -93,7 +93,7 @@ class OtherReadings(Simulator):
         "tryon.open.resolution_per_side": "192x512 px: 200",
         "tryon.open.form_booleans": "'True': 400, '1': 200",
         "tryon.open.image_url_unreachable": "malformed_image",
-        "tryon.open.async_validation": "accepted (202), then the job went",
+        "tryon.open.async_validation": "accepted (202), then the job ended 'failed'",
     }
     #: should-clauses it breaks on purpose: API.md calls an empty body answered missing_parameter
     #: a mild departure from the page ("worth reporting, not worth failing a run")

@@ -59,9 +59,7 @@ def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
                 "tryon.open.check_order": [
                     "bad garment_mode with a truncated image: malformed_image"
                 ],
-                "tryon.open.async_validation": [
-                    "accepted (202), then the job went ['failed', 'failed']"
-                ],
+                "tryon.open.async_validation": ["accepted (202), then the job ended 'failed'"],
             }
         ),
         {"summary": {"modes": {"sync": {"ttr_s": {"p50": 4.0, "p95": 6.0}}}}},

@@ -113,6 +113,21 @@ def test_a_request_asked_alone_goes_first_after_the_hold_and_the_rest_a_slot_lat
     )
 
 
+def _paced_client(transport: httpx.BaseTransport) -> tuple[TryOnClient, Pacer]:
+    """A client paced at 4/s through `transport`, on a virtual clock that its waits move."""
+    clock = VirtualClock()
+    pacer = Pacer(4.0, now=clock.now, sleep=clock.advance)
+    client = TryOnClient(
+        "https://t.test",
+        Secret("k" * 20),
+        transport=transport,
+        pacer=pacer,
+        now=clock.now,
+        sleep=clock.advance,
+    )
+    return client, pacer
+
+
 def _refusing(times: int) -> tuple[httpx.MockTransport, list[str]]:
     """A target that answers 429 to the first `times` requests, then 200; and what it saw."""
     seen: list[str] = []
@@ -135,16 +150,7 @@ def test_a_request_refused_through_every_retry_is_asked_once_more_alone(
     """Five retries refused (six 429s): the run pauses for the 429's wait and the request goes
     once more, first; refused then too, the 429 is the check's to judge, and no more is sent."""
     transport, seen = _refusing(refusals)
-    clock = VirtualClock()
-    pacer = Pacer(4.0, now=clock.now, sleep=clock.advance)
-    client = TryOnClient(
-        "https://t.test",
-        Secret("k" * 20),
-        transport=transport,
-        pacer=pacer,
-        now=clock.now,
-        sleep=clock.advance,
-    )
+    client, _ = _paced_client(transport)
     answer = client.send("GET", "/v1/credits")
     assert (answer.status_code, len(seen)) == (status, 7), (
         f"expected {status} after 7 requests (1, 5 retries, 1 alone), got "
@@ -178,16 +184,7 @@ def test_only_a_paced_request_refused_429_slows_the_pace() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         return httpx.Response(429, json={"error": "slow down"}, headers={"retry-after": "0"})
 
-    clock = VirtualClock()
-    pacer = Pacer(4.0, now=clock.now, sleep=clock.advance)
-    client = TryOnClient(
-        "https://t.test",
-        Secret("k" * 20),
-        transport=httpx.MockTransport(refuse),
-        pacer=pacer,
-        now=clock.now,
-        sleep=clock.advance,
-    )
+    client, pacer = _paced_client(httpx.MockTransport(refuse))
     body = TryOnRequest.json(garment_mode="sideways")
     client.send("POST", "/v1/try-on", body=body, retry=False, pace=False)  # a burst's request
     assert pacer.rate == 4.0, f"expected an unpaced 429 to leave the pace, got {pacer.rate}"

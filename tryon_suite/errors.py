@@ -1,7 +1,7 @@
 """Exceptions of tryon-suite.
 
 TryonError                      every error the suite raises on purpose
-├── ConfigError                 a bad option, profile or key spec (the CLI prints it, exits 2)
+├── ConfigError                 a bad option, profile or key spec (one line, exit 4: USAGE)
 ├── SchemaError                 the schemas/ folder is missing or inconsistent
 ├── PreflightError              the target or a key cannot be used (exit 4, one line)
 └── ContractViolation           (also AssertionError) a target broke a clause of the contract
@@ -9,7 +9,33 @@ TryonError                      every error the suite raises on purpose
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "ContractViolation", "PreflightError", "SchemaError", "TryonError"]
+from enum import IntEnum
+
+__all__ = [
+    "ConfigError",
+    "ContractViolation",
+    "ExitCode",
+    "PreflightError",
+    "SchemaError",
+    "TryonError",
+]
+
+
+class ExitCode(IntEnum):
+    """The one exit-code table of every tool (pytest run, Locust, limiter, policies, diff,
+    selftest): the README's table is this one."""
+
+    #: every must clause (or threshold) in scope held on evidence
+    PASS = 0
+    #: a must clause failed (a threshold broke, a material drift)
+    FAIL = 1
+    #: something in scope was not checked because of the target or the run: it stopped
+    #: answering, a budget ran out, retries were exhausted, the user interrupted (pytest's
+    #: own INTERRUPTED, so Ctrl-C agrees)
+    INCOMPLETE = 2
+    #: a usage or setup mistake, found before anything was sent: a bad option, an unreachable
+    #: base URL, a refused key, an unwritable report folder (pytest's own USAGE_ERROR)
+    USAGE = 4
 
 
 class TryonError(Exception):

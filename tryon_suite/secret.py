@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-__all__ = ["MASK", "Secret", "reveal", "scrub_secrets"]
+__all__ = ["MASK", "Secret", "key_problem", "reveal", "scrub_secrets"]
 
 MASK: Final = "****"
 
@@ -56,6 +56,23 @@ class Secret:
 
     def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
         raise TypeError("a Secret is not pickled: it would leave the process unmasked")
+
+
+def key_problem(value: str) -> str | None:
+    """Why `value` cannot be sent as an API key (an HTTP header value), or None when it can.
+    The reason never quotes the key."""
+    if not value.strip():
+        return "expected a non-empty key, got an empty one"
+    if value != value.strip():
+        return "expected a key without leading or trailing spaces, got one with them"
+    if not value.isascii():
+        return (
+            "expected an ASCII key (it travels in the X-API-KEY header), got one with a "
+            "non-ASCII character"
+        )
+    if not value.isprintable():
+        return "expected a key of printable characters, got one with a control character"
+    return None
 
 
 def reveal(value: Secret | str) -> str:

@@ -13,6 +13,7 @@ from tryon_suite import (
     Target,
     TryOnClient,
     TryOnRequest,
+    ask_bad_input,
     expect_error,
     expect_key_found,
     expect_missing_key_refused,
@@ -40,16 +41,16 @@ BURST = 40
     "tryon.403.apart_from_401",
 )
 def test_a_try_on_without_a_key_gets_401(client: TryOnClient, target: Target) -> None:
-    response = client.try_on(TryOnRequest.multipart(files(target)), key=None)
-    expect_missing_key_refused(response)
+    body = TryOnRequest.multipart(files(target))
+    expect_missing_key_refused(ask_bad_input(lambda: client.try_on(body, key=None)))
 
 
 @pytest.mark.clause(
     "tryon.401.wrong_key", "tryon.401.invalid_auth_token", "tryon.403.apart_from_401"
 )
 def test_a_try_on_with_a_wrong_key_gets_401(client: TryOnClient, target: Target) -> None:
-    response = client.try_on(TryOnRequest.multipart(files(target)), key=WRONG_KEY)
-    expect_wrong_key_refused(response)
+    body = TryOnRequest.multipart(files(target))
+    expect_wrong_key_refused(ask_bad_input(lambda: client.try_on(body, key=WRONG_KEY)))
 
 
 @pytest.mark.clause(

@@ -12,6 +12,7 @@ from tryon_suite import (
     Target,
     TryOnClient,
     Violation,
+    ask_bad_input,
     expect_documented_status,
     expect_no_5xx,
     expect_valid_body_accepted,
@@ -64,10 +65,14 @@ def test_a_body_with_one_broken_rule_gets_the_code_that_rule_calls_for(
         invalid_try_on_bodies(target.images, target.image_url), "violation"
     )
     if violation.body is not None:
-        response = client.try_on(violation.body)
+        body = violation.body
+        response = ask_bad_input(lambda: client.try_on(body))
     else:
         headers = {"content-type": violation.content_type} if violation.content_type else {}
-        response = client.send("POST", "/v1/try-on", content=violation.content, headers=headers)
+        content = violation.content
+        response = ask_bad_input(
+            lambda: client.send("POST", "/v1/try-on", content=content, headers=headers)
+        )
     expect_violation_refused(response, violation)
 
 
@@ -97,8 +102,9 @@ junk_json = st.recursive(
     ),
 )
 def test_no_input_gets_a_5xx(client: TryOnClient, content: bytes, content_type: str) -> None:
-    response = client.send(
-        "POST", "/v1/try-on", content=content, headers={"content-type": content_type}
+    headers = {"content-type": content_type}
+    response = ask_bad_input(
+        lambda: client.send("POST", "/v1/try-on", content=content, headers=headers)
     )
     expect_no_5xx(response, "a 4xx for bad input", held_as="a 4xx for junk")
     expect_documented_status(response)

@@ -46,6 +46,7 @@ from tryon_suite.checks.images import (
 )
 from tryon_suite.checks.jobs import expect_final_state
 from tryon_suite.checks.refusals import (
+    ask_bad_input,
     expect_code,
     expect_content_type_refused,
     expect_error,
@@ -134,6 +135,7 @@ __all__ = [
     "Violation",
     "VirtualClock",
     "answer_problem",
+    "ask_bad_input",
     "catalogue",
     "compose_result",
     "expect_balance",

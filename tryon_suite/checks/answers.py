@@ -13,10 +13,11 @@ import httpx
 from tryon_suite.client import Endpoint, Exchange, endpoint
 from tryon_suite.contract import RESPONSE_SCHEMAS, validation_problem
 from tryon_suite.errors import ContractViolation
-from tryon_suite.evidence import Evidence, held
+from tryon_suite.evidence import Evidence, held, observed
 
 __all__ = [
     "ANSWER_CLAUSES",
+    "FIRST_5XX",
     "NO_5XX",
     "Endpoint",
     "answer_problem",
@@ -27,6 +28,7 @@ __all__ = [
     "expect_documented_status",
     "expect_no_5xx",
     "expect_status",
+    "first_5xx",
     "headers_problem",
     "is_json_media_type",
     "json_or_none",
@@ -38,6 +40,8 @@ __all__ = [
 
 #: A client's mistake answered with a 5xx is a server fault wherever it happens.
 NO_5XX: Final = "tryon.robustness.no_5xx_on_bad_input"
+#: Where the answer to a repeated bad-input probe keeps the 5xx that made it repeated.
+FIRST_5XX: Final = "tryon_suite.first_5xx"
 
 #: GET /v1/try-on/job/{id}: 200 is the job's status; of its errors only 401 and 429 are
 #: documented (API.md: every API call is authenticated and rate limited). A refusal of an
@@ -99,6 +103,14 @@ def json_or_none(response: httpx.Response) -> Any:
         return _parse(response.text)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
+
+
+def _is_json(text: str) -> bool:
+    try:
+        _parse(text)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return True
 
 
 def error_code(response: httpx.Response) -> object:
@@ -165,9 +177,15 @@ def judge_answer(exchange: Exchange) -> list[Evidence]:
         found.append(Evidence(clause, verdict, expected, f"Content-Type {kind!r}", exchange))
     problem = _body_problem(endpoint, status, exchange.response_body, exchange.response_headers)
     clause = schema_clause(endpoint, status)
-    if problem is not None and status >= 400 and "at $.error_code" in problem:
-        clause = "tryon.error.code_fits_status"
     expected = f"a {status} body matching {schema_for(endpoint, status)}"
+    if status == 500 and not _is_json(exchange.response_body):
+        # API.md documents no 500 body: one that is not JSON (an HTML page, nothing) is
+        # recorded, never judged (tryon.500.body's note)
+        seen = f"a 500 whose body is not JSON: {exchange.response_body[:120]!r}"
+        return [Evidence(clause, "observed", "", seen, exchange)]
+    if problem is not None and 400 <= status < 500 and "at $.error_code" in problem:
+        # a 500's error_code is not documented (API.md), so it is never judged as a code
+        clause = "tryon.error.code_fits_status"
     if endpoint == "try-on" and status == 202:
         headers = {k.lower(): v for k, v in exchange.response_headers.items()}
         location = validation_problem("try-on-accepted-headers.json", headers)
@@ -229,11 +247,25 @@ def expect_status(
 def expect_no_5xx(response: httpx.Response, expected: str, held_as: str | None = None) -> None:
     """A 5xx for a client's mistake, or for a probe of an open point, is a server fault
     (NO_5XX). `held_as` records the evidence; without it a pass is none (the caller records
-    what the answer showed)."""
+    what the answer showed). An answer `ask_bad_input` got by asking once more after a 5xx
+    says so, and a fault then carries both answers."""
+    first = first_5xx(response)
     if response.status_code >= 500:
-        raise ContractViolation(NO_5XX, expected, body_text(response), response)
+        received = body_text(response)
+        if first is not None:
+            observed(NO_5XX, f"{body_text(first)}, asked once more", first)
+            received = f"{first.status_code}, asked once more: {received}"
+        raise ContractViolation(NO_5XX, expected, received, response)
     if held_as is not None:
+        if first is not None:
+            held_as += f" ({first.status_code} first, asked once more: {response.status_code})"
         held(NO_5XX, held_as, response)
+
+
+def first_5xx(response: httpx.Response) -> httpx.Response | None:
+    """The 5xx `ask_bad_input` asked once more after, when `response` is the repeat's."""
+    found = response.extensions.get(FIRST_5XX)
+    return found if isinstance(found, httpx.Response) else None
 
 
 def expect_documented_status(response: httpx.Response) -> None:

@@ -3,11 +3,12 @@ job the caller may not see is not shown."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import httpx
 
 from tryon_suite.checks.answers import (
+    FIRST_5XX,
     Endpoint,
     body_text,
     error_code,
@@ -15,11 +16,13 @@ from tryon_suite.checks.answers import (
     expect_no_5xx,
     json_or_none,
 )
+from tryon_suite.client import exchange_of
 from tryon_suite.errors import ContractViolation
 from tryon_suite.evidence import held
 from tryon_suite.strategies import WRONG_TYPE, Violation
 
 __all__ = [
+    "ask_bad_input",
     "expect_code",
     "expect_content_type_refused",
     "expect_error",
@@ -28,6 +31,23 @@ __all__ = [
     "expect_refusal",
     "expect_violation_refused",
 ]
+
+
+def ask_bad_input(send: Callable[[], httpx.Response]) -> httpx.Response:
+    """Send a request that is wrong on purpose with `send`; a 5xx is asked once more (the same
+    request, once) before it is judged. API.md calls transient 5xx normal (retry them), and
+    the client never sends a POST twice on its own. The repeat's answer is returned, the first
+    5xx riding on it for `expect_no_5xx`, and the first exchange's note says so."""
+    first = send()
+    if first.status_code < 500:
+        return first
+    again = send()
+    recorded = exchange_of(first)
+    if recorded is not None:
+        note = f"{first.status_code}, asked once more: {again.status_code}"
+        recorded.note = f"{recorded.note}; {note}" if recorded.note else note
+    again.extensions[FIRST_5XX] = first
+    return again
 
 
 def expect_error(

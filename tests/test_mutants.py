@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import QUIET, Opened
+from tryon_suite.clauses import catalogue
 from tryon_suite.clock import VirtualClock
 from tryon_suite.fixtures import FixtureImages
 from tryon_suite.mutants import CATALOGUE, mutant
@@ -58,6 +59,18 @@ def test_a_mutant_overrides_declared_hooks_only(name: str) -> None:
     assert not undeclared, (
         f"expected mutant {name} to override only Simulator.HOOKS, got {', '.join(undeclared)}"
     )
+
+
+def test_a_mutant_is_tagged_should_only_exactly_when_all_it_breaks_is_a_should() -> None:
+    """A mutant breaking only shoulds can never fail a run (exit 1): untagged, it would keep
+    the self-test red forever; tagged with a must among its clauses, it would excuse a miss."""
+    levels = {c.id: c.level for c in catalogue()}
+    wrong = [
+        (m.name, m.should_only, [levels[c] for c in m.clauses])
+        for m in CATALOGUE
+        if m.should_only != all(levels[c] == "should" for c in m.clauses)
+    ]
+    assert not wrong, f"expected should_only to match the clauses' levels, got {wrong}"
 
 
 def test_simulator_hooks_names_exactly_the_documented_methods_of_hooks() -> None:

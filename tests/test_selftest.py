@@ -1,6 +1,7 @@
-"""The CI gate on the suite's power: the correct simulator passes, every mutant is killed on
-one of the clauses it breaks, in process and (a selection) over HTTP; and on the correct
-simulator a clause holds only on evidence.
+"""The CI gate on the suite's power: the correct simulator passes, every mutant is killed (a
+must clause fails: the run would exit 1) on one of the clauses it breaks, in process and (a
+selection) over HTTP, save those the catalogue tags should_only, seen by a should; and on the
+correct simulator a clause holds only on evidence.
 
 The self-test runs once (a session fixture); every test that reads it lives in this file, so
 that `--dist loadfile` gives them one worker."""
@@ -15,8 +16,16 @@ import pytest
 
 from tests.conftest import SelftestRun
 from tryon_suite.clauses import catalogue
-from tryon_suite.mutants import CATALOGUE
-from tryon_suite.selftest import HTTP_SELECTION, write_matrix
+from tryon_suite.mutants import CATALOGUE, Mutant
+from tryon_suite.mutants._kit import variant
+from tryon_suite.selftest import (
+    HTTP_SELECTION,
+    KillResult,
+    judged,
+    matrix_figures,
+    write_matrix,
+)
+from tryon_suite.simulator.core import Simulator
 
 pytestmark = pytest.mark.slow(60)
 
@@ -35,18 +44,57 @@ def test_the_catalogue_has_thirty_mutants_or_more_each_tagged_with_known_clauses
 def test_the_suite_passes_the_simulator_and_kills_every_mutant(
     selftest_run: SelftestRun, tmp_path: Path
 ) -> None:
+    """Killed means the run would exit 1 (a must fails); a mutant the catalogue tags
+    should_only is only asked to be seen by a should, and is listed apart."""
     rows = selftest_run.rows
     write_matrix(rows, tmp_path)
     correct = [r for r in rows if r.mutant == "(correct simulator)"]
     assert len(correct) == 1, f"expected one run of the correct simulator, got {len(correct)}"
-    assert not correct[0].killed, f"expected no false alarm, got failing {correct[0].failing}"
-    survivors = [(r.mutant, r.face, r.failing) for r in rows[1:] if not r.on_target]
+    assert not correct[0].failing, f"expected no false alarm, got failing {correct[0].failing}"
+    tagged = {m.name for m in CATALOGUE if m.should_only}
+    survivors = [(r.mutant, r.face, r.verdict, r.failing) for r in rows[1:] if not r.as_claimed]
     assert not survivors, f"expected every mutant killed on one of its clauses, got {survivors}"
+    seen_by_should = {r.mutant for r in rows[1:] if r.verdict == "detected by a should only"}
+    assert seen_by_should == tagged, (
+        f"expected exactly the should_only mutants {sorted(tagged)} detected by a should only, "
+        f"got {sorted(seen_by_should)}"
+    )
     http = [r.mutant for r in rows if r.face == "over HTTP"]
     assert http == list(HTTP_SELECTION), f"expected the HTTP selection to run, got {http}"
     matrix = json.loads((tmp_path / "selftest.json").read_text())
-    assert matrix["killed_on_target"] == len(rows) - 1, f"got {matrix['killed_on_target']}"
-    assert (tmp_path / "selftest.html").read_text().count("<tr>") == len(rows) + 1
+    killed = len(rows) - 1 - len(tagged)
+    assert matrix["killed_on_target"] == killed, (
+        f"expected {killed} killed on target, got {matrix['killed_on_target']}"
+    )
+    assert matrix["ok"], f"expected the matrix ok, got {matrix['verdict']}"
+    assert sorted(matrix["should_only"]) == sorted(tagged), f"got {matrix['should_only']}"
+    html = (tmp_path / "selftest.html").read_text()
+    assert html.count("<tr>") == len(rows) + 1, f"expected a row per run, got {html.count('<tr>')}"
+    assert html.count(">detected by a should only<") == len(tagged), (
+        f"expected {len(tagged)} rows detected by a should only in the matrix page"
+    )
+
+
+def _row(mutant: str, failing: list[str], *, should_only: bool = False) -> KillResult:
+    levels = {"tryon.a.must": "must", "tryon.a.should": "should"}
+    m = Mutant(mutant, "a deviation", tuple(failing[:1]), variant(Simulator), (), should_only)
+    return judged(m, "in process", failing, [], 1.0, levels=levels)
+
+
+def test_a_mutant_seen_only_through_a_should_is_no_kill_and_fails_the_self_test() -> None:
+    row = _row("m", ["tryon.a.should"])
+    assert (row.killed, row.should_seen, row.verdict) == (
+        False,
+        True,
+        "detected by a should only",
+    ), f"expected a should-only detection, got {row}"
+    figures = matrix_figures([row])
+    assert figures["ok"] is False, f"expected the self-test red for it, got {figures['verdict']}"
+    assert figures["should_only"] == ["m"], f"expected it listed apart, got {figures}"
+    tagged = _row("m", ["tryon.a.should"], should_only=True)
+    assert matrix_figures([tagged])["ok"] is True, "expected a should_only mutant seen to pass"
+    killed = _row("m", ["tryon.a.must", "tryon.a.should"])
+    assert (killed.killed, killed.verdict) == (True, "killed"), f"expected a kill, got {killed}"
 
 
 # -- the correct simulator's run in it: a clause holds only on evidence --------------------

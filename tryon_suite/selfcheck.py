@@ -4,8 +4,9 @@ against every mutant, each mutant's run ending at its first kill.
 Loaded with `-p tryon_suite.selfcheck` (`tryon-suite selftest` does so). The session-scoped
 `target` fixture is parametrized with the mutant names, so pytest opens each mutant once and
 runs its tests together, in one process: no interpreter start-up, no collection per mutant. A
-mutant's tests stop (not run) once one of its clauses failed, unless `--tryon-selftest-full`
-asks for every test against every mutant.
+mutant's tests stop (not run) once it is killed on target (a `must` it breaks failed: the run
+would exit 1), or, for a mutant tagged `should_only`, once one of its clauses failed, unless
+`--tryon-selftest-full` asks for every test against every mutant.
 
 The mutants' rows of the kill matrix go to the report folder (`selftest-rows.json`, for
 `tryon-suite selftest` to complete); a mutant item's failure is the suite doing its job, so
@@ -16,16 +17,17 @@ items are the run's own: they write the compliance report and decide the exit co
 from __future__ import annotations
 
 from collections.abc import Generator
+from functools import cache
 from pathlib import Path
 
 import pytest
 
 from tryon_suite.clauses import catalogue
-from tryon_suite.mutants import CATALOGUE, mutant
+from tryon_suite.mutants import CATALOGUE, Mutant, mutant
 from tryon_suite.options import MUTANT_OUTCOMES, mutant_of, option
 from tryon_suite.results import CheckOutcome, RunResults
 
-__all__ = ["failing_clauses"]
+__all__ = ["failing_clauses", "is_settled"]
 
 _NAMES = pytest.StashKey[list[str]]()
 _KILLED = pytest.StashKey[set[str]]()
@@ -127,12 +129,24 @@ def pytest_runtest_makereport(
         return report
     # A clause can fail in a test that passed: every answer is judged (a 202 labelled
     # text/plain, say), whichever test received it.
-    if failing_clauses(outcomes[-1:]) & set(mutant(name).clauses):
+    if is_settled(mutant(name), failing_clauses(outcomes[-1:])):
         item.config.stash[_KILLED].add(name)
     if report.failed:
         report.outcome = "passed"
         report.longrepr = None
     return report
+
+
+@cache
+def _levels() -> dict[str, str]:
+    return {c.id: c.level for c in catalogue()}
+
+
+def is_settled(m: Mutant, failing: set[str]) -> bool:
+    """Whether a mutant's run has shown what its row needs: a must it breaks failed (the run
+    would exit 1), or, for a mutant tagged should_only, one of its clauses failed."""
+    tagged = failing & set(m.clauses)
+    return any(_levels().get(c) == "must" for c in tagged) or (m.should_only and bool(tagged))
 
 
 def failing_clauses(outcomes: list[CheckOutcome]) -> set[str]:
@@ -160,6 +174,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             sorted(failing_clauses(by_mutant.get(name, [])) & known),
             _failed_tests(by_mutant.get(name, [])),
             seconds.get(name, 0.0),
+            levels=_levels(),
         )
         for name in names
     ]

@@ -38,6 +38,9 @@ class Mutant:
     clauses: tuple[str, ...]
     build: Build
     needs: tuple[Need, ...] = ()
+    #: every clause it breaks is a `should`: a run against it exits 0 (the contract does not
+    #: require what it breaks), so the self-test asks that a should see it, not that it fail
+    should_only: bool = False
 
 
 def variant(cls: type[Simulator]) -> Build:

@@ -89,5 +89,6 @@ MUTANTS: Final = (
         "polled jobs stay pending for days (sync answers as usual)",
         ("tryon.job.reaches_a_final_state",),
         variant(_NeverFinishes),
+        should_only=True,
     ),
 )

@@ -39,6 +39,7 @@ MUTANTS: Final = (
         ("tryon.429.retry_after_honest",),
         _retry_after("0"),
         ("burst",),
+        should_only=True,
     ),
     Mutant(
         "empty_429",

@@ -34,7 +34,9 @@ def expect_still_valid(
     if not target.live:
         elapsed = 0.0 if seen_at is None else target.now() - seen_at
         if elapsed > 3590:
-            not_checked(f"the target's clock moved {elapsed:.0f} s since the result came")
+            not_checked(
+                f"the target's clock moved {elapsed:.0f} s since the result came", scope="run"
+            )
         target.advance(3590 - elapsed)
         expect_jpeg(client.download(url), clause="tryon.result.valid_one_hour")
         return

@@ -80,7 +80,7 @@ def test_the_key_header_name_is_case_insensitive(
     if keyless.status_code != 401:
         # The body is judged before the key (check order is open): this body cannot tell
         # whether the header was found.
-        not_checked(f"a bad body without a key got {keyless.status_code}, not 401")
+        not_checked(f"a bad body without a key got {keyless.status_code}, not 401", scope="reading")
     response = client.send("POST", "/v1/try-on", key=None, body=body, headers={name: client.key})
     expect_key_found(response, name)
 
@@ -88,7 +88,7 @@ def test_the_key_header_name_is_case_insensitive(
 @pytest.mark.clause("tryon.403.insufficient_api_credits", "tryon.403.apart_from_401")
 def test_a_key_without_credits_gets_403(client: TryOnClient, target: Target) -> None:
     if target.no_credits_key is None:
-        not_checked("needs a valid key with no credits (--tryon-no-credits-key)")
+        not_checked("needs a valid key with no credits (--tryon-no-credits-key)", scope="option")
     for wait in (True, False):  # the rule holds on both paths: no credit, no job either
         body = TryOnRequest.multipart(files(target), wait_for_result=wait)
         expect_out_of_credits(client.try_on(body, key=target.no_credits_key))
@@ -99,7 +99,7 @@ def test_whether_a_refused_request_costs_credits(client: TryOnClient, quiet, obs
     """The balance around one refusal, with no paid request in flight (`quiet`)."""
     before = client.credits()
     if before.status_code != 200:
-        not_checked(f"GET /v1/credits answered {before.status_code}")
+        not_checked(f"GET /v1/credits answered {before.status_code}", scope="optional")
     client.try_on(TryOnRequest.json(garment_mode="sideways"))
     after = client.credits()
     observe(
@@ -123,7 +123,7 @@ def test_a_burst_past_the_rate_limit_gets_429_and_waiting_recovers(
     with nothing paid in flight (`quiet`): no purchase meets its 429s, and no other thread of
     the run slows it below the rate it must reach."""
     if not target.allow_burst:
-        not_checked("provoking 429 on purpose needs --tryon-allow-burst")
+        not_checked("provoking 429 on purpose needs --tryon-allow-burst", scope="option")
     body = TryOnRequest.json(garment_mode="sideways")  # 400 before any work: costs no credits
     refused, sent = None, 0
     started = target.now()

@@ -162,7 +162,8 @@ def test_undecodable_bytes_are_malformed_image(
     code = expect_error(_ask(client, body), 400, codes, "tryon.400.malformed_image")
     if code != "malformed_image":
         not_checked(
-            f"the target answered {code}, a fair reading that does not show malformed_image"
+            f"the target answered {code}, a fair reading that does not show malformed_image",
+            scope="reading",
         )
 
 
@@ -209,7 +210,9 @@ def test_a_single_colour_image_is_unknown_foreground_or_processed(
     response = bought(f"person-{fixture}").response
     if response.status_code == 200:
         observe("tryon.open.flat_image", f"{fixture}: processed (200)", response)
-        not_checked(f"the target processed the single-colour {fixture}, a fair reading")
+        not_checked(
+            f"the target processed the single-colour {fixture}, a fair reading", scope="reading"
+        )
     expect_error(response, 400, {"unknown_foreground"}, "tryon.400.unknown_foreground")
     observe("tryon.open.flat_image", f"{fixture}: 400 unknown_foreground", response)
 
@@ -327,7 +330,7 @@ def test_under_the_vendor_profile_64_and_6000_px_are_accepted(
     client: TryOnClient, target: Target
 ) -> None:
     if target.limits.name != "vendor-2025":
-        not_checked("runs with --tryon-limits vendor-2025")
+        not_checked("runs with --tryon-limits vendor-2025", scope="option")
     for edge in ("edge-min.jpg", "edge-max.jpg"):
         expect_vendor_edge_accepted(client.try_on(_with_person(target, edge, "file")), edge)
 

@@ -61,7 +61,10 @@ def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
     )
     if trace.final == "failed":
         observe("tryon.open.job_error_codes", str(trace.last.get("error", {}).get("error_code")))
-        not_checked(f"the job failed ({trace.last.get('error')}), so no result to download")
+        not_checked(
+            f"the job failed ({trace.last.get('error')}), so no result to download",
+            scope="reading",
+        )
     if sale.download is None:
         raise AssertionError(f"expected the purchase to have downloaded {trace.last}")
     expect_jpeg(sale.download)
@@ -79,7 +82,7 @@ def test_another_account_cannot_see_a_job(
 ) -> None:
     """OWASP API1 (broken object-level authorization): a must, whatever the refusal's code."""
     if target.other_key is None:
-        not_checked("needs a second account's key (--tryon-other-key)")
+        not_checked("needs a second account's key (--tryon-other-key)", scope="option")
     # Peek once the job is done (the purchase followed it to its end): a server may hide
     # running jobs and leak finished ones.
     sale = bought("job-json")

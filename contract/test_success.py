@@ -167,7 +167,9 @@ def test_images_exactly_at_the_resolution_limits_are_accepted(bought, name: str)
     accepted = ["tryon.limits.within_limits_accepted"]
     names = {part[0] for part in sale.body.files.values()}
     accepted += [
-        f"tryon.limits.{side}_resolution" for side in ("min", "max") if f"edge-{side}.jpg" in names
+        f"tryon.limits.{side}_resolution#accepted at the limit"
+        for side in ("min", "max")
+        if f"edge-{side}.jpg" in names
     ]
     assert len(accepted) == 3, f"expected an edge-min and an edge-max image, got {sorted(names)}"
     _judged(sale, accepted=tuple(accepted))
@@ -184,7 +186,8 @@ def test_a_result_url_still_downloads_just_before_an_hour(
     if target.live:
         not_checked(
             f"the result still downloads {LIVE_RECHECK:g} s on; the hour itself is checked "
-            "only where the suite moves the target's clock"
+            "only where the suite moves the target's clock",
+            scope="outside",
         )
     target.advance(20)  # in process: the target's clock moves
     late = client.download(url)
@@ -205,7 +208,7 @@ def test_a_success_costs_credits(client: TryOnClient, target: Target, bought, ob
     assert target.ledger is not None
     before = target.ledger.balance_before
     if before is None:
-        not_checked("the balance could not be read before the first paid request")
+        not_checked("the balance could not be read before the first paid request", scope="run")
     body = expect_balance(before)
     observe("tryon.open.credit_endpoint_shape", _shape(body), before)
     balances = expect_numeric_balance(before, body)

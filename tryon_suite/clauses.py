@@ -27,6 +27,9 @@ class Clause:
     schemas: tuple[str, ...]
     checkable: bool
     notes: str = ""
+    #: the parts of the claim each to be seen holding before it holds (empty: any answer
+    #: that could have failed it is enough)
+    evidence: tuple[str, ...] = ()
 
 
 @functools.cache
@@ -46,6 +49,7 @@ def catalogue() -> tuple[Clause, ...]:
             schemas=tuple(entry.get("schemas") or ()),
             checkable=bool(entry.get("checkable", True)),
             notes=entry.get("notes", "") or "",
+            evidence=tuple(entry.get("evidence") or ()),
         )
         for entry in data["clauses"]
     )

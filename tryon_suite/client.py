@@ -1,5 +1,5 @@
 """The one client layer: request builders, pacing, the retry loop, a request budget, and a
-record of every exchange (keys redacted) for the report.
+record of every exchange (as it came, keys masked only where shown) for the report.
 
 The contract suite and the load scenarios both send through `TryOnClient`; what differs is the
 httpx transport under it (the network, the in-process simulator, Locust's client) and the
@@ -15,6 +15,7 @@ import threading
 import time
 import unittest
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -22,7 +23,6 @@ import httpx
 
 from tryon_suite.errors import TryonError
 from tryon_suite.exchange import Exchange, exchange_of, record_exchange
-from tryon_suite.redact import scrub
 from tryon_suite.retry import (
     Pacer,
     RetryDecision,
@@ -32,6 +32,7 @@ from tryon_suite.retry import (
     parse_retry_after,
 )
 from tryon_suite.secret import Secret, reveal
+from tryon_suite.watch import RequestKind, Watch
 
 __all__ = [
     "DEFAULT_KEY",
@@ -271,6 +272,7 @@ class TryOnClient:
         seed: int | None = 0,
         record: bool = True,
         on_answer: OnAnswer | None = None,
+        watch: Watch | None = None,
     ) -> None:
         """`transport` (or a ready `http` client) says how requests travel; `now` and `sleep`
         are the clock retries, pacing and polling run on; `record` keeps every exchange for
@@ -310,6 +312,8 @@ class TryOnClient:
         self._rng = random.Random(seed)
         self._record = record
         self._on_answer = on_answer
+        #: a live run's timeouts per kind of request, deadline and liveness (None: none)
+        self.watch = watch
         self.secrets = tuple(Secret(k) for k in (self.key, other_key, no_credits_key) if k)
         self.exchanges: list[Exchange] = []
         self.retries = 0
@@ -393,6 +397,13 @@ class TryOnClient:
                 headers["Content-Type"] = body.encoded[1]
         name = request_name(method, self.url(path_or_url), body)
         paid_call = endpoint(method, self.url(path_or_url)) == "try-on"
+        if self.watch is not None:
+            kind: RequestKind = "poll"
+            if not pace and kwargs.get("follow_redirects"):
+                kind = "download"
+            elif paid_call and body is not None and body.waits:
+                kind = "sync"
+            kwargs["extensions"] = {"timeout": self.watch.timeouts.of(kind).as_dict()}
         reserved = paid_call and self.may_spend and not prepaid
         if reserved:
             self.wallet.reserve()
@@ -422,8 +433,10 @@ class TryOnClient:
         while True:
             direct = self._direct if not follow_redirects else None
             build = httpx.Request if direct is not None else self.http.build_request
+            extensions = {NAME: name, **kwargs.get("extensions", {})}
+            sent = {k: v for k, v in kwargs.items() if k != "extensions"}
             request = build(
-                method, self.url(path_or_url), headers=headers, extensions={NAME: name}, **kwargs
+                method, self.url(path_or_url), headers=headers, extensions=extensions, **sent
             )
             refused = loop.admit()
             if refused is not None:
@@ -442,16 +455,23 @@ class TryOnClient:
             if pace and self.pacer is not None:
                 slot = self.pacer.wait(alone=alone)
             started = time.perf_counter()
+            watching = self.watch.sending() if self.watch is not None else nullcontext()
             try:
-                if direct is not None:
-                    response = direct.handle_request(request)
-                else:
-                    response = self.http.send(request, follow_redirects=follow_redirects)
-                response.read()
-                self._mask_echoes(response)
+                with watching:
+                    if direct is not None:
+                        response = direct.handle_request(request)
+                    else:
+                        response = self.http.send(request, follow_redirects=follow_redirects)
+                    response.read()
+                if self.watch is not None:
+                    self.watch.answered()
             except httpx.HTTPError as exc:
                 loop.failed()
                 self._keep(request, body, None, time.perf_counter() - started, repr(exc))
+                if self.watch is not None:
+                    # the target stopped answering altogether: RunStopped; else the request's
+                    # own failure, raised for its check to judge
+                    self.watch.failed(exc)
                 raise
             self._keep(request, body, response, time.perf_counter() - started)
             if not retry or (method == "POST" and response.status_code >= 500):
@@ -536,17 +556,6 @@ class TryOnClient:
                     note=note,
                 )
             )
-
-    def _mask_echoes(self, response: httpx.Response) -> None:
-        """A key the target echoes back ("invalid key sk_..."), masked where it is read: no
-        assertion message, traceback or report built from the answer can carry it."""
-        if response.headers.get("content-type", "").startswith("image/"):
-            return
-        encoding = response.encoding or "utf-8"
-        text = response.content.decode(encoding, "replace")
-        masked = scrub(text, self.secrets)
-        if masked != text:
-            response._content = masked.encode(encoding, "replace")
 
     def close(self) -> None:
         self.http.close()

@@ -19,23 +19,54 @@ import pytest
 
 from tryon_suite.exchange import Exchange, exchange_of
 
-__all__ = ["NOT_CHECKED", "Collector", "Evidence", "collecting", "held", "not_checked", "observed"]
+__all__ = [
+    "NOT_CHECKED",
+    "SCOPES",
+    "Collector",
+    "Evidence",
+    "NotChecked",
+    "Scope",
+    "collecting",
+    "held",
+    "not_checked",
+    "observed",
+]
 
 #: How a skip says "not checked" (the report shows the reason after it).
 NOT_CHECKED: Final = "not checked: "
 
 Verdict = Literal["held", "failed", "observed"]
 
+#: Why a check examined nothing, which decides whether the run is still complete:
+#: "run" - the target or the run went wrong (it stopped answering, a budget ran out, retries
+#:         were exhausted, an interrupt): the clause was in scope, and the run is INCOMPLETE;
+#: the others put the clause out of this run's scope (listed as such, never INCOMPLETE):
+#: "option"   - it needs an option that was not given (a second key, the burst, a profile);
+#: "reading"  - the target read an open point so that the case never arose (a fair reading);
+#: "outside"  - no single run can observe it from outside (a result's full hour);
+#: "optional" - it rests on an optional endpoint the target does not offer (the balance).
+Scope = Literal["run", "option", "reading", "outside", "optional"]
+SCOPES: Final[dict[str, str]] = {
+    "run": "the target or the run went wrong",
+    "option": "needs an option this run was not given",
+    "reading": "the target's reading of an open point: the case never arose",
+    "outside": "no single run can observe it from outside",
+    "optional": "rests on an optional endpoint the target does not offer",
+}
+
 
 @dataclass(frozen=True)
 class Evidence:
-    """One assertion about one clause, made on one recorded exchange (when there was one)."""
+    """One assertion about one clause, made on one recorded exchange (when there was one).
+    `part` names which part of the claim it covers, for a clause whose catalogue entry lists
+    the `evidence` it needs (a limit: accepted at it, refused past it, on each path)."""
 
     clause: str
     verdict: Verdict
     expected: str
     received: str = ""
     exchange: Exchange | None = None
+    part: str | None = None
 
 
 @dataclass
@@ -68,12 +99,21 @@ def _describe(response: httpx.Response | None) -> str:
     return f"{response.status_code} {response.headers.get('content-type', '')}".strip()
 
 
-def held(clause: str, expected: str, response: httpx.Response | None = None) -> None:
-    """`clause` held on `response`: the check asserted `expected` and the answer met it."""
+def held(
+    clause: str,
+    expected: str,
+    response: httpx.Response | None = None,
+    *,
+    part: str | None = None,
+) -> None:
+    """`clause` held on `response`: the check asserted `expected` and the answer met it;
+    `part`: which part of the clause's claim this answer covers (clauses.yaml `evidence`)."""
     collector = _CURRENT.get()
     if collector is not None:
         collector.add(
-            Evidence(clause, "held", expected, _describe(response), exchange_of(response))
+            Evidence(
+                clause, "held", expected, _describe(response), exchange_of(response), part=part
+            )
         )
 
 
@@ -84,7 +124,17 @@ def observed(clause: str, text: str, response: httpx.Response | None = None) -> 
         collector.add(Evidence(clause, "observed", "", text, exchange_of(response)))
 
 
-def not_checked(reason: str) -> NoReturn:
+class NotChecked(pytest.skip.Exception):  # type: ignore[name-defined,misc]
+    """A check that examined nothing: a skip that says why, and whether that leaves the run
+    incomplete (`scope` "run") or puts the clause out of this run's scope."""
+
+    def __init__(self, reason: str, scope: Scope) -> None:
+        super().__init__(NOT_CHECKED + reason)
+        self.reason = reason
+        self.scope: Scope = scope
+
+
+def not_checked(reason: str, *, scope: Scope) -> NoReturn:
     """Stop this check and report it "not checked" with the reason: no evidence, so never
-    passed."""
-    pytest.skip(NOT_CHECKED + reason)
+    passed. `scope` says why (`SCOPES`): only "run" makes the run INCOMPLETE."""
+    raise NotChecked(reason, scope)

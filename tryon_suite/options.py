@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, Phase, settings
 from tryon_suite.contract import limit_profile
 from tryon_suite.errors import ConfigError
 from tryon_suite.results import CheckOutcome
-from tryon_suite.secret import Secret
+from tryon_suite.secret import Secret, key_problem
 from tryon_suite.targets import TargetOptions
+from tryon_suite.watch import Timeouts
 
 __all__ = [
     "MUTANT_OUTCOMES",
@@ -131,6 +132,21 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         {"metavar": "PER_SECOND"},
     ),
     (
+        "--tryon-timeout",
+        "TRYON_TIMEOUT",
+        "seconds each kind of request may take, as KIND=SECONDS pairs separated by commas "
+        "(connect 10, sync 180: a try-on waiting for its result, poll 30: every other API call, "
+        "download 60: a result image)",
+        {"metavar": "KIND=S,..."},
+    ),
+    (
+        "--tryon-deadline",
+        "TRYON_DEADLINE",
+        "the most seconds a live run may last; past it, the rest is not run and the run is "
+        "INCOMPLETE (default 1800)",
+        {"metavar": "SECONDS"},
+    ),
+    (
         "--tryon-report-dir",
         "TRYON_REPORT_DIR",
         "where the compliance report is written (default reports/)",
@@ -227,12 +243,15 @@ def record_folder(config: pytest.Config) -> Path | None:
 
 
 def _key(config: pytest.Config, flag: str, env: str) -> Secret | None:
-    """A key from its option or the environment, masked from the moment it is read."""
+    """A key from its option or the environment, masked from the moment it is read; one that
+    cannot travel in a header (non-ASCII, say) is a usage error that does not quote it."""
     value = config.getoption(flag)
-    if isinstance(value, Secret) and value:
-        return value
-    text = os.environ.get(env)
-    return Secret(text) if text else None
+    if not (isinstance(value, Secret) and value):
+        text = os.environ.get(env)
+        value = Secret(text) if text else None
+    if value is not None and (problem := key_problem(value.reveal())):
+        raise pytest.UsageError(f"{flag} ({env}): {problem}")
+    return value
 
 
 def target_options(config: pytest.Config) -> TargetOptions:
@@ -290,6 +309,11 @@ def target_options(config: pytest.Config) -> TargetOptions:
             find_mutant(mutant)
         except ConfigError as exc:
             raise pytest.UsageError(f"--tryon-mutant: {exc}") from None
+    try:
+        timeouts = Timeouts.parse(get["--tryon-timeout"])
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    deadline = _seconds(get["--tryon-deadline"], "--tryon-deadline")
     burst = _flag(config, "--tryon-allow-burst", "TRYON_ALLOW_BURST")
     if (folder := get["--tryon-replay"]) is not None:
         return _replay_options(folder, get["--tryon-replay-max-age"], base_url, mutant, plan)
@@ -307,7 +331,25 @@ def target_options(config: pytest.Config) -> TargetOptions:
         limits=limits,
         rate=rate,
         mutant=mutant,
+        timeouts=timeouts,
+        deadline=deadline if deadline is not None else LIVE_DEADLINE,
     )
+
+
+#: how long a live run may last unless --tryon-deadline says otherwise (seconds)
+LIVE_DEADLINE: Final = 1800.0
+
+
+def _seconds(text: str | None, flag: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise pytest.UsageError(f"expected {flag} to be a number of seconds > 0, got {text!r}")
+    return value
 
 
 #: the keys a replay presents: stand-ins whose role the cassette answers by, never real keys

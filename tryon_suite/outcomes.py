@@ -5,8 +5,12 @@ exchanges its clients recorded and the exception that ended it. Three rules live
 - every answer the test received is judged (`checks.judge_answer`), whoever sent it;
 - a `ContractViolation` becomes failing evidence for its clause (an `observe` clause is an
   open point: its "violation" is recorded as a reading, never as a failure);
-- a test whose answers were only transport errors, or 401s for a key that authenticated in
-  preflight, examined nothing: it is "not checked", with that reason.
+- a test whose answers were only 401s for a key that authenticated in preflight examined
+  nothing: it is "not checked", with that reason, and leaves the run INCOMPLETE;
+- a request the target failed at the transport level while it still answered others (the
+  `Watch` asked it: a result URL that cannot be fetched, an answer cut short, no answer at all)
+  fails the clause that request was checking, with the error as evidence. Only a target that
+  stopped answering altogether stops the run (`RunStopped`: the rest is "not run").
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def nothing_examined(
     if not blind or len(blind) + len(deliberate) != len(exchanges):
         return None
     if all(e.status is None for e in blind):
-        return f"the target could not be reached ({blind[-1].note or 'transport error'})"
+        return None  # the target still answered others: the request's own failure
     roles = {e.key_role for e in blind if e.status == 401}
     if still_authenticates is not None and any(still_authenticates(role) for role in roles):
         return None
@@ -89,6 +93,17 @@ def job_id_evidence(exchange: Exchange, job_ids: dict[str, Exchange]) -> list[Ev
     ]
 
 
+def _clause_of_lost_request(clauses: tuple[str, ...], exchanges: Sequence[Exchange]) -> str:
+    """The clause a request left without an answer was checking: a result download, the
+    result's promise to be fetchable; else the test's first must clause."""
+    lost = [e for e in exchanges if e.status is None]
+    if lost and endpoint_of(lost[-1]) is None:
+        return "tryon.result.valid_one_hour"
+    levels = _levels()
+    musts = [c for c in clauses if levels.get(c) == "must"]
+    return (musts or list(clauses) or ["tryon.result.valid_one_hour"])[0]
+
+
 def outcome_of(
     nodeid: str,
     clauses: tuple[str, ...],
@@ -112,11 +127,25 @@ def outcome_of(
         outcome = "not checked"
     elif pytest_outcome == "failed":
         outcome = "failed"
-        if (blind := nothing_examined(exchanges, still_authenticates)) is not None or isinstance(
-            error, httpx.TransportError
-        ):
-            outcome, message = "not checked", blind or f"the target could not be reached: {error}"
+        if (blind := nothing_examined(exchanges, still_authenticates)) is not None:
+            outcome, message = "not checked", blind
             evidence = [e for e in gathered if e.verdict != "failed"]
+        elif isinstance(error, httpx.TransportError):
+            # The target answered others (else the Watch had stopped the run): the request it
+            # left without an answer breaks the promise the test was checking.
+            failed_clause = _clause_of_lost_request(clauses, exchanges)
+            failed = [e for e in exchanges if e.status is None]
+            lost = failed[-1] if failed else None
+            where = f"{lost.method} {lost.url}: " if lost is not None else ""
+            evidence.append(
+                Evidence(
+                    failed_clause,
+                    "failed",
+                    "an answer (the target answered the run's other requests)",
+                    f"{where}no answer: {type(error).__name__}: {error}",
+                    lost,
+                )
+            )
         elif isinstance(error, ContractViolation):
             response = error.response if isinstance(error.response, httpx.Response) else None
             decisive = exchange_of(response) or (exchanges[-1] if exchanges else None)

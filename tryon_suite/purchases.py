@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -341,7 +341,7 @@ class Ledger:
         self._jobs_polled = threading.Event()
         if not self._unpolled:
             self._jobs_polled.set()
-        self._pool: ThreadPoolExecutor | None = None
+        self._threads: list[threading.Thread] = []
         self._stopped = threading.Event()
         #: what the credit budget said to each purchase at start (None: a credit is promised)
         self._promised: dict[str, BaseException | None] = {}
@@ -359,9 +359,26 @@ class Ledger:
         self._promised = {name: self._reserve(name) for name in self.names}
         if not self._concurrent or not self.names:
             return
-        self._pool = ThreadPoolExecutor(len(self.names), thread_name_prefix="tryon-purchase")
-        for name in self.names:
-            self._futures[name] = self._pool.submit(self._bought, name, self._promised.pop(name))
+        for index, name in enumerate(self.names):
+            self._futures[name] = self._spawn(index, name, self._promised.pop(name))
+
+    def _spawn(self, index: int, name: str, refused: BaseException | None) -> Future[Sale]:
+        """Buy `name` in a daemon thread of its own: a target that stops answering leaves it
+        waiting on the wire, and the run ends without waiting for it (`close`)."""
+        future: Future[Sale] = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(self._bought(name, refused))
+            except BaseException as exc:  # handed to the consumer, as a pool would
+                future.set_exception(exc)
+
+        thread = threading.Thread(target=run, name=f"tryon-purchase_{index}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        return future
 
     def sale(self, name: str) -> Sale:
         """The purchase's sale: waited for (live) or bought now (in process, first use)."""
@@ -386,10 +403,16 @@ class Ledger:
 
     def close(self) -> None:
         """Stop what no check waited for (a run stopped early, an interrupt: polling ends at
-        its next wait), then read the balance again."""
+        its next wait), then read the balance again. Once: a second call does nothing."""
+        if self._stopped.is_set():
+            return
         self._stopped.set()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        watch = self._target.watch
+        if watch is None or watch.stopped is None:
+            for thread in self._threads:
+                thread.join()
+        # else the target stopped answering: a purchase still on the wire is left to its
+        # timeout in its daemon thread, and the balance is not asked of a silent target
         self.balance_after = self._balance()
         for sale in self.sales:  # their exchanges stay recorded for the report
             sale.client.close()

@@ -8,6 +8,9 @@ Loaded by the root conftest.py (`pytest_plugins`).
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
@@ -16,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _pytest import junitxml
 from hypothesis import settings
 
 from tryon_suite.cassette import Recorder, attributed
@@ -23,8 +27,16 @@ from tryon_suite.cassette.record import stamp
 from tryon_suite.clauses import catalogue
 from tryon_suite.client import BudgetExhausted, Exchange, TryOnClient, tls_context
 from tryon_suite.cost import Cost, credits_spent, paid_exchange, plan_lines
-from tryon_suite.errors import ConfigError, PreflightError, SchemaError
-from tryon_suite.evidence import NOT_CHECKED, Collector, collecting, not_checked, observed
+from tryon_suite.errors import ConfigError, ExitCode, PreflightError, SchemaError
+from tryon_suite.evidence import (
+    NOT_CHECKED,
+    Collector,
+    NotChecked,
+    Scope,
+    collecting,
+    not_checked,
+    observed,
+)
 from tryon_suite.options import (
     MUTANT_OUTCOMES,
     OPTIONS,
@@ -39,6 +51,7 @@ from tryon_suite.purchases import Ledger, Sale
 from tryon_suite.report.console import failing_clause_lines
 from tryon_suite.results import CheckOutcome, RunResults
 from tryon_suite.targets import Target, TargetOptions, open_target
+from tryon_suite.watch import RunStopped
 
 __all__ = ["not_checked"]
 
@@ -67,7 +80,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if options.replay is not None:
         # the bodies Hypothesis draws must be the recorded ones: the recorded profile
         settings.load_profile(str(options.replay.header["options"]["hypothesis_profile"]))
+    if getattr(config.option, "host", None):
+        # Locust's -H/--host reaches pytest through Locust's plugin: here it would be ignored
+        raise pytest.UsageError(
+            "expected --tryon-base-url URL (or TRYON_BASE_URL) to name the target, got --host: "
+            "pytest runs the contract suite with --tryon-base-url, --host is Locust's"
+        )
     report_dir = Path(option(config, "--tryon-report-dir", "TRYON_REPORT_DIR") or "reports")
+    if not hasattr(config, "workerinput") and not options.plan:
+        _writable(report_dir)
     config.stash[_REPORT_DIR] = report_dir
     if (
         getattr(config.option, "xmlpath", None) is None
@@ -83,6 +104,21 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[_RECORDER] = Recorder(folder)
         except ConfigError as exc:
             raise pytest.UsageError(f"--tryon-record: {exc}") from None
+
+
+def _writable(folder: Path) -> None:
+    """The report folder can be written, found before the first request (not after the run
+    spent its credits)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".tryon-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"expected a report folder the run can write (--tryon-report-dir, "
+            f"TRYON_REPORT_DIR), got {str(folder)!r}: {exc.strerror or exc}"
+        ) from None
 
 
 _REPORT_DIR = pytest.StashKey[Path]()
@@ -195,6 +231,9 @@ def target(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Itera
     mutant = getattr(request, "param", options.mutant)
     with open_target(replace(options, mutant=mutant)) as opened, contextlib.ExitStack() as stack:
         recorder = pytestconfig.stash.get(_RECORDER, None)
+        if opened.watch is not None:
+            opened.watch.on_stop = _wake_main_thread
+            opened.watch.start()
         if mutant == options.mutant:
             pytestconfig.stash[_TARGET] = opened
             if recorder is not None:
@@ -218,6 +257,15 @@ def target(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Itera
         finally:
             with attributed(purchase="balance"):
                 opened.ledger.close()
+
+
+def _wake_main_thread(reason: str) -> None:
+    """The target stopped answering (or the deadline passed), found by another thread: the
+    main thread may be waiting on the wire for a sync try-on's whole timeout, so it is
+    interrupted now, and the run ends INCOMPLETE with its report (`pytest_sessionfinish`
+    tells this from a user's Ctrl-C by the watch's reason)."""
+    if threading.current_thread() is not threading.main_thread():
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
 
 def _record(
@@ -357,12 +405,24 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if call.excinfo is not None and call.excinfo.errisinstance(BudgetExhausted):
+    scope: Scope | None = None
+    if call.excinfo is not None and call.excinfo.errisinstance((BudgetExhausted, RunStopped)):
+        scope = "run"
         report.outcome = "skipped"
         report.longrepr = (
             str(item.path),
             item.location[1] or 0,
             NOT_CHECKED + str(call.excinfo.value),
+        )
+        if isinstance(call.excinfo.value, RunStopped):
+            # nothing more can be examined: the tests left are "not run", with this reason
+            item.session.shouldstop = call.excinfo.value.reason
+    elif call.excinfo is not None and isinstance(call.excinfo.value, NotChecked):
+        scope = call.excinfo.value.scope
+        report.longrepr = (
+            str(item.path),
+            item.location[1] or 0,
+            NOT_CHECKED + call.excinfo.value.reason,
         )
     clause_ids = _clause_ids(item)
     if not clause_ids:
@@ -401,6 +461,9 @@ def pytest_runtest_makereport(
         target.authenticates if target is not None else None,
     )
     outcome.paid = frozenset(id(e) for e in exchanges if paid_exchange(e))
+    if outcome.outcome == "not checked":
+        # a skip that says nothing of its scope (pytest.skip in a contract test) is the run's
+        outcome.scope = scope or "run"
     item.config.stash.setdefault(_COSTS, []).append(
         Cost(item.nodeid, len(own), sum(map(paid_exchange, own)), _purchases(item))
     )
@@ -441,7 +504,9 @@ def _not_run(session: pytest.Session) -> dict[str, str]:
     if not missing:
         return {}
     stopped_by = config.stash.get(_STOPPED_BY, None)
-    if session.shouldfail and stopped_by:
+    if stopped := _stopped(session):
+        why = f"not run: {stopped}"
+    elif session.shouldfail and stopped_by:
         why = f"not run: the run stopped after {stopped_by} failed ({session.shouldfail})"
     elif session.shouldfail or session.shouldstop:
         why = f"not run: the run stopped early ({session.shouldfail or session.shouldstop})"
@@ -450,13 +515,37 @@ def _not_run(session: pytest.Session) -> dict[str, str]:
     return {cid: why for ids in missing.values() for cid in ids}
 
 
+def _stopped(session: pytest.Session) -> str | None:
+    """Why the run ended before its end: the target stopped answering, its deadline, an
+    interrupt; None when it went to its end (or stopped at a failure: -x, --maxfail)."""
+    target = session.config.stash.get(_TARGET, None)
+    if target is not None and target.watch is not None and target.watch.stopped:
+        return target.watch.stopped
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted by the user (Ctrl-C)"
+    if session.shouldstop and not session.shouldfail:
+        return str(session.shouldstop)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before JUnit's own, which then carries the verdict
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     tests = config.stash.get(_TESTS, [])
-    if not tests or hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput"):
         return
+    if not tests:
+        if _stopped(session) and config.stash.get(_COLLECTED, None):
+            tests = []  # stopped before any contract test ended: still a report, INCOMPLETE
+        else:
+            return
     target = config.stash.get(_TARGET, None)
     options = config.stash[OPTIONS]
+    if target is not None and target.ledger is not None:
+        # a run stopped early keeps its fixtures until after this hook: end the purchases
+        # and read the balance now, as the last test's teardown does otherwise
+        with attributed(purchase="balance"):
+            target.ledger.close()
     if options.plan:
         config.stash[_PLAN] = plan_lines(options, target, _costs(config))
         session.exitstatus = pytest.ExitCode.OK
@@ -474,21 +563,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         observations=config.stash[_OBSERVED],
         not_run=_not_run(session),
         credits=credits_spent(target) if target else None,
+        stopped=_stopped(session),
     )
     from tryon_suite.report import write_report
 
     paths = write_report(results, config.stash[_REPORT_DIR])
     config.stash[_WRITTEN] = paths
     config.stash[_RESULTS] = results
-    # Exit 0 exactly when every checked `must` clause holds (and nothing outside the
-    # contract, such as the project's own tests, failed).
-    if session.exitstatus == pytest.ExitCode.TESTS_FAILED:
-        failed_outside = config.stash.get(_OUTSIDE_FAILED, False)
-        unexplained = any(t.outcome == "failed" and not t.failed_clause for t in tests)
-        if results.must_clauses_hold() and not failed_outside and not unexplained:
-            session.exitstatus = pytest.ExitCode.OK
-    elif session.exitstatus == pytest.ExitCode.OK and not results.must_clauses_hold():
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    verdict = results.verdict()
+    # The exit code is the verdict's (PASS 0, FAIL 1, INCOMPLETE 2), unless something outside
+    # the contract (the project's own tests) failed, or a test failed for no clause.
+    failed_outside = config.stash.get(_OUTSIDE_FAILED, False)
+    unexplained = any(t.outcome == "failed" and not t.failed_clause for t in tests)
+    code: int = verdict.exit_code
+    if verdict.exit_code == ExitCode.PASS and (failed_outside or unexplained):
+        code = ExitCode.FAIL
+    session.exitstatus = code
+    xml = config.stash.get(junitxml.xml_key, None)
+    if xml is not None:
+        xml.add_global_property("tryon_verdict", verdict.name)
+        xml.add_global_property("tryon_verdict_reason", verdict.reason)
+        xml.add_global_property("tryon_verdict_todo", verdict.todo)
 
 
 _WRITTEN = pytest.StashKey[list[Path]]()
@@ -537,3 +632,50 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             yellow=True,
         )
     terminalreporter.write_line(f"report: {paths[0]}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The console's last line is the run's verdict (after pytest's own summary line)."""
+    results = config.stash.get(_RESULTS, None)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if results is None or reporter is None:
+        return
+    verdict = results.verdict()
+    colour = {"PASS": "green", "FAIL": "red"}.get(verdict.name, "yellow")
+    reporter.write_line(verdict.line(), **{colour: True, "bold": True})
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_runtest_makereport")
+def pytest_runtest_makereport_masked(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """What pytest writes of a test (terminal, JUnit, an xdist controller) leaves the process:
+    its traceback, captured output and properties with the run's keys masked (`secret.mask`).
+    The outermost wrapper (tryfirst), so it masks the report every other hook has made."""
+    from tryon_suite.secret import mask
+
+    report = yield
+    options = item.config.stash.get(OPTIONS, None)
+    if options is None:
+        return report
+    keys = [k for k in (options.api_key, options.other_key, options.no_credits_key) if k]
+    if not keys:
+        return report
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):
+        path, line, message = longrepr
+        report.longrepr = (path, line, mask(message, keys))
+    elif longrepr is not None:
+        # a traceback is kept as pytest drew it (colours, crash line) unless it held a key
+        text = str(longrepr)
+        if (masked := mask(text, keys)) != text:
+            report.longrepr = masked
+    report.sections = [(mask(title, keys), mask(text, keys)) for title, text in report.sections]
+    report.user_properties = [
+        (name, mask(value, keys) if isinstance(value, str) else value)
+        for name, value in report.user_properties
+    ]
+    if isinstance(reason := getattr(report, "wasxfail", None), str):
+        report.wasxfail = mask(reason, keys)
+    return report

@@ -13,7 +13,8 @@ from PIL import Image
 from tryon_suite.checks import ANSWER_CLAUSES
 from tryon_suite.clauses import Clause, catalogue
 from tryon_suite.client import Exchange
-from tryon_suite.evidence import Evidence
+from tryon_suite.errors import ExitCode
+from tryon_suite.evidence import SCOPES, Evidence, Scope
 
 __all__ = [
     "STATUS_ORDER",
@@ -22,20 +23,24 @@ __all__ = [
     "CreditsSpent",
     "Outcome",
     "RunResults",
+    "RunVerdict",
     "Status",
     "thumbnail",
 ]
 
 Outcome = Literal["passed", "failed", "not checked", "not run"]
-Status = Literal["holds", "fails", "not checked", "not run", "observed", "not checkable"]
+Status = Literal[
+    "holds", "fails", "partly checked", "not checked", "not run", "observed", "not checkable"
+]
 #: the order of the report: what needs action first
 STATUS_ORDER: dict[str, int] = {
     "fails": 0,
-    "not checked": 1,
-    "not run": 2,
-    "holds": 3,
-    "observed": 4,
-    "not checkable": 5,
+    "partly checked": 1,
+    "not checked": 2,
+    "not run": 3,
+    "holds": 4,
+    "observed": 5,
+    "not checkable": 6,
 }
 
 
@@ -54,6 +59,9 @@ class CheckOutcome:
     #: the successes among the answers it judged (its own and the purchases it consumed),
     #: by identity: a purchase shared by several checks is one spend
     paid: frozenset[int] = frozenset()
+    #: why a "not checked" test examined nothing (`evidence.SCOPES`); "run" leaves the run
+    #: INCOMPLETE, the others put its clauses out of this run's scope
+    scope: Scope | None = None
 
     @property
     def credits(self) -> int:
@@ -86,6 +94,26 @@ class ClauseResult:
     tests: list[CheckOutcome]
     observations: list[str]
     evidence: list[tuple[str, Evidence]] = field(default_factory=list)
+    #: for a clause that is not (or partly) checked: "run" when the target or the run is the
+    #: reason (it was in scope), else why it lies outside this run's scope (`evidence.SCOPES`)
+    scope: Scope | None = None
+
+    @property
+    def leaves_incomplete(self) -> bool:
+        """A must clause in scope that the run did not check on full evidence."""
+        return self.clause.level == "must" and (
+            self.status == "not run"
+            or (self.status in ("not checked", "partly checked") and self.scope == "run")
+        )
+
+    @property
+    def scope_text(self) -> str:
+        """Whether an unchecked clause was in scope, for a reader: "" for a checked one."""
+        if self.status not in ("not checked", "partly checked", "not run") or not self.scope:
+            return ""
+        if self.scope == "run":
+            return "in scope: " + SCOPES["run"]
+        return "out of scope: " + SCOPES[self.scope]
 
     @property
     def credits(self) -> int:
@@ -135,6 +163,24 @@ class CreditsSpent:
         return f"{self.counted} credits spent, counted (the balance was not read){budget}{replayed}"
 
 
+@dataclass(frozen=True)
+class RunVerdict:
+    """The run's one verdict, said alike by the report's headline, the console's last line,
+    JUnit and the exit code."""
+
+    #: "PASS", "FAIL" or "INCOMPLETE"
+    name: str
+    exit_code: ExitCode
+    #: why, in one sentence
+    reason: str
+    #: what to do about it ("" for a PASS)
+    todo: str = ""
+
+    def line(self) -> str:
+        todo = f" {self.todo}" if self.todo else ""
+        return f"tryon verdict: {self.name} (exit code {int(self.exit_code)}): {self.reason}.{todo}"
+
+
 def _number(value: float | None) -> str:
     return "?" if value is None else f"{value:,.2f}".rstrip("0").rstrip(".")
 
@@ -159,6 +205,9 @@ class RunResults:
     #: requests per second the run was paced at, first and last (lower once the target
     #: refused the pace with 429); None where nothing was paced
     pace: tuple[float, float] | None = None
+    #: why the run ended before its end ("interrupted by the user (Ctrl-C)", "the target
+    #: stopped answering at 12:03:04"); None for a run that went to its end
+    stopped: str | None = None
 
     def observe(self, clause_id: str, text: str) -> None:
         seen = self.observations.setdefault(clause_id, [])
@@ -182,16 +231,57 @@ class RunResults:
         return sorted(results, key=lambda r: STATUS_ORDER[r.status])
 
     def must_clauses_hold(self) -> bool:
-        """The run's verdict: every checked `must` clause holds."""
+        """No `must` clause fails (the run may still be INCOMPLETE: see `verdict`)."""
         return not any(
             r.status == "fails" and r.clause.level == "must" for r in self.clause_results()
         )
+
+    def verdict(self) -> RunVerdict:
+        """FAIL when a must clause fails; INCOMPLETE when the run stopped early or a must
+        clause in scope was not checked on full evidence because of the target or the run;
+        else PASS: every must clause in scope held on evidence."""
+        results = self.clause_results()
+        failing = [r for r in results if r.status == "fails" and r.clause.level == "must"]
+        if failing:
+            names = ", ".join(r.clause.id for r in failing[:3])
+            more = f" and {len(failing) - 3} more" * (len(failing) > 3)
+            return RunVerdict(
+                "FAIL",
+                ExitCode.FAIL,
+                f"{len(failing)} must clause{'s' * (len(failing) != 1)} failed ({names}{more})",
+                "Each failure leads with its decisive exchange and a curl command in the report.",
+            )
+        open_ = [r for r in results if r.leaves_incomplete]
+        if self.stopped or open_:
+            why = self.stopped or _common_reason(open_)
+            count = f"{len(open_)} must clause{'s' * (len(open_) != 1)} in scope not checked"
+            return RunVerdict(
+                "INCOMPLETE",
+                ExitCode.INCOMPLETE,
+                f"{count}: {why}" if open_ else why,
+                "Nothing failed, but nothing proves the rest: check the target is up and the "
+                "budgets (--tryon-budget, --tryon-credit-budget, --tryon-deadline) fit, then "
+                "run again.",
+            )
+        held = sum(r.status == "holds" and r.clause.level == "must" for r in results)
+        out = sum(r.status == "not checked" and r.clause.level == "must" for r in results)
+        beyond = f"; {out} out of this run's scope, listed with why" if out else ""
+        return RunVerdict("PASS", ExitCode.PASS, f"all {held} must clauses in scope held{beyond}")
 
     def totals(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUS_ORDER, 0)
         for result in self.clause_results():
             counts[result.status] += 1
         return counts
+
+
+def _common_reason(results: list[ClauseResult]) -> str:
+    """The most frequent reason among clauses left open, for one line."""
+    reasons = [r.reason for r in results if r.reason]
+    if not reasons:
+        return "the run did not examine them"
+    top = max(set(reasons), key=reasons.count)
+    return top if len(set(reasons)) == 1 else f"{top} (and {len(set(reasons)) - 1} other reasons)"
 
 
 def _unknown(clause_id: str) -> Clause:
@@ -203,8 +293,8 @@ def _judge(
 ) -> ClauseResult:
     evidence = [(t.nodeid, e) for t in tests for e in t.evidence_for(clause.id)]
 
-    def result(status: Status, reason: str) -> ClauseResult:
-        return ClauseResult(clause, status, reason, tests, observed, evidence)
+    def result(status: Status, reason: str, scope: Scope | None = None) -> ClauseResult:
+        return ClauseResult(clause, status, reason, tests, observed, evidence, scope)
 
     if not clause.checkable:
         return result("not checkable", "cannot be checked from outside the service")
@@ -212,16 +302,39 @@ def _judge(
         # An open point is recorded, never judged: what a check "expected" there is a reading.
         if observed:
             return result("observed", "")
-        return result("not checked", _why_not(clause, tests, not_run, "nothing to observe"))
+        why = _why_not(clause, tests, not_run, "nothing to observe")
+        return result("not checked", why, _scope(tests, not_run))
     failed = [e for _, e in evidence if e.verdict == "failed"]
     if failed:
         first = failed[0]
         return result("fails", f"expected {first.expected}, got {first.received}")
-    if any(e.verdict == "held" for _, e in evidence):
-        return result("holds", "")
+    held = {e.part for _, e in evidence if e.verdict == "held"}
+    if held:
+        missing = [part for part in clause.evidence if part not in held]
+        if not missing:
+            return result("holds", "")
+        # Part of the claim was seen to hold: never "holds" on that alone.
+        why = _why_not(clause, tests, not_run, "no answer examined it")
+        reason = f"no evidence yet that {'; that '.join(missing)} ({why})"
+        return result("partly checked", reason, _scope(tests, not_run))
     if not tests and not_run:
-        return result("not run", not_run)
-    return result("not checked", _why_not(clause, tests, not_run, "no answer examined it"))
+        return result("not run", not_run, "run")
+    why = _why_not(clause, tests, not_run, "no answer examined it")
+    return result("not checked", why, _scope(tests, not_run))
+
+
+def _scope(tests: list[CheckOutcome], not_run: str | None) -> Scope:
+    """Why a clause went unchecked, for the verdict: "run" when any of its tests was stopped by
+    the target or the run (or never ran), else the out-of-scope reason its tests gave; a test
+    that ran to its end without an answer that could fail the clause met a target whose
+    reading never raised the case."""
+    scopes = {t.scope for t in tests if t.outcome == "not checked"}
+    if "run" in scopes or not_run or any(t.outcome == "not run" for t in tests):
+        return "run"
+    for scope in ("option", "optional", "outside", "reading"):
+        if scope in scopes:
+            return scope  # type: ignore[return-value]
+    return "reading" if tests else "option"
 
 
 def _why_not(

@@ -23,6 +23,7 @@ from tryon_suite.secret import Secret
 from tryon_suite.simulator.config import DEFAULT_ACCOUNTS, SimulatorConfig
 from tryon_suite.simulator.fetch import HttpFetcher
 from tryon_suite.simulator.inprocess import InProcessSimulator
+from tryon_suite.watch import Timeouts, Watch, answers
 
 __all__ = ["IMAGE_HOST", "Target", "TargetOptions", "fixture_fetcher", "open_target"]
 
@@ -62,6 +63,9 @@ class TargetOptions:
     mutant: str | None = None
     #: answer every request from this recorded run (`--tryon-replay`): no network
     replay: Cassette | None = None
+    #: live: seconds each kind of request may take, and the most the run may last
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    deadline: float | None = None
 
     @property
     def live(self) -> bool:
@@ -107,6 +111,8 @@ class Target:
     replayed: bool = False
     #: a `--tryon-plan` rehearsal of a live run: the processing time its simulator takes
     rehearsal_processing: float | None = None
+    #: a live target's timeouts per kind of request, deadline and liveness (None in process)
+    watch: Watch | None = None
 
     def client(self, retry: RetryPolicy | None = None, *, may_spend: bool = True) -> TryOnClient:
         """A client for this target, sharing the run's budget, credits and pacing; with
@@ -125,6 +131,7 @@ class Target:
             may_spend=may_spend,
             now=self.now,
             sleep=self.sleep,
+            watch=self.watch,
         )
 
     def authenticates(self, role: str) -> bool:
@@ -322,6 +329,9 @@ def _live(options: TargetOptions, limits: LimitProfile, images: FixtureImages) -
                 server.add(name, images[name])
             base = server.base_url
             publish = server.add
+        base_url = options.base_url.rstrip("/")
+        watch = Watch(options.timeouts, deadline=options.deadline, probe=lambda: answers(base_url))
+        stack.callback(watch.close)
         yield Target(
             name=options.base_url,
             base_url=options.base_url.rstrip("/"),
@@ -341,4 +351,5 @@ def _live(options: TargetOptions, limits: LimitProfile, images: FixtureImages) -
             advance=_cannot_advance,
             poll=LIVE_POLL,
             publish=publish,
+            watch=watch,
         )

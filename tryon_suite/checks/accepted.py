@@ -51,10 +51,16 @@ def expect_result_answer(
         )
     if response.status_code == 400 and "unknown_foreground" in response.text:
         # The fixtures are drawn figures: a real subject detector may fairly see none.
-        not_checked("the target saw no subject in the suite's drawn images (unknown_foreground)")
+        not_checked(
+            "the target saw no subject in the suite's drawn images (unknown_foreground)",
+            scope="reading",
+        )
     answer = expect_status(response, {200}, "tryon.200.when_waiting", "tryon.200.result_url")
     for clause in (*_ACCEPTED[body.kind], *accepted):
-        held(clause, f"200 for a {body.kind} body with {sorted(body.fields)}", response)
+        # "clause#part": the part of that clause's claim the success covers
+        cid, _, part = clause.partition("#")
+        what = f"200 for a {body.kind} body with {sorted(body.fields)}"
+        held(cid, what, response, part=part or None)
     return answer
 
 

@@ -70,7 +70,7 @@ def expect_rate_limited(
     documented rate proves nothing either way."""
     if refused is None:
         if rate < FAR_PAST_THE_LIMIT:
-            not_checked(f"the burst reached only {rate:.1f} requests/s, no 429 came")
+            not_checked(f"the burst reached only {rate:.1f} requests/s, no 429 came", scope="run")
         raise ContractViolation(
             "tryon.429.rate_limit_exceeded",
             f"a 429 within {sent} requests at {rate:.0f}/s (the documented limit: 5/s)",
@@ -94,7 +94,9 @@ def expect_retry_after(refused: httpx.Response) -> float:
     limit to have surely passed. A 429 without one (a fair reading) is not checked."""
     header = refused.headers.get("retry-after")
     if header is None:
-        not_checked("the 429 carried no Retry-After (a fair reading): nothing to hold to")
+        not_checked(
+            "the 429 carried no Retry-After (a fair reading): nothing to hold to", scope="reading"
+        )
     seconds = parse_retry_after(header, now=_date_of(refused))
     if seconds is None:
         raise ContractViolation(

@@ -19,7 +19,8 @@ def expect_balance(response: httpx.Response) -> Any:
     endpoint (404, 405) has no balance to read: not checked."""
     if response.status_code in (404, 405):
         not_checked(
-            f"the target has no GET /v1/credits ({response.status_code}): no balance to read"
+            f"the target has no GET /v1/credits ({response.status_code}): no balance to read",
+            scope="optional",
         )
     clause = "tryon.credits.balance_endpoint"
     if response.status_code != 200:
@@ -61,7 +62,9 @@ def expect_numeric_balance(response: httpx.Response, body: object) -> dict[str, 
     open, so one without a number is not checked."""
     balances = _numbers(body)
     if not balances:
-        not_checked(f"no number in the balance {body!r}: its shape is not documented")
+        not_checked(
+            f"no number in the balance {body!r}: its shape is not documented", scope="reading"
+        )
     held("tryon.credits.balance_endpoint", "200 with a numeric balance", response)
     return balances
 

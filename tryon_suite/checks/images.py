@@ -70,15 +70,34 @@ def expect_jpeg(
 def expect_resolution_too_high(response: httpx.Response, image: str, how: str) -> None:
     """An `image` past the maximum resolution, sent `how` (file or url), is refused."""
     expect_error(response, 400, {"resolution_too_high"}, "tryon.400.resolution_too_high")
-    held("tryon.limits.max_resolution", f"a {image} image over the maximum refused ({how})")
-    held("tryon.limits.both_images", f"the {image} image's resolution checked as a {how}")
+    past = f"refused past it: {image} {how}"
+    held(
+        "tryon.limits.max_resolution",
+        f"a {image} image over the maximum refused ({how})",
+        part=past,
+    )
+    held(
+        "tryon.limits.both_images",
+        f"the {image} image's resolution checked as a {how}",
+        part=f"{image} {how}",
+    )
 
 
 def expect_too_small(response: httpx.Response, image: str, how: str) -> str:
     """An `image` below the minimum resolution is refused (there is no resolution_too_low:
     any code a reasonable server could give will do); returns the code."""
-    code = expect_error(response, 400, TOO_SMALL, "tryon.limits.min_resolution")
-    held("tryon.limits.both_images", f"the {image} image's minimum checked as a {how}")
+    code = expect_error(
+        response,
+        400,
+        TOO_SMALL,
+        "tryon.limits.min_resolution",
+        part=f"refused past it: {image} {how}",
+    )
+    held(
+        "tryon.limits.both_images",
+        f"the {image} image's minimum checked as a {how}",
+        part=f"{image} {how}",
+    )
     return code
 
 
@@ -88,14 +107,27 @@ def expect_file_too_large(response: httpx.Response, image: str, how: str) -> Non
     if how == "file" and response.status_code == 413:
         # 413 Content Too Large, from the server or a proxy before it, is a fair refusal of an
         # upload past the limit; the API's own code is then not shown.
-        held("tryon.limits.max_file_size", f"a {image} file over 25 MB refused (413)", response)
-        not_checked("the upload was refused with 413 before the API could answer")
+        held(
+            "tryon.limits.max_file_size",
+            f"a {image} file over 25 MB refused (413)",
+            response,
+            part=f"refused past it: {image} {how}",
+        )
+        not_checked("the upload was refused with 413 before the API could answer", scope="reading")
     codes = {"file_size_too_large"} | ({"invalid_parameter"} if how == "url" else set())
     code = expect_error(response, 400, codes, "tryon.limits.max_file_size")
     if code == "file_size_too_large":
         held("tryon.400.file_size_too_large", f"a {image} {how} over 25 MB", response)
-    held("tryon.limits.max_file_size", f"a {image} image over 25 MB refused ({how})")
-    held("tryon.limits.both_images", f"the {image} image's size checked as a {how}")
+    held(
+        "tryon.limits.max_file_size",
+        f"a {image} image over 25 MB refused ({how})",
+        part=f"refused past it: {image} {how}",
+    )
+    held(
+        "tryon.limits.both_images",
+        f"the {image} image's size checked as a {how}",
+        part=f"{image} {how}",
+    )
 
 
 def expect_image_refused(response: httpx.Response) -> str:
@@ -109,7 +141,8 @@ def expect_some_format_unsupported(answers: Mapping[str, str]) -> None:
     refused = [fmt for fmt, answer in answers.items() if "unsupported_image_format" in answer]
     if not refused:
         not_checked(
-            f"no format was refused as unsupported_image_format, a fair reading: {dict(answers)}"
+            f"no format was refused as unsupported_image_format, a fair reading: {dict(answers)}",
+            scope="reading",
         )
     held("tryon.400.unsupported_image_format", f"refused as unsupported: {refused}")
 
@@ -126,7 +159,7 @@ def expect_vendor_edge_accepted(response: httpx.Response, edge: str) -> None:
         raise ContractViolation(
             clause, f"200 for {edge}", f"{response.status_code} {code}", response
         )
-    not_checked(f"{edge} was refused for another reason ({code})")
+    not_checked(f"{edge} was refused for another reason ({code})", scope="reading")
 
 
 def expect_format_within_limits(response: httpx.Response, fmt: str, code: str | None) -> None:

@@ -56,8 +56,11 @@ def expect_error(
     codes: Iterable[str],
     clause: str,
     endpoint: Endpoint = "try-on",
+    *,
+    part: str | None = None,
 ) -> str:
-    """An error of `status` whose error_code is one of `codes`; returns the code.
+    """An error of `status` whose error_code is one of `codes`; returns the code (`part`: which
+    part of the clause's claim it covers, clauses.yaml `evidence`).
 
     The request was a mistake on purpose, so a 5xx answer breaks NO_5XX first."""
     allowed = sorted(set(codes))
@@ -72,7 +75,7 @@ def expect_error(
         raise ContractViolation(
             clause, f"error_code {shown}", f"{code!r} in {body_text(response)}", response
         )
-    held(clause, expected, response)
+    held(clause, expected, response, part=part)
     expect_documented(response, endpoint, clause="tryon.error.body_shape")
     if status == 400:
         held("tryon.400.body", "a 400 whose error_code is one of the nine", response)

@@ -1,11 +1,17 @@
-"""Render the run's results with Jinja2 into `reports/compliance.html` and `.json`."""
+"""Render the run's results with Jinja2 into `reports/compliance.html` and `.json`.
+
+The results hold what came back, raw; this is where they leave the process, so every string
+of the report's data is masked here (`secret.mask`, the run's keys carried by its exchanges)
+before anything is cut short or rendered.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -14,11 +20,32 @@ from tryon_suite.curl import TRANSPORT_HEADERS
 from tryon_suite.evidence import Evidence
 from tryon_suite.report.index import write_index
 from tryon_suite.results import STATUS_ORDER, ClauseResult, RunResults, thumbnail
+from tryon_suite.secret import Secret, mask_data
 
-__all__ = ["render_report", "report_data", "write_report"]
+__all__ = ["render_report", "report_data", "run_secrets", "write_report"]
+
+#: A body longer than this is cut in the report (after masking, so no piece of a key is left).
+_TEXT_LIMIT: Final = 4000
 
 
-def _exchange(exchange: Exchange) -> dict[str, Any]:
+def run_secrets(results: RunResults, secrets: Iterable[Secret | str] = ()) -> tuple[Secret, ...]:
+    """The keys to mask in what is written of `results`: `secrets` and every key its
+    exchanges were sent with."""
+    found = {Secret(s) for s in secrets if s}
+    for test in results.tests:
+        found.update(k for e in test.exchanges for k in e.secrets)
+        found.update(k for e in test.evidence if e.exchange for k in e.exchange.secrets)
+    return tuple(found)
+
+
+def _cut(text: str) -> str:
+    if len(text) <= _TEXT_LIMIT:
+        return text
+    return f"{text[:_TEXT_LIMIT]}\u2026 ({len(text):,} characters in all)"
+
+
+def _exchange(raw: Exchange) -> dict[str, Any]:
+    exchange = raw.masked()
     return {
         "method": exchange.method,
         "url": exchange.url,
@@ -26,14 +53,14 @@ def _exchange(exchange: Exchange) -> dict[str, Any]:
         "request_headers": {
             k: v for k, v in exchange.request_headers.items() if k.lower() not in TRANSPORT_HEADERS
         },
-        "request_body": exchange.request_body,
+        "request_body": _cut(exchange.request_body),
         "request_images": [
             {"field": name, "bytes": len(data), "thumbnail": thumbnail(data)}
             for name, data in exchange.request_images
         ],
         "status": exchange.status,
         "response_headers": exchange.response_headers,
-        "response_body": exchange.response_body,
+        "response_body": _cut(exchange.response_body),
         "response_thumbnail": thumbnail(exchange.response_image)
         if exchange.response_image
         else None,
@@ -91,6 +118,8 @@ def _clause(result: ClauseResult) -> dict[str, Any]:
         "checkable": result.clause.checkable,
         "status": result.status,
         "reason": result.reason,
+        # for a clause not (or partly) checked: in this run's scope or not, and why
+        "scope": result.scope_text,
         "credits": result.credits,
         "tests": [
             {"nodeid": t.nodeid, "outcome": t.outcome_for(result.clause.id), "message": t.message}
@@ -121,12 +150,13 @@ def _when(timestamp: float) -> str:
 _LEVEL_ORDER = {"must": 0, "should": 1, "observe": 2}
 
 
-def report_data(results: RunResults) -> dict[str, Any]:
-    """The report as plain data: what the JSON holds and the template shows."""
+def report_data(results: RunResults, secrets: Iterable[Secret | str] = ()) -> dict[str, Any]:
+    """The report as plain data, keys masked: what the JSON holds and the template shows."""
     clauses = [_clause(result) for result in results.clause_results()]
     clauses.sort(key=lambda c: (STATUS_ORDER[c["status"]], _LEVEL_ORDER.get(c["level"], 3)))
     totals = results.totals()
-    return {
+    verdict = results.verdict()
+    data = {
         "target": results.target,
         "started": _when(results.started),
         "finished": _when(results.finished),
@@ -138,11 +168,17 @@ def report_data(results: RunResults) -> dict[str, Any]:
         "budget": results.budget,
         "credits": _credits(results),
         "totals": totals,
-        "verdict": "pass" if results.must_clauses_hold() else "fail",
+        # "pass", "fail" or "incomplete": the run's verdict, its reason and what to do
+        "verdict": verdict.name.lower(),
+        "verdict_reason": verdict.reason,
+        "verdict_todo": verdict.todo,
+        "exit_code": int(verdict.exit_code),
+        "stopped": results.stopped,
         "tests": len(results.tests),
         "clauses": clauses,
         "open_points": [c for c in clauses if c["level"] == "observe"],
     }
+    return mask_data(data, run_secrets(results, secrets))
 
 
 def _credits(results: RunResults) -> dict[str, Any] | None:
@@ -183,14 +219,17 @@ def _environment() -> Environment:
 
 
 def write_report(
-    results: RunResults, folder: Path, selftest: dict[str, Any] | None = None
+    results: RunResults,
+    folder: Path,
+    selftest: dict[str, Any] | None = None,
+    secrets: Iterable[Secret | str] = (),
 ) -> list[Path]:
     """Write compliance.html and compliance.json, with the self-test's kill matrix when one is
-    given. Keys were masked in the recorded data (never in the rendered text, which a short key
-    would mangle)."""
-    data = report_data(results)
+    given. Keys are masked in the data (never in the rendered text, which a short key would
+    mangle): `secrets` and those the run's exchanges were sent with."""
+    data = report_data(results, secrets)
     if selftest is not None:
-        data["selftest"] = selftest
+        data["selftest"] = mask_data(selftest, run_secrets(results, secrets))
     return render_report(data, folder)
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 from locust import events
 
+from tryon_suite.errors import ExitCode
 from tryon_suite.load.summary import DEFAULT_THRESHOLDS
 from tryon_suite.retry import POLICY_KINDS
 
@@ -120,8 +122,27 @@ class _Help(argparse.Action):
         parser.exit()
 
 
+def _exit_on_usage(parser: Any) -> None:
+    """Locust's argparse errors are usage mistakes: one line, exit 4 (ExitCode.USAGE), as every
+    tool's. Its `error` (with its "Did you mean" hint) ends in `exit(2, message)`: that is
+    where the code changes; `--help` and `--version` exit 0 as before."""
+    leave = parser.exit
+
+    def exit(status: int = 0, message: str | None = None) -> NoReturn:
+        if status == 0:
+            leave(status, message)
+        sys.stderr.write("; ".join((message or "").strip().splitlines()) + "\n")
+        raise SystemExit(ExitCode.USAGE)
+
+    parser.exit = exit
+
+
 @events.init_command_line_parser.add_listener
 def _options(parser: Any, **_kwargs: Any) -> None:
+    # The parser of the whole command line (Locust's own options included) is this one. (The
+    # first pass, which only finds -f, runs before the locustfile is imported: a missing
+    # locustfile stays Locust's own exit 1.)
+    _exit_on_usage(parser)
     # Locust answers --help before it imports a locustfile (locust#2917), so these options
     # cannot show there; --tryon-help prints the whole help once they are added.
     parser.add_argument(
@@ -130,11 +151,15 @@ def _options(parser: Any, **_kwargs: Any) -> None:
         help="show this help, with the --tryon-* options, and exit",
         include_in_web_ui=False,
     )
+    # Never in the web UI: Locust puts every UI option's value in the page's source
+    # (default_value), and the default is read from the environment only once the run starts,
+    # so no help text or parser default ever holds the key.
     parser.add_argument(
         "--tryon-key",
-        default=os.environ.get("TRYON_API_KEY", ""),
-        help="API key (default $TRYON_API_KEY; the demo key for the embedded simulator)",
-        is_secret=True,
+        default="",
+        help="API key for --host (default $TRYON_API_KEY; the embedded simulator takes its "
+        "demo key); not shown in the web UI",
+        include_in_web_ui=False,
     )
     for flag, kind, default, help_text in _OPTIONS:
         parser.add_argument(

@@ -8,11 +8,13 @@ policy, the polling loop, bodies and redaction are the tryon_suite client layer'
 from __future__ import annotations
 
 import json
+import logging
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import gevent
 import gevent.event
@@ -20,8 +22,15 @@ import load_options  # noqa: F401  (registers the --tryon-* options)
 from locust import events
 from locust.env import Environment
 from locust.rpc import Message
-from locust.runners import STATE_STOPPED, MasterRunner, WorkerRunner
+from locust.runners import (
+    STATE_RUNNING,
+    STATE_SPAWNING,
+    STATE_STOPPED,
+    MasterRunner,
+    WorkerRunner,
+)
 
+from tryon_suite.errors import ExitCode, PreflightError
 from tryon_suite.load.console import (
     measure_rows,
     measures_csv,
@@ -37,8 +46,14 @@ from tryon_suite.load.summary import (
     Thresholds,
     summarise,
 )
+from tryon_suite.preflight import KeyToCheck, preflight, unusable_key
 from tryon_suite.redact import redact
+from tryon_suite.secret import Secret
 from tryon_suite.simulator.config import DEFAULT_ACCOUNTS
+
+# The preflight sends with httpx, whose transport (httpcore) imports trio when it is installed,
+# and trio cannot load once gevent has patched `select` (no epoll): the preflight does without.
+sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
 
 
 class _Embedded:
@@ -86,43 +101,80 @@ METRICS = LoadMetrics()
 RUN: dict[str, Any] = {}
 
 
+def _usage(message: str) -> NoReturn:
+    """A usage or setup mistake, found before the run: one line, exit 4 (ExitCode.USAGE)."""
+    _Embedded.stop()
+    print(f"tryon: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(ExitCode.USAGE)
+
+
 @events.init.add_listener
 def _init(environment: Environment, **_kwargs: Any) -> None:
     options: Any = environment.parsed_options
     if options is None:
         return
     RUN["environment"] = environment
+    # The key is read here, not as the option's default: no parser default or help holds it.
+    given = "--tryon-key" if options.tryon_key else "TRYON_API_KEY"
+    options.tryon_key = options.tryon_key or os.environ.get("TRYON_API_KEY", "")
     if environment.web_ui is not None:
         _web_tab(environment)
+        if options.tryon_key and not options.web_host:
+            # Locust listens on every interface unless told otherwise; with a key in the
+            # process, only this machine may drive it (--web-host '*' says otherwise).
+            environment.web_ui.host = "127.0.0.1"
+            print(
+                f"tryon: a key is set: the web UI listens on http://127.0.0.1:"
+                f"{options.web_port} only (--web-host to choose another address)",
+                flush=True,
+            )
     if isinstance(environment.runner, WorkerRunner):
         return
+    if options.tryon_key and (line := unusable_key(options.tryon_key, given)):
+        _usage(line)
     try:  # before the run, not after it: a report that cannot be written loses the run
         Path(options.tryon_report_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SystemExit(
-            f"tryon: expected --tryon-report-dir {options.tryon_report_dir!r} to be a folder "
+        _usage(
+            f"expected --tryon-report-dir {options.tryon_report_dir!r} to be a folder "
             f"it can write, got: {exc.strerror}"
-        ) from None
+        )
+    if options.tryon_body != "multipart" and not options.tryon_image_base_url and environment.host:
+        _usage("--tryon-body json needs --tryon-image-base-url against --host")
     # Users finish the try-on in hand when the run ends, so one cut off by the end is not
     # counted against the target; the master hands this timeout to its workers.
     environment.stop_timeout = max(environment.stop_timeout or 0.0, options.tryon_grace)
     if not environment.host:
         environment.host = _Embedded.start(options)
-        options.tryon_key = options.tryon_key or DEFAULT_ACCOUNTS[0].key
+        # the embedded simulator knows its demo accounts only: a key of yours goes nowhere
+        options.tryon_key = DEFAULT_ACCOUNTS[0].key
         options.tryon_image_base_url = (
             options.tryon_image_base_url or f"{environment.host}/fixtures"
         )
         RUN["embedded"] = True
         print(f"tryon: embedded simulator at {environment.host}", flush=True)
-    elif not options.tryon_key:
-        raise SystemExit("tryon: expected --tryon-key or TRYON_API_KEY with --host, got none")
-    if options.tryon_body != "multipart" and not options.tryon_image_base_url:
-        raise SystemExit("tryon: --tryon-body json needs --tryon-image-base-url against --host")
+        return
+    if not options.tryon_key:
+        _usage("expected --tryon-key or TRYON_API_KEY with --host, got none")
+    # the pytest run's preflight, its messages naming this tool's options; httpx's own log
+    # line per request would come before the one line that says what is wrong
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        preflight(
+            environment.host,
+            [KeyToCheck(Secret(options.tryon_key), given)],
+            sleep=time.sleep,
+            url_option="--host",
+            no_credits_option=None,
+        )
+    except PreflightError as exc:
+        _usage(str(exc))
 
 
 @events.request.add_listener
-def _on_request(request_type: str, name: str, exception: Any, **_kw: Any) -> None:
-    METRICS.request(f"{request_type} {name}", exception is not None, time.time())
+def _on_request(request_type: str, name: str, exception: Any, **kw: Any) -> None:
+    answered = bool(getattr(kw.get("response"), "status_code", 0))
+    METRICS.request(f"{request_type} {name}", exception is not None, time.time(), answered)
 
 
 @events.report_to_master.add_listener
@@ -205,6 +257,12 @@ def _quitting(environment: Environment, **_kw: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return
     try:
+        # Users still running here means nothing ended the run but Ctrl-C or SIGTERM (the
+        # clock, the shape and the web UI's stop button all stop them first).
+        interrupted = not RUN.get("collected") and getattr(environment.runner, "state", "") in (
+            STATE_RUNNING,
+            STATE_SPAWNING,
+        )
         if environment.runner is not None:
             # one still waiting after the grace counts as started without result
             stop_and_collect(environment.runner)
@@ -214,10 +272,23 @@ def _quitting(environment: Environment, **_kw: Any) -> None:
         options: Any = environment.parsed_options
         summary, checks = _current(environment)
         ok, lines = verdict(checks)
-        RUN["verdict"] = (checks, lines)
         # The thresholds decide the exit code: a 429 is measured behaviour, not an error, so
-        # Locust's own rule (1 on any failure) would fail every run that meets the limit.
-        environment.process_exit_code = 0 if ok else 3
+        # Locust's own rule (1 on any failure) would fail every run that meets the limit. A
+        # threshold with nothing to measure is not a failure of the target: incomplete.
+        broken = any(check.holds is False for check in checks)
+        code = ExitCode.PASS if ok else ExitCode.FAIL if broken else ExitCode.INCOMPLETE
+        if gone := METRICS.stopped_answering():
+            code, ok = ExitCode.INCOMPLETE, False
+            lines.append(
+                f"INCOMPLETE: the target stopped answering mid-run ({gone} requests in a row "
+                "got no answer): the figures above stop where it did"
+            )
+        elif interrupted:
+            code, ok = ExitCode.INCOMPLETE, False
+            lines.append("INCOMPLETE: the run was interrupted before its end")
+        lines[-1] += f" (exit code {int(code)})"
+        RUN["verdict"] = (checks, lines)
+        environment.process_exit_code = int(code)
         if options.csv_prefix:
             write_measures_csv(summary, checks, Path(f"{options.csv_prefix}_tryon.csv"))
         if options.headless or options.autostart:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tryon_suite.clock import VirtualClock
@@ -292,18 +293,6 @@ def test_a_host_that_does_not_answer_is_one_line_and_exit_4(
     assert "check --host" in err, f"expected the line to name --host, got {err!r}"
 
 
-def test_no_key_is_exit_2(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.delenv("TRYON_API_KEY", raising=False)
-    code = main(["--host", "http://127.0.0.1:9"])
-    err = capsys.readouterr().err
-    assert (code, err) == (
-        2,
-        "tryon-suite limiter: error: expected the key in TRYON_API_KEY, got none\n",
-    ), f"expected exit 2 and one line, got {code}, {err!r}"
-
-
 def test_tryon_mock_refuses_an_unknown_mutant_with_exit_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -369,3 +358,67 @@ def test_the_limiter_report_renders_in_chromium_with_its_chart(
     card = page.locator("section.card", has_text="Rate limiter measured")
     assert card.locator("a").get_attribute("href") == "limiter.html", "expected the card's link"
     assert not errors, f"expected no script errors, got {errors}"
+
+
+def test_no_key_a_bad_option_or_a_non_ascii_key_is_one_line_and_exit_4(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Usage mistakes are ExitCode.USAGE (4), one line each, before anything is sent."""
+    monkeypatch.delenv("TRYON_API_KEY", raising=False)
+    code = main(["--host", "http://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert (code, err) == (
+        4,
+        "tryon-suite limiter: error: expected the key in TRYON_API_KEY, got none\n",
+    ), f"expected exit 4 and one line for no key, got {code}, {err!r}"
+    with pytest.raises(SystemExit) as bad:
+        main(["--host", "http://127.0.0.1:9", "--window", "-1"])
+    err = capsys.readouterr().err
+    assert (bad.value.code, err.count("\n")) == (4, 1), (
+        f"expected exit 4 and one line for a bad option, got {bad.value.code}, {err!r}"
+    )
+    monkeypatch.setenv("TRYON_API_KEY", "clé-secrète")
+    code = main(["--host", "http://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert (code, err) == (
+        4,
+        "tryon-suite limiter: the key given with TRYON_API_KEY cannot be used: expected an "
+        "ASCII key (it travels in the X-API-KEY header), got one with a non-ASCII character\n",
+    ), f"expected exit 4 and the preflight's one line for a non-ASCII key, got {code}, {err!r}"
+
+
+def _answers_preflight_then(failure: BaseException) -> httpx.MockTransport:
+    """A target whose balance endpoint takes the key (the preflight passes) and whose every
+    other request then fails with `failure`."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/credits":
+            return httpx.Response(200, json={"credits": 5})
+        raise failure
+
+    return httpx.MockTransport(handle)
+
+
+def test_a_target_that_stops_answering_mid_run_is_incomplete_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TRYON_API_KEY", DEMO_KEY)
+    gone = _answers_preflight_then(httpx.ConnectError("connection refused"))
+    code = main(["--host", "http://api.test", "--report-dir", str(tmp_path)], transport=gone)
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert (code, last.startswith("INCOMPLETE: the target stopped answering mid-run")) == (
+        2,
+        True,
+    ), f"expected exit 2 and a last line saying the target stopped answering, got {code}, {last!r}"
+
+
+def test_an_interrupted_run_is_incomplete_exit_2_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TRYON_API_KEY", DEMO_KEY)
+    ctrl_c = _answers_preflight_then(KeyboardInterrupt())
+    code = main(["--host", "http://api.test", "--report-dir", str(tmp_path)], transport=ctrl_c)
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert (code, last.startswith("INCOMPLETE: interrupted")) == (2, True), (
+        f"expected exit 2 and a last line saying it was interrupted, got {code}, {last!r}"
+    )

@@ -159,13 +159,13 @@ def locust(report_dir: Path, *args: str, seconds: int = 6) -> subprocess.Complet
 
 def verdict_matches_exit(done: subprocess.CompletedProcess[str], report_dir: Path) -> Any:
     """The run's load.json, once its exit code is checked against its own verdict: 0 when
-    it holds, 3 when it does not, nothing else (no crash, no usage error)."""
+    it holds, 1 when it does not, nothing else (no crash, no usage error)."""
     path = report_dir / "load.json"
     assert path.exists(), (
         f"expected {path} written, got exit {done.returncode}: {done.stderr[-800:]}"
     )
     report = json.loads(path.read_text())
-    expected = 0 if report["ok"] else 3
+    expected = 0 if report["ok"] else 1
     assert done.returncode == expected, (
         f"expected exit {expected} for the verdict {report['verdict']!r}, got {done.returncode}: "
         f"{done.stderr[-800:]}"
@@ -280,7 +280,7 @@ def test_against_a_host_the_key_is_required_and_never_printed(tmp_path: Path) ->
 
     with serving(QUIET) as (url, _):
         missing = locust(tmp_path, "-u", "1", "--host", url, seconds=2)
-        assert missing.returncode != 0, "expected a refusal without a key"
+        assert missing.returncode == 4, f"expected exit 4 without a key, got {missing.returncode}"
         assert (
             "expected --tryon-key or TRYON_API_KEY with --host" in missing.stderr + missing.stdout
         )

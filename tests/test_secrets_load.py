@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tests.canaries import (
+    ACCOUNTS,
     MAIN,
     leaks,
 )
@@ -34,8 +36,8 @@ def test_a_failing_load_run_writes_no_key_anywhere(canary_server, tmp_path: Path
         "1000000",  # a threshold no run meets: the run fails
         seconds=3,
     )
-    assert done.returncode == 3, (
-        f"expected the broken threshold to fail the run, got {done.returncode}"
+    assert done.returncode == 1, (
+        f"expected the broken threshold to fail the run (exit 1), got {done.returncode}"
     )
     assert not leaks(done, tmp_path), f"expected no key written, found {leaks(done, tmp_path)}"
 
@@ -43,8 +45,9 @@ def test_a_failing_load_run_writes_no_key_anywhere(canary_server, tmp_path: Path
 def test_a_key_the_target_echoes_in_its_refusals_stays_out_of_locusts_failures(
     tmp_path: Path,
 ) -> None:
-    """A target that answers 401 "expected a valid API key, got <the key>": Locust lists every
-    failure with its body, on the console and in its CSV; the key is masked where it is read."""
+    """A target that takes the key in the preflight (its balance), then answers every try-on
+    401 "expected a valid API key, got <the key>": Locust lists every failure with its body,
+    on the console and in its CSV; the key is masked where it is read."""
     from tests.conftest import QUIET
     from tests.test_load import locust
     from tryon_suite.clock import RealClock
@@ -54,13 +57,13 @@ def test_a_key_the_target_echoes_in_its_refusals_stays_out_of_locusts_failures(
 
     class Echoing(Simulator):
         async def handle(self, request: SimRequest) -> SimResponse:
-            answer = await super().handle(request)
-            if answer.status != 401:
-                return answer
+            if request.path == "/v1/credits":
+                return await super().handle(request)
             echoed = f"expected a valid API key, got {self.api_key(request)}"
             return error_answer(401, "invalid_auth_token", echoed)
 
-    with serving(simulator=Echoing(QUIET, RealClock())) as (url, _):
+    config = replace(QUIET, accounts=ACCOUNTS)
+    with serving(simulator=Echoing(config, RealClock())) as (url, _):
         done = locust(
             tmp_path,
             "-u",
@@ -68,7 +71,7 @@ def test_a_key_the_target_echoes_in_its_refusals_stays_out_of_locusts_failures(
             "--host",
             url,
             "--tryon-key",
-            MAIN,  # a key this server does not know: every answer is its echoing 401
+            MAIN,  # a key this server takes for its balance, then refuses, echoing it
             "--csv",
             str(tmp_path / "locust"),
             "SyncUser",

@@ -20,9 +20,9 @@ import httpx
 from tryon_suite.client import CREDITS, TRY_ON, tls_context
 from tryon_suite.errors import PreflightError
 from tryon_suite.retry import parse_retry_after
-from tryon_suite.secret import Secret
+from tryon_suite.secret import Secret, key_problem, reveal
 
-__all__ = ["PROBE_BODY", "KeyToCheck", "preflight"]
+__all__ = ["PROBE_BODY", "KeyToCheck", "preflight", "unusable_key"]
 
 #: Refused for its body after authentication: free, and it tells the key's standing.
 PROBE_BODY: Final = {"garment_mode": "tryon-suite-preflight"}
@@ -40,15 +40,29 @@ class KeyToCheck:
     may_lack_credits: bool = False
 
 
+def unusable_key(key: Secret | str, option: str) -> str | None:
+    """The one line saying why the key given with `option` cannot be sent at all (empty,
+    non-ASCII, ...), never quoting it; None when it can. Every tool says it in these words."""
+    problem = key_problem(reveal(key))
+    return None if problem is None else f"the key given with {option} cannot be used: {problem}"
+
+
 def preflight(
     base_url: str,
     keys: list[KeyToCheck],
     *,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] | None = None,
+    url_option: str = "--tryon-base-url",
+    no_credits_option: str | None = "--tryon-no-credits-key",
 ) -> int:
-    """Raise PreflightError naming the first problem: unreachable, not the API, a key refused;
-    else return how many requests it sent (they are part of what the run costs)."""
+    """Raise PreflightError naming the first problem: a key that cannot go in a header,
+    unreachable, not the API, a key refused; else return how many requests it sent (they are
+    part of what the run costs). The messages name the tool's own options: `url_option` for
+    the base URL, `no_credits_option` (None: the tool takes no such key) in the 403's fix."""
+    for check in keys:
+        if (line := unusable_key(check.key, check.option)) is not None:
+            raise PreflightError(line)
     url = base_url.rstrip("/") + TRY_ON
     sent = 0
 
@@ -62,12 +76,13 @@ def preflight(
         timeout=_TIMEOUT, transport=transport, verify=tls_context(), event_hooks=hooks
     ) as http:
         for check in keys:
-            balance = _probe(http, "GET", base_url.rstrip("/") + CREDITS, check, base_url, sleep)
+            credits = base_url.rstrip("/") + CREDITS
+            balance = _probe(http, "GET", credits, check, base_url, url_option, sleep)
             if balance.status_code == 200:
                 continue
             response = balance
             if balance.status_code != 401:
-                response = _probe(http, "POST", url, check, base_url, sleep)
+                response = _probe(http, "POST", url, check, base_url, url_option, sleep)
             status = response.status_code
             if status == 401:
                 raise PreflightError(
@@ -76,14 +91,15 @@ def preflight(
                 )
             if status == 403 and not check.may_lack_credits:
                 # A known key without credits: every paid check would be refused.
+                fix = f", or give it as {no_credits_option}" if no_credits_option else ""
                 raise PreflightError(
                     f"the key given with {check.option} has no credits at {base_url} (403): "
-                    "top the account up, or give it as --tryon-no-credits-key"
+                    f"top the account up{fix}"
                 )
             if status in (404, 405):
                 raise PreflightError(
                     f"expected POST {url} to refuse a bad body with 400, got {status}: "
-                    "is --tryon-base-url the API's root (the part before /v1)?"
+                    f"is {url_option} the API's root (the part before /v1)?"
                 )
             if status >= 500:
                 raise PreflightError(
@@ -101,6 +117,7 @@ def _probe(
     url: str,
     check: KeyToCheck,
     base_url: str,
+    url_option: str,
     sleep: Callable[[float], None] | None,
 ) -> httpx.Response:
     for attempt in range(3):
@@ -114,13 +131,12 @@ def _probe(
         except httpx.TimeoutException:
             raise PreflightError(
                 f"{base_url} did not answer within {_TIMEOUT.read:g} s: "
-                "check --tryon-base-url and that the service is up"
+                f"check {url_option} and that the service is up"
             ) from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             reason = type(exc).__name__
             raise PreflightError(
-                f"cannot reach {base_url} ({reason}): check --tryon-base-url "
-                "and that the service is up"
+                f"cannot reach {base_url} ({reason}): check {url_option} and that the service is up"
             ) from None
         transient = response.status_code == 429 or response.status_code in (502, 503, 504)
         if not transient or sleep is None or attempt == 2:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from typing import NoReturn
 
 import httpx
 
+from tryon_suite.errors import ExitCode
 from tryon_suite.limiter.output import table, write_report
 from tryon_suite.limiter.phases import DOCUMENTED_RATE, Settings, measure
 from tryon_suite.limiter.probes import Prober
@@ -22,8 +24,10 @@ __all__ = ["main", "parser"]
 
 
 class _Parser(argparse.ArgumentParser):
+    """A bad option is a usage mistake: one line, exit 4 (ExitCode.USAGE)."""
+
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"tryon-suite limiter: error: {message}\n")
+        self.exit(ExitCode.USAGE, f"tryon-suite limiter: error: {message}\n")
 
 
 def _positive(text: str) -> float:
@@ -43,8 +47,9 @@ def parser() -> argparse.ArgumentParser:
         f"is honest, whether polls count, recovery; against the documented {DOCUMENTED_RATE:g}/s. "
         "The key comes from TRYON_API_KEY. Writes limiter.html and limiter.json. Exit 0: the "
         "rate measured and Retry-After honest, conservative or not sent; 1: Retry-After "
-        "dishonest, or the rate not measured; 2: bad options; 4: the target or the key cannot "
-        "be used. A rate other than 5/s is reported, not failed (the vendor says 'commonly').",
+        "dishonest, or the rate not measured; 2: incomplete (the target stopped answering, or "
+        "interrupted); 4: bad options, or the target or the key cannot be used. A rate other "
+        "than 5/s is reported, not failed (the vendor says 'commonly').",
     )
     p.add_argument("--host", required=True, metavar="URL", help="the API's root, before /v1")
     p.add_argument(
@@ -71,6 +76,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _usage(message: str) -> int:
+    print(f"tryon-suite limiter: error: {message}", file=sys.stderr)
+    return ExitCode.USAGE
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends the run as Ctrl-C does: incomplete, said so
+
+
 def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | None = None) -> int:
     """Measure the target named by --host; the exit code as --help states it."""
     from tryon_suite.errors import PreflightError
@@ -78,34 +92,40 @@ def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | Non
 
     args = parser().parse_args(argv)
     if args.budget < 1:
-        print(
-            f"tryon-suite limiter: error: expected --budget >= 1, got {args.budget}",
-            file=sys.stderr,
-        )
-        return 2
+        return _usage(f"expected --budget >= 1, got {args.budget}")
     key = Secret(os.environ.get("TRYON_API_KEY", ""))
     if not key:
-        print(
-            "tryon-suite limiter: error: expected the key in TRYON_API_KEY, got none",
-            file=sys.stderr,
-        )
-        return 2
+        return _usage("expected the key in TRYON_API_KEY, got none")
     host = args.host.rstrip("/")
     try:
-        preflight(host, [KeyToCheck(key, "TRYON_API_KEY")], transport=transport, sleep=time.sleep)
+        preflight(
+            host,
+            [KeyToCheck(key, "TRYON_API_KEY")],
+            transport=transport,
+            sleep=time.sleep,
+            url_option="--host",
+            no_credits_option=None,
+        )
     except PreflightError as exc:
-        # preflight speaks of the suite's option; this command's is --host
-        message = str(exc).replace("--tryon-base-url", "--host")
-        print(f"tryon-suite limiter: {message}", file=sys.stderr)
-        return 4
+        print(f"tryon-suite limiter: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
     settings = Settings(args.budget, args.probe_rate, args.window, max_wait=args.max_wait)
     headers = {"X-API-KEY": key.reveal()}
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     with httpx.Client(base_url=host, headers=headers, transport=transport, timeout=10.0) as http:
         prober = Prober(http, time.monotonic, time.sleep, settings.budget)
         try:
             measures = measure(prober, settings)
+        except KeyboardInterrupt:
+            print(
+                f"INCOMPLETE: interrupted after {prober.sent} requests; nothing judged, "
+                "no report written",
+                flush=True,
+            )
+            return ExitCode.INCOMPLETE
         finally:
             prober.close()
+            signal.signal(signal.SIGTERM, previous)
     data = write_report(
         Path(args.report_dir),
         target=host,
@@ -118,5 +138,12 @@ def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | Non
         f"{prober.sent} requests of a budget of {settings.budget}; report: "
         f"{Path(args.report_dir) / 'limiter.html'}"
     )
+    if not data["ok"] and prober.unanswered:
+        # not a verdict on the limiter: the measures it lacks were cut off by the target
+        print(
+            f"INCOMPLETE: the target stopped answering mid-run ({prober.unanswered} "
+            f"requests got no answer): {data['verdict']}"
+        )
+        return ExitCode.INCOMPLETE
     print(("ok: " if data["ok"] else "NOT OK: ") + data["verdict"])
-    return 0 if data["ok"] else 1
+    return ExitCode.PASS if data["ok"] else ExitCode.FAIL

@@ -67,6 +67,8 @@ class Prober:
         self.start = now()
         self.phase = ""
         self.probes: list[Probe] = []
+        #: probes that got no answer (a transport error): the target stopped answering
+        self.unanswered = 0
         self._sent = 0
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(workers) if workers > 0 else None
@@ -93,6 +95,8 @@ class Prober:
             else:
                 answer = self.http.get(JOB.format(job_id=uuid.uuid4()))
         except httpx.HTTPError as exc:
+            with self._lock:
+                self.unanswered += 1
             raise Unexpected(f"{kind} got no answer ({type(exc).__name__})") from None
         probe = Probe(
             phase,

@@ -18,21 +18,20 @@ __all__ = ["measure_rows", "measures_csv", "threshold_table", "verdict", "write_
 
 def verdict(checks: list[ThresholdCheck]) -> tuple[bool, list[str]]:
     """(ok, the verdict's lines). A run holds when no threshold broke and every threshold set
-    was measured: a run in which nothing could be measured holds nothing."""
+    was measured: a run in which nothing could be measured holds nothing (it is incomplete,
+    not failed). The caller, which knows the exit code, appends it to the last line."""
     broken = [check for check in checks if check.holds is False]
     unmeasured = [c for c in checks if c.holds is None and not c.limit.startswith("not set")]
     checked = [check for check in checks if check.holds is not None]
     if broken:
         lines = [f"threshold broken: {check.sentence()}" for check in broken]
-        lines.append(
-            f"verdict: FAILS, {len(broken)} of {len(checked)} thresholds broken (exit code 3)"
-        )
+        lines.append(f"verdict: FAILS, {len(broken)} of {len(checked)} thresholds broken")
         return False, lines
     if unmeasured:
         lines = [f"threshold not measured: {check.name}: {check.measured}" for check in unmeasured]
-        lines.append("verdict: NOT CHECKED, a threshold had nothing to measure (exit code 3)")
+        lines.append("verdict: NOT CHECKED, a threshold had nothing to measure")
         return False, lines
-    return True, [f"verdict: holds, every one of {len(checked)} thresholds set (exit code 0)"]
+    return True, [f"verdict: holds, every one of {len(checked)} thresholds set"]
 
 
 def threshold_table(checks: list[ThresholdCheck]) -> list[str]:

@@ -27,6 +27,9 @@ MODES: Final = ("sync", "polling")
 RESULT: Final = "result"
 #: a try-on still waiting when the run ended: it counts against the run, as no result
 UNFINISHED: Final = "unfinished at the end of the run"
+#: requests in a row without an answer, at the end of a run, that say the target stopped
+#: answering (one lost connection does not)
+STOPPED_AFTER: Final = 5
 #: a try-on still waiting while the run goes on (the web UI's live view): not judged yet
 IN_FLIGHT: Final = "in flight"
 
@@ -41,6 +44,8 @@ class Second:
     #: times to result (s) of the try-ons that got one this second, per mode
     ttr: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     requests: int = 0
+    #: requests that got no answer at all (no status: refused connection, reset, timeout)
+    unanswered: int = 0
     rate_limited: int = 0
     users: int = 0
 
@@ -51,6 +56,7 @@ class Second:
             "failed": dict(self.failed),
             "ttr": {mode: list(values) for mode, values in self.ttr.items()},
             "requests": self.requests,
+            "unanswered": self.unanswered,
             "rate_limited": self.rate_limited,
             "users": self.users,
         }
@@ -62,6 +68,7 @@ class Second:
         for mode, values in data.get("ttr", {}).items():
             self.ttr[mode].extend(values)
         self.requests += int(data.get("requests", 0))
+        self.unanswered += int(data.get("unanswered", 0))
         self.rate_limited += int(data.get("rate_limited", 0))
         self.users = max(self.users, int(data.get("users", 0)))
 
@@ -111,12 +118,15 @@ class LoadMetrics:
     def job_polled(self, mode: str, polls: int) -> None:
         self.polls[mode][polls] += 1
 
-    def request(self, name: str, failed: bool, when: float) -> None:
-        """A real HTTP request (Locust's request event): `name` as Locust shows it."""
+    def request(self, name: str, failed: bool, when: float, answered: bool = True) -> None:
+        """A real HTTP request (Locust's request event): `name` as Locust shows it;
+        `answered` false when it got no status at all."""
         self.requests[name] += 1
         if failed:
             self.request_failures[name] += 1
         self.seconds[int(when)].requests += 1
+        if not answered:
+            self.seconds[int(when)].unanswered += 1
 
     def answer(
         self,
@@ -155,6 +165,14 @@ class LoadMetrics:
         if left := self.unfinished(mode):
             endings[label] = left
         return endings
+
+    def stopped_answering(self, at_least: int = STOPPED_AFTER) -> int:
+        """How many requests got no answer after the last second in which one was answered,
+        when that is `at_least`: the target stopped answering mid-run (0 otherwise)."""
+        answered = [s for s, b in self.seconds.items() if b.requests > b.unanswered]
+        last = max(answered, default=-1)
+        after = sum(b.unanswered for s, b in self.seconds.items() if s > last)
+        return after if after >= at_least else 0
 
     # -- across processes -------------------------------------------------------------------
 

@@ -47,10 +47,10 @@ def test_a_bad_config_names_the_value(overrides: dict[str, object], message: str
 
 def test_keys_are_redacted_everywhere_they_could_leak() -> None:
     key = "live-key-abcdefghijklmnop"
-    assert redact(key) == "live****"
-    assert redact("short") == "****", "expected short keys hidden entirely"
+    shown = [redact(k) for k in (key, "short", "CANARY-0123456789abcdef", "a")]
+    assert shown == ["****"] * 4, f"expected every key shown as **** (no prefix), got {shown}"
     headers = redact_headers({"X-API-Key": key, "Accept": "*/*"})
-    assert headers == {"X-API-Key": "live****", "Accept": "*/*"}, f"got {headers}"
+    assert headers == {"X-API-Key": "****", "Accept": "*/*"}, f"got {headers}"
     text = scrub(f"sent {key} twice: {key}", [key])
     assert key not in text, f"expected the key scrubbed, got {text!r}"
 

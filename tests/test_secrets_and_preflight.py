@@ -16,7 +16,7 @@ from tests.canaries import ALL_KEYS, MAIN, leaks, pytest_contract
 from tests.conftest import QUIET
 from tryon_suite.clock import RealClock
 from tryon_suite.mutants import mutant
-from tryon_suite.secret import MASK, Secret, scrub_secrets
+from tryon_suite.secret import MASK, Secret, mask
 from tryon_suite.simulator.config import Account
 from tryon_suite.simulator.server import serving
 
@@ -95,15 +95,17 @@ def test_a_secret_prints_as_its_mask_everywhere() -> None:
         __import__("pickle").dumps(key)
 
 
-def test_scrubbing_a_short_key_masks_only_the_whole_token() -> None:
+def test_a_short_key_is_masked_only_where_a_whole_value_is_it() -> None:
     text = 'font: 14px; via httpx; {"key": "x", "note": "x y"}'
-    assert scrub_secrets(text, [Secret("x")]) == (
-        f'font: 14px; via httpx; {{"key": "{MASK}", "note": "{MASK} y"}}'
-    ), "expected only the standalone x masked"
-    assert scrub_secrets(f"echo {MAIN}!", [MAIN]) == f"echo {MASK}!", "expected a long key masked"
+    got = mask(text, [Secret("x")])
+    expected = f'font: 14px; via httpx; {{"key": "{MASK}", "note": "x y"}}'
+    assert got == expected, (
+        f"expected only the value that is the key masked, {expected!r}, got {got!r}"
+    )
+    assert mask(f"echo {MAIN}!", [MAIN]) == f"echo {MASK}!", "expected a long key masked"
 
 
-def test_a_key_the_target_echoes_back_is_masked_where_the_answer_is_read() -> None:
+def test_a_key_the_target_echoes_back_is_judged_as_it_came_and_masked_in_the_record() -> None:
     import httpx
 
     from tryon_suite.client import TryOnClient
@@ -116,7 +118,9 @@ def test_a_key_the_target_echoes_back_is_masked_where_the_answer_is_read() -> No
         "http://target.test", Secret(MAIN), http=httpx.Client(transport=httpx.MockTransport(echo))
     )
     answer = client.credits()
-    assert MAIN not in answer.text, f"expected the echoed key masked in the body, got {answer.text}"
-    assert answer.json()["error"] == f"key {MASK} is not valid", f"got {answer.json()}"
+    said = f"key {MAIN} is not valid"
+    assert answer.json()["error"] == said, f"expected the answer as it came, got {answer.json()}"
     recorded = client.exchanges[-1]
-    assert MAIN not in recorded.response_body + recorded.curl, "expected no key in the record"
+    assert recorded.response_body == answer.text, "expected the record to hold the raw body"
+    shown = repr(recorded) + recorded.masked().response_body + recorded.masked().curl
+    assert MAIN not in shown, f"expected no key in the record's repr or output, got {shown}"

@@ -1,20 +1,24 @@
-"""A recorded request and its answer, as the report shows them: keys redacted, bodies summarised.
+"""A recorded request and its answer, raw as the checks judge it; masked where it is shown.
 
 The client records one `Exchange` per answer (or transport error) and hangs it on the response,
-so a check's evidence can point at the exact answer it judged.
+so a check's evidence can point at the exact answer it judged. What came back is kept as it
+came (URL, headers, body, transport error): a key's value must not change a verdict. Only the
+request's key headers are replaced, by name (no check judges them; `key_role` says whose key
+went). The run's keys travel with the exchange, so its `repr` and `masked()` copy, what
+output is made of, show none (`secret.mask`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Final
 
 import httpx
 
 from tryon_suite.curl import curl_command
-from tryon_suite.redact import redact_headers, scrub
-from tryon_suite.secret import Secret
+from tryon_suite.redact import redact_headers
+from tryon_suite.secret import Secret, mask, mask_data
 
 if TYPE_CHECKING:
     from tryon_suite.client import TryOnRequest
@@ -23,12 +27,13 @@ __all__ = ["Exchange", "exchange_of", "record_exchange"]
 
 #: Where a response keeps the Exchange that recorded it.
 _EXCHANGE: Final = "tryon_suite.exchange"
+#: A request body longer than this is described by its size.
 _TEXT_LIMIT: Final = 4000
 
 
 @dataclass
 class Exchange:
-    """One request and its answer, as the report shows them: keys redacted, bodies summarised."""
+    """One request and its answer as they were (key headers aside); images summarised."""
 
     method: str
     url: str
@@ -46,10 +51,32 @@ class Exchange:
     key_role: str = "run key"
     #: a command that sends the same request, the key as $TRYON_API_KEY
     curl: str = ""
+    #: the run's keys, for `masked()` and the repr; never shown, never compared
+    secrets: tuple[Secret, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def path(self) -> str:
         return httpx.URL(self.url).path
+
+    def masked(self) -> Exchange:
+        """A copy fit for output: every text with the run's keys masked (`secret.mask`)."""
+        keys = self.secrets
+        return replace(
+            self,
+            url=mask(self.url, keys),
+            request_headers=mask_data(self.request_headers, keys),
+            request_body=mask(self.request_body, keys),
+            response_headers=mask_data(self.response_headers, keys),
+            response_body=mask(self.response_body, keys),
+            note=mask(self.note, keys),
+            curl=mask(self.curl, keys),
+        )
+
+    def __repr__(self) -> str:
+        # a traceback's locals, a Hypothesis example or an Evidence repr may print an exchange
+        shown = self.masked()
+        parts = (f"{f.name}={getattr(shown, f.name)!r}" for f in fields(self) if f.repr)
+        return f"Exchange({', '.join(parts)})"
 
 
 def exchange_of(response: httpx.Response | None) -> Exchange | None:
@@ -71,34 +98,35 @@ def record_exchange(
     note: str = "",
 ) -> Exchange:
     """The exchange of `request` (sent as `body`) and `response` (None: a transport error, told
-    by `note`), every key masked; it is hung on the response for `exchange_of`."""
+    by `note`), as it was; it is hung on the response for `exchange_of`."""
     request_text, images = _describe_request(request, body)
     sent_key = next((v for k, v in request.headers.items() if k.lower() == "x-api-key"), None)
     role = "no key" if sent_key is None else roles.get(sent_key, "another value")
     status, headers, text, image = None, {}, "", None
     if response is not None:
         status = response.status_code
-        headers = redact_headers(response.headers.items())
+        headers = dict(response.headers.items())
         kind = response.headers.get("content-type", "")
         if kind.startswith("image/"):
             image = response.content
             text = f"<{kind}, {len(response.content):,} bytes>"
         else:
-            text = response.text[:_TEXT_LIMIT]
+            text = response.text
     exchange = Exchange(
         method=request.method,
-        url=scrub(str(request.url), secrets),
+        url=str(request.url),
         request_headers=redact_headers(request.headers.items()),
-        request_body=scrub(request_text, secrets),
+        request_body=request_text,
         request_images=images,
         status=status,
-        response_headers={k: scrub(v, secrets) for k, v in headers.items()},
-        response_body=scrub(text, secrets),
+        response_headers=headers,
+        response_body=text,
         response_image=image,
         elapsed=elapsed,
-        note=scrub(note, secrets),
+        note=note,
         key_role=role,
-        curl=scrub(_curl(request, body, role), secrets),
+        curl=_curl(request, body, role),
+        secrets=tuple(secrets),
     )
     if response is not None:
         response.extensions[_EXCHANGE] = exchange
@@ -122,7 +150,8 @@ def _describe_request(
 
 
 def _curl(request: httpx.Request, sent: TryOnRequest | None, role: str) -> str:
-    headers = dict(request.headers.items())
+    # the key itself becomes its variable (curl.py); other secret headers go masked
+    headers = {**redact_headers(request.headers.items()), **_key_header(request)}
     url = str(request.url)
     if sent is not None and sent.kind == "multipart":
         files = {name: (f, len(data), mime) for name, (f, data, mime) in sent.files.items()}
@@ -131,3 +160,7 @@ def _curl(request: httpx.Request, sent: TryOnRequest | None, role: str) -> str:
         return curl_command(request.method, url, headers, role, json_text=request.content.decode())
     raw = request.content if request.method != "GET" else None
     return curl_command(request.method, url, headers, role, raw=raw)
+
+
+def _key_header(request: httpx.Request) -> dict[str, str]:
+    return {k: v for k, v in request.headers.items() if k.lower() == "x-api-key"}

@@ -1,11 +1,11 @@
-"""Keeping API keys out of everything the suite prints, reports or logs."""
+"""Keeping API keys out of everything the suite prints, reports or logs (`secret.mask`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from tryon_suite.secret import Secret, reveal, scrub_secrets
+from tryon_suite.secret import MASK, Secret, mask
 
 __all__ = ["SECRET_HEADERS", "redact", "redact_headers", "scrub"]
 
@@ -14,21 +14,16 @@ SECRET_HEADERS: Final = frozenset({"x-api-key", "authorization", "proxy-authoriz
 
 
 def redact(secret: Secret | str) -> str:
-    """A recognisable stand-in: the first 4 characters of long keys, then asterisks."""
-    secret = reveal(secret)
-    if len(secret) < 12:
-        return "****"
-    return f"{secret[:4]}****"
+    """The stand-in for a key: always the mask, so no part of any key is written."""
+    return MASK
 
 
 def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
-    """A copy of the headers with secret values redacted."""
+    """A copy of the headers with secret values (by header name) replaced by the mask."""
     items = headers.items() if isinstance(headers, Mapping) else headers
-    return {
-        name: redact(value) if name.lower() in SECRET_HEADERS else value for name, value in items
-    }
+    return {name: MASK if name.lower() in SECRET_HEADERS else value for name, value in items}
 
 
 def scrub(text: str, secrets: Iterable[Secret | str]) -> str:
-    """`text` (recorded data, never rendered output) with each secret masked."""
-    return scrub_secrets(text, secrets)
+    """`text` with each secret masked by the one rule (`secret.mask`), where it leaves."""
+    return mask(text, secrets)

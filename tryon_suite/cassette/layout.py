@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 import httpx
 
 from tryon_suite.contract import schema_dir
-from tryon_suite.redact import SECRET_HEADERS, scrub
-from tryon_suite.secret import MASK, Secret
+from tryon_suite.redact import SECRET_HEADERS
+from tryon_suite.secret import MASK, Secret, mask
 
 __all__ = [
     "CASSETTE_FILE",
@@ -114,8 +114,9 @@ def scrub_url(url: str) -> str:
 
 
 def scrub_text(text: str, secrets: Iterable[Secret]) -> str:
-    """`text` with every key masked and every URL in it scrubbed (`scrub_url`)."""
-    return _URL_IN_TEXT.sub(lambda m: scrub_url(m.group(0)), scrub(text, secrets))
+    """`text` with every key masked (`secret.mask`: a short key only where it is a whole value)
+    and every URL in it scrubbed (`scrub_url`)."""
+    return _URL_IN_TEXT.sub(lambda m: scrub_url(m.group(0)), mask(text, secrets))
 
 
 def scrub_headers(headers: Iterable[tuple[str, str]], secrets: Iterable[Secret]) -> dict[str, str]:

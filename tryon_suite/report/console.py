@@ -1,8 +1,16 @@
-"""The console's last words on a run: one line per failing clause, a person can act on each."""
+"""The console's last words on a run: one line per failing clause, a person can act on each.
+
+The lines leave the process: each is masked (`secret.mask`) before it is cut to width, so a
+cut never leaves a piece of a key.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from tryon_suite.report.render import run_secrets
 from tryon_suite.results import RunResults
+from tryon_suite.secret import Secret, mask
 
 __all__ = ["failing_clause_lines"]
 
@@ -14,8 +22,10 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def failing_clause_lines(results: RunResults) -> list[str]:
-    """`FAILS <id> (<level>): expected ..., got ... [seen by N tests]`, must clauses first."""
+def failing_clause_lines(results: RunResults, secrets: Iterable[Secret | str] = ()) -> list[str]:
+    """`FAILS <id> (<level>): expected ..., got ... [seen by N tests]`, must clauses first;
+    `secrets` and the keys of the run's exchanges masked."""
+    keys = run_secrets(results, secrets)
     lines = []
     failing = [r for r in results.clause_results() if r.status == "fails"]
     failing.sort(key=lambda r: (r.clause.level != "must", r.clause.id))
@@ -24,9 +34,9 @@ def failing_clause_lines(results: RunResults) -> list[str]:
         tests = {nodeid for nodeid, e in result.evidence if e.verdict == "failed"}
         if decisive is not None:
             _, evidence = decisive
-            what = f"expected {evidence.expected}, got {evidence.received}"
+            what = f"expected {mask(evidence.expected, keys)}, got {mask(evidence.received, keys)}"
         else:
-            what = result.reason
+            what = mask(result.reason, keys)
         seen = f"[seen by {len(tests)} test{'s' if len(tests) != 1 else ''}]"
         head = f"FAILS {result.clause.id} ({result.clause.level}): "
         lines.append(head + _short(what, _WIDTH - len(head) - len(seen) - 1) + " " + seen)

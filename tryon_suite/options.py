@@ -245,8 +245,9 @@ def record_folder(config: pytest.Config) -> Path | None:
 def _key(config: pytest.Config, flag: str, env: str) -> Secret | None:
     """A key from its option or the environment, masked from the moment it is read; one that
     cannot travel in a header (non-ASCII, say) is a usage error that does not quote it."""
-    value = config.getoption(flag)
-    if not (isinstance(value, Secret) and value):
+    given = config.getoption(flag)
+    value: Secret | None = given if isinstance(given, Secret) and given else None
+    if value is None:
         text = os.environ.get(env)
         value = Secret(text) if text else None
     if value is not None and (problem := key_problem(value.reveal())):

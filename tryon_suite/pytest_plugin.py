@@ -156,7 +156,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 raise pytest.UsageError(
                     f"{item.nodeid}: expected clause ids from clauses.yaml, got {unknown}"
                 )
-        if clause_ids := _clause_ids(item):
+        if (clause_ids := _clause_ids(item)) and mutant_of(item) is None:
+            # the run's own target (a self-test's mutants keep their outcomes apart)
             collected[item.nodeid] = clause_ids
     options = config.stash[OPTIONS]
     if options.live and not options.serial:
@@ -404,26 +405,21 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    # taken before the inner hooks run: pytest's unittest plugin replaces a SkipTest
+    # (BudgetExhausted, RunStopped) in `call.excinfo` with a plain skip
+    raised = call.excinfo.value if call.excinfo is not None else None
     report = yield
     scope: Scope | None = None
-    if call.excinfo is not None and call.excinfo.errisinstance((BudgetExhausted, RunStopped)):
+    if isinstance(raised, BudgetExhausted | RunStopped):
         scope = "run"
         report.outcome = "skipped"
-        report.longrepr = (
-            str(item.path),
-            item.location[1] or 0,
-            NOT_CHECKED + str(call.excinfo.value),
-        )
-        if isinstance(call.excinfo.value, RunStopped):
+        report.longrepr = (str(item.path), item.location[1] or 0, NOT_CHECKED + str(raised))
+        if isinstance(raised, RunStopped):
             # nothing more can be examined: the tests left are "not run", with this reason
-            item.session.shouldstop = call.excinfo.value.reason
-    elif call.excinfo is not None and isinstance(call.excinfo.value, NotChecked):
-        scope = call.excinfo.value.scope
-        report.longrepr = (
-            str(item.path),
-            item.location[1] or 0,
-            NOT_CHECKED + call.excinfo.value.reason,
-        )
+            item.session.shouldstop = raised.reason
+    elif isinstance(raised, NotChecked):
+        scope = raised.scope
+        report.longrepr = (str(item.path), item.location[1] or 0, NOT_CHECKED + raised.reason)
     clause_ids = _clause_ids(item)
     if not clause_ids:
         if report.failed:
@@ -443,7 +439,7 @@ def pytest_runtest_makereport(
     bought: list[TryOnClient] = item.stash.get(_BOUGHT, [])
     shared = [e for c in dict.fromkeys(bought) for e in c.exchanges]
     exchanges = shared + own
-    error = call.excinfo.value if call.excinfo is not None else None
+    error = raised
     mutant = mutant_of(item)
     job_ids = item.config.stash.setdefault(_JOB_IDS, {}).setdefault(mutant, {})
     # the target this item ran against (the self-test opens several, one after another)

@@ -333,7 +333,7 @@ def _scope(tests: list[CheckOutcome], not_run: str | None) -> Scope:
         return "run"
     for scope in ("option", "optional", "outside", "reading"):
         if scope in scopes:
-            return scope  # type: ignore[return-value]
+            return scope
     return "reading" if tests else "option"
 
 

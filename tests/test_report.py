@@ -48,8 +48,8 @@ def _answer(request: httpx.Request) -> httpx.Response:
 
 @pytest.fixture
 def run_factory() -> Iterator[RunFactory]:
-    """Results of a run with the given key, its exchanges recorded by the real client (which
-    masks keys in the data), every status represented."""
+    """Results of a run with the given key, its exchanges recorded raw by the real client (the
+    report masks the keys they carry), every status represented."""
     clients: list[TryOnClient] = []
 
     def build(key: str) -> RunResults:

@@ -123,7 +123,12 @@ def test_a_modelled_latency_paces_each_request_the_same_for_a_seed() -> None:
     )
 
 
-def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+def _no_keys(mp: pytest.MonkeyPatch) -> None:
+    for name in ("TRYON_API_KEY", "TRYON_API_KEYS"):
+        mp.delenv(name, raising=False)
+
+
+def test_bad_input_is_one_line_and_exit_4(capsys: pytest.CaptureFixture[str]) -> None:
     for argv, expected in (
         (["--rate", "-1"], "expected --rate > 0, got -1.0"),
         (["--policies", "none,often"], "expected --policies among none, fixed"),
@@ -131,14 +136,138 @@ def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) ->
         (["--latency-ms", "-5"], "expected --latency-ms between 0 and 60000, got -5"),
     ):
         with pytest.MonkeyPatch.context() as mp:
-            for name in ("TRYON_API_KEY", "TRYON_API_KEYS"):
-                mp.delenv(name, raising=False)
+            _no_keys(mp)
             code = main(argv)
         err = capsys.readouterr().err
-        assert code == 2, f"expected exit 2 for {argv}, got {code}"
+        assert code == 4, f"expected exit 4 (usage) for {argv}, got {code}"
         assert expected in err, f"expected {expected!r}, got {err!r}"
         assert err.count("\n") == 1, f"expected one line, got {err!r}"
         assert "Traceback" not in err, f"expected no traceback, got {err!r}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--bogus"], "tryon-suite policies: error: unrecognized arguments: --bogus\n"),
+        (
+            ["--rate", "x"],
+            "tryon-suite policies: error: argument --rate: invalid float value: 'x'\n",
+        ),
+    ],
+)
+def test_a_bad_option_is_one_line_and_exit_4(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    err = capsys.readouterr().err
+    assert (exited.value.code, err) == (4, expected), (
+        f"expected exit 4 and {expected!r}, got {exited.value.code} and {err!r}"
+    )
+
+
+def _usage(argv: list[str], env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run the lab over --host with `env`'s keys: expects exit 4 and one line, returns it."""
+    with pytest.MonkeyPatch.context() as mp:
+        _no_keys(mp)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        code = main(argv)
+    captured = capsys.readouterr()
+    assert (code, captured.err.count("\n")) == (4, 1), (
+        f"expected exit 4 and one line, got {code} and {captured.err!r}"
+    )
+    assert "Traceback" not in captured.err, f"expected no traceback, got {captured.err!r}"
+    assert captured.out == "", f"expected nothing run, got {captured.out!r}"
+    return captured.err
+
+
+def test_a_host_that_does_not_answer_is_the_preflight_s_line_and_exit_4(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    err = _usage(["--host", "http://127.0.0.1:9"], {"TRYON_API_KEY": "some-key"}, capsys)
+    expected = (
+        "tryon-suite policies: cannot reach http://127.0.0.1:9 (ConnectError): check --host "
+        "and that the service is up\n"
+    )
+    assert err == expected, f"expected {expected!r}, got {err!r}"
+
+
+def test_a_refused_key_is_the_preflight_s_line_and_exit_4(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tryon_suite.simulator.server import serving
+
+    with serving() as (url, _):
+        err = _usage(["--host", url], {"TRYON_API_KEY": "not-a-known-key"}, capsys)
+    expected = (
+        f"tryon-suite policies: the key given with TRYON_API_KEY was refused by {url} (401): "
+        "check the key, and that it belongs to this target\n"
+    )
+    assert err == expected, f"expected {expected!r}, got {err!r}"
+
+
+def test_a_non_ascii_key_is_one_line_naming_where_it_came_from_and_exit_4(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    err = _usage(
+        ["--host", "http://127.0.0.1:9"], {"TRYON_API_KEYS": "good-key,clé-secrète"}, capsys
+    )
+    expected = (
+        "tryon-suite policies: the key given with TRYON_API_KEYS (key 2 of 2) cannot be used: "
+        "expected an ASCII key (it travels in the X-API-KEY header), got one with a non-ASCII "
+        "character\n"
+    )
+    assert err == expected, f"expected {expected!r}, got {err!r}"
+    err = _usage(
+        ["--host", "http://127.0.0.1:9", "--key-env", "LAB_KEY"], {"LAB_KEY": "clé"}, capsys
+    )
+    assert "the key given with --key-env LAB_KEY cannot be used" in err, (
+        f"expected the line to name --key-env LAB_KEY, got {err!r}"
+    )
+
+
+def _answers_preflight_then(failure: BaseException) -> httpx.MockTransport:
+    """A target that takes the key once (the preflight's balance: 200), then every request,
+    the lab's and the liveness probe's alike, fails with `failure`."""
+    answered: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if not answered and request.url.path == "/v1/credits":
+            answered.append(request)
+            return httpx.Response(200, json={"credits": 100})
+        raise failure
+
+    return httpx.MockTransport(handle)
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (httpx.ConnectError("connection refused"), "INCOMPLETE: the target stopped answering"),
+        (KeyboardInterrupt(), "INCOMPLETE: interrupted"),
+    ],
+    ids=["target-stopped", "ctrl-c"],
+)
+def test_a_run_cut_short_is_incomplete_exit_2_and_says_why_last(
+    failure: BaseException,
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _no_keys(monkeypatch)
+    monkeypatch.setenv("TRYON_API_KEY", "lab-key")
+    argv = ["--host", "http://api.test", "--duration", "5", "--report-dir", str(tmp_path)]
+    code = main(argv, transport=_answers_preflight_then(failure))
+    captured = capsys.readouterr()
+    last = captured.out.splitlines()[-1] if captured.out else ""
+    assert (code, last.startswith(expected)) == (2, True), (
+        f"expected exit 2 and a last line starting {expected!r}, got {code} and {last!r}"
+    )
+    assert "Traceback" not in captured.err, f"expected no traceback, got {captured.err!r}"
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == [], f"expected no report of a cut-short run, got {written}"
 
 
 # -- the retry kinds ---------------------------------------------------------------------------

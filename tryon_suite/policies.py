@@ -9,22 +9,28 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tryon_suite.errors import ConfigError
+import httpx
+
+from tryon_suite.errors import ConfigError, ExitCode, PreflightError
 from tryon_suite.policylab.driver import run_lab
 from tryon_suite.policylab.outcome import Outcome
 from tryon_suite.policylab.ranking import TOLERANCE, rank, rankings
 from tryon_suite.policylab.report import table, verdict, write_report
 from tryon_suite.policylab.senders import NetworkLatency
 from tryon_suite.policylab.settings import MODES, LabSettings, Mode, arrival_trace
+from tryon_suite.preflight import KeyToCheck, preflight
 from tryon_suite.retry import POLICY_KINDS
 from tryon_suite.secret import Secret
+from tryon_suite.watch import RunStopped
 
 __all__ = [
     "TOLERANCE",
@@ -43,10 +49,10 @@ __all__ = [
 
 
 class _Parser(argparse.ArgumentParser):
-    """Bad options print one line and exit 2 (no usage block, no traceback)."""
+    """A bad option is a usage mistake: one line, exit 4 (ExitCode.USAGE), no usage block."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -54,7 +60,9 @@ def parser() -> argparse.ArgumentParser:
         prog="tryon-suite policies",
         description="Run one arrival trace through every client retry policy, sync and "
         "polling, and rank them: goodput, requests and credits per result, 429s, time to "
-        "result, give-ups. In process on virtual time by default; --host sends over HTTP.",
+        "result, give-ups. In process on virtual time by default; --host sends over HTTP. "
+        "Exit 0: ranked, report written; 2: incomplete (the target stopped answering, or "
+        "interrupted); 4: bad options, or the target or a key cannot be used.",
     )
     d = LabSettings()
     options: list[tuple[str, type, Any, str]] = [
@@ -97,17 +105,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _keys(names: Sequence[str]) -> tuple[Secret, ...]:
+def _keys(names: Sequence[str]) -> list[KeyToCheck]:
+    """The keys for --host, each with where it came from (what the preflight's line names)."""
     if names:
         missing = [n for n in names if not os.environ.get(n)]
         if missing:
             raise ConfigError(f"expected a key in ${missing[0]} (--key-env), got none")
-        return tuple(Secret(os.environ[n].strip()) for n in names)
+        return [KeyToCheck(Secret(os.environ[n].strip()), f"--key-env {n}") for n in names]
     many = [k.strip() for k in os.environ.get("TRYON_API_KEYS", "").split(",") if k.strip()]
+    if len(many) > 1:
+        return [
+            KeyToCheck(Secret(k), f"TRYON_API_KEYS (key {n} of {len(many)})")
+            for n, k in enumerate(many, 1)
+        ]
     if many:
-        return tuple(Secret(k) for k in many)
+        return [KeyToCheck(Secret(many[0]), "TRYON_API_KEYS")]
     one = os.environ.get("TRYON_API_KEY", "").strip()
-    return (Secret(one),) if one else ()
+    return [KeyToCheck(Secret(one), "TRYON_API_KEY")] if one else []
 
 
 def _choices(text: str, allowed: Sequence[str], what: str) -> tuple[Any, ...]:
@@ -133,20 +147,53 @@ def settings_from(args: argparse.Namespace) -> LabSettings:
         rate_limit=args.rate_limit,
         latency=args.latency_ms / 1000,
         host=args.host,
-        keys=_keys(args.key_env) if args.host else (),
+        keys=tuple(k.key for k in _keys(args.key_env)) if args.host else (),
         jobs=max(1, args.jobs),
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the lab, print the table and the ranking, write the report; exit 2 on bad input."""
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends the run as Ctrl-C does: incomplete, said so
+
+
+def main(argv: Sequence[str] | None = None, transport: httpx.MockTransport | None = None) -> int:
+    """Run the lab, print the table and the ranking, write the report; the exit code as
+    --help states it (`transport`: the HTTP target's, for tests)."""
     p = parser()
     args = p.parse_args(argv)
     try:
         settings = settings_from(args)
     except ConfigError as exc:
         print(f"{p.prog}: error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
+    if settings.host is not None:
+        try:
+            preflight(
+                settings.host,
+                _keys(args.key_env),
+                transport=transport,
+                sleep=time.sleep,
+                url_option="--host",
+                no_credits_option=None,
+            )
+        except PreflightError as exc:
+            print(f"{p.prog}: {exc}", file=sys.stderr)
+            return ExitCode.USAGE
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
+    try:
+        return _run(settings, Path(args.report_dir), transport)
+    except RunStopped as exc:
+        print(f"INCOMPLETE: {exc.reason}; nothing ranked, no report written", flush=True)
+    except KeyboardInterrupt:
+        print("INCOMPLETE: interrupted; nothing ranked, no report written", flush=True)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return ExitCode.INCOMPLETE
+
+
+def _run(settings: LabSettings, folder: Path, transport: httpx.MockTransport | None) -> int:
     where = settings.host or "the in-process simulator on virtual time"
     print(
         f"{len(settings.policies)} policies x {len(settings.modes)} modes, one trace: "
@@ -155,15 +202,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     started = time.perf_counter()
-    outcomes = run_lab(settings)
+    outcomes = run_lab(settings, transport)
     wall = time.perf_counter() - started
     print(table([o.row() for o in outcomes]))
     ranked = rankings(outcomes)
     for mode, order in ranked.items():
         print(f"ranking, {mode}: " + ", ".join(f"{n}. {p}" for n, p in order))
-    path = write_report(outcomes, settings, Path(args.report_dir), wall)
+    path = write_report(outcomes, settings, folder, wall)
     print(f"{verdict(ranked)} ({wall:.1f} s wall); report: {path}")
-    return 0
+    return ExitCode.PASS
 
 
 def with_duration(settings: LabSettings, duration: float) -> LabSettings:

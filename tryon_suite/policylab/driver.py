@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from contextlib import suppress
+from typing import TypeVar
 
 import httpx
 
@@ -25,8 +27,24 @@ from tryon_suite.policylab.senders import (
 from tryon_suite.policylab.settings import BASE, MODES, LabSettings, Mode, arrival_trace
 from tryon_suite.retry import PolicyKind, RetryLoop
 from tryon_suite.secret import Secret
+from tryon_suite.watch import RunStopped, Watch, answers
 
 __all__ = ["run_lab"]
+
+T = TypeVar("T")
+
+
+async def _together(awaitables: Iterable[Awaitable[T]]) -> list[T]:
+    """Every result, as `asyncio.gather`; when one fails (or the whole is cancelled), the others
+    are cancelled and awaited before the error goes on, so none is left running."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 class _Run:
@@ -55,14 +73,25 @@ class _Run:
     async def run(self, trace: Sequence[float]) -> Outcome:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        tasks = []
-        for at in trace:
-            wait = start + at - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            tasks.append(asyncio.create_task(self._try_on(start + at, start)))
+        tasks: list[asyncio.Task[None]] = []
+
+        async def arrivals() -> None:
+            for at in trace:
+                wait = start + at - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                tasks.append(asyncio.create_task(self._try_on(start + at, start)))
+
+        try:
+            await arrivals()
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # the target stopped answering, or the run was interrupted: no try-on left behind
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         self.outcome.arrivals = len(tasks)
-        await asyncio.gather(*tasks)
         self.outcome.rejected_locally = self.state.rejected
         return self.outcome
 
@@ -187,14 +216,16 @@ def _runs(settings: LabSettings) -> list[tuple[PolicyKind, Mode]]:
     return [(kind, mode) for mode in settings.modes for kind in settings.policies]
 
 
-def run_lab(settings: LabSettings) -> list[Outcome]:
-    """Every (policy, mode) over the same trace: in process on virtual time, or over HTTP."""
+def run_lab(settings: LabSettings, transport: httpx.MockTransport | None = None) -> list[Outcome]:
+    """Every (policy, mode) over the same trace: in process on virtual time, or over HTTP
+    (through `transport` when given, for tests). Over HTTP, raises `RunStopped` when the target
+    stops answering mid-run."""
     from tryon_suite.virtualtime import run_virtual
 
     trace = arrival_trace(settings.rate, settings.duration, settings.seed)
     bodies = _bodies(settings)
     if settings.host is not None:
-        return asyncio.run(_over_http(settings, trace, bodies))
+        return asyncio.run(_over_http(settings, trace, bodies, transport))
     runs = _runs(settings)
     if settings.jobs > 1 and len(runs) > 1:
         import multiprocessing
@@ -203,9 +234,16 @@ def run_lab(settings: LabSettings) -> list[Outcome]:
         # spawn, not fork: a forked copy of a threaded parent (pytest-xdist's) may deadlock
         context = multiprocessing.get_context("spawn")
         workers = min(settings.jobs, len(runs))
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        # Ctrl-C is the parent's to handle: a worker that took it would print a traceback
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_ctrl_c) as pool:
             return list(pool.map(_one_in_process, [settings] * len(runs), *zip(*runs, strict=True)))
     return [run_virtual(_in_process(settings, k, m, trace, bodies[m])) for k, m in runs]
+
+
+def _ignore_ctrl_c() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _one_in_process(settings: LabSettings, kind: PolicyKind, mode: Mode) -> Outcome:
@@ -236,7 +274,47 @@ async def _in_process(
 
 
 async def _over_http(
-    settings: LabSettings, trace: Sequence[float], bodies: Mapping[Mode, tuple[bytes, str]]
+    settings: LabSettings,
+    trace: Sequence[float],
+    bodies: Mapping[Mode, tuple[bytes, str]],
+    transport: httpx.MockTransport | None = None,
+) -> list[Outcome]:
+    """Every run over HTTP under one `Watch`: a request without an answer, or a silence while
+    requests wait, asks whether the target still answers; when it does not, the runs are
+    cancelled and `RunStopped` says why."""
+    host = settings.host
+    assert host is not None
+    watch = Watch(probe=lambda: answers(host, transport))
+    loop = asyncio.get_running_loop()
+    halted = asyncio.Event()
+
+    def wake(_reason: str) -> None:  # from the watching thread, or a probe's
+        loop.call_soon_threadsafe(halted.set)
+
+    watch.on_stop = wake
+    work = asyncio.ensure_future(_batches(settings, trace, bodies, watch, transport))
+    halt = asyncio.ensure_future(halted.wait())
+    watch.start()
+    try:
+        await asyncio.wait({work, halt}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.close()
+        halt.cancel()
+        if not work.done():
+            work.cancel()
+            with suppress(asyncio.CancelledError, RunStopped):
+                await work
+    if watch.stopped is not None:
+        raise RunStopped(watch.stopped)
+    return work.result()
+
+
+async def _batches(
+    settings: LabSettings,
+    trace: Sequence[float],
+    bodies: Mapping[Mode, tuple[bytes, str]],
+    watch: Watch,
+    transport: httpx.MockTransport | None,
 ) -> list[Outcome]:
     """With a key per run, the runs of a batch go at once, each on its own key (the limit is
     per key); with fewer keys, batches of as many runs as keys, one after another."""
@@ -248,11 +326,9 @@ async def _over_http(
             # let every key's bucket fill again: no run starts in another's debt
             await asyncio.sleep(2.0)
         batch = runs[first : first + width]
-        outcomes += await asyncio.gather(
-            *(
-                _one_over_http(settings, kind, mode, key, trace, bodies[mode])
-                for (kind, mode), key in zip(batch, settings.keys, strict=False)
-            )
+        outcomes += await _together(
+            _one_over_http(settings, kind, mode, key, trace, bodies[mode], watch, transport)
+            for (kind, mode), key in zip(batch, settings.keys, strict=False)
         )
     return outcomes
 
@@ -264,9 +340,11 @@ async def _one_over_http(
     key: Secret,
     trace: Sequence[float],
     body: tuple[bytes, str],
+    watch: Watch,
+    transport: httpx.MockTransport | None,
 ) -> Outcome:
     assert settings.host is not None
-    sender = HttpSender(settings.host)
+    sender = HttpSender(settings.host, watch, transport)
     try:
         before = await _balance(sender, key)
         outcome = await _Run(settings, kind, mode, sender, key, body).run(trace)

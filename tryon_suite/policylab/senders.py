@@ -14,6 +14,7 @@ import httpx
 
 from tryon_suite.policylab.settings import BASE, LabSettings
 from tryon_suite.secret import Secret
+from tryon_suite.watch import Watch
 
 __all__ = ["Answer", "CoreSender", "HttpSender", "NetworkLatency", "Sender"]
 
@@ -153,13 +154,25 @@ class CoreSender:
 class HttpSender:
     """Sends over real HTTP with httpx (a sync try-on may take long: 300 s timeout). One per
     run: httpcore's pool scans every connection on each request, so one pool for every run
-    at once costs more CPU than the server does."""
+    at once costs more CPU than the server does.
 
-    def __init__(self, base_url: str) -> None:
+    Every request goes under the run's `Watch`: once the run stopped, none is sent
+    (`RunStopped`); a request without an answer asks whether the target still answers at all,
+    and when it does not the run stops (`RunStopped`, the run INCOMPLETE); when it does, the
+    request's own failure is raised (`httpx.HTTPError`) for the policy to count."""
+
+    def __init__(
+        self,
+        base_url: str,
+        watch: Watch | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.watch = watch or Watch()
         self.client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(300.0, connect=10.0),
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            transport=transport,
         )
 
     async def send(
@@ -169,7 +182,14 @@ class HttpSender:
         content = None
         if body is not None:
             content, headers["Content-Type"] = body
-        response = await self.client.request(method, url, headers=headers, content=content)
+        with self.watch.sending():
+            try:
+                response = await self.client.request(method, url, headers=headers, content=content)
+            except httpx.HTTPError as exc:
+                # the probe may wait for an answer: off the loop, the other requests go on
+                await asyncio.to_thread(self.watch.failed, exc)
+                raise
+        self.watch.answered()
         return Answer(response.status_code, response.headers, response.content)
 
     async def aclose(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -52,6 +53,22 @@ class _Stops(Simulator):
 
     def release(self) -> None:
         self._never.set()
+
+
+class _Counted(Simulator):
+    """The correct simulator, with an event set at its `at`-th request."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(replace(QUIET, accounts=ACCOUNTS, processing_time=1.0), RealClock())
+        self.at = at
+        self.seen = 0
+        self.reached = threading.Event()
+
+    async def handle(self, request: SimRequest) -> SimResponse:
+        self.seen += 1
+        if self.seen >= self.at:
+            self.reached.set()
+        return await super().handle(request)
 
 
 class _LostResults(Simulator):
@@ -151,6 +168,41 @@ def test_a_result_url_that_cannot_be_fetched_fails_the_run(served: Any, tmp_path
     reason = failing["tryon.result.valid_one_hour"]["reason"]
     assert "ConnectError" in reason, f"expected the transport error as evidence, got {reason!r}"
     assert "127.0.0.1:9" in reason, f"expected the lost URL in the evidence, got {reason!r}"
+
+
+def test_ctrl_c_writes_the_report_as_interrupted_and_exits_incomplete(
+    served: Any, tmp_path: Path
+) -> None:
+    core = _Counted(at=25)
+    url = served(core)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_")}
+    command = [sys.executable, "-m", "pytest", "contract", "-q", "-p", "no:cacheprovider"]
+    command += ["--tryon-base-url", url, "--tryon-api-key", MAIN, "--tryon-report-dir"]
+    with subprocess.Popen(
+        [*command, str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as run:
+        reached = core.reached.wait(timeout=60)
+        run.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        output, _ = run.communicate(timeout=60)
+    assert reached, f"expected the run to reach 25 requests, it sent {core.seen}"
+    report = _report(tmp_path)
+    assert run.returncode == ExitCode.INCOMPLETE, (
+        f"expected exit {int(ExitCode.INCOMPLETE)}, got {run.returncode}: {output[-1200:]}"
+    )
+    assert report["verdict"] == "incomplete", f"expected incomplete, got {report['verdict']}"
+    assert report["stopped"] == "interrupted by the user (Ctrl-C)", (
+        f"expected the report to say it was interrupted, got {report['stopped']!r}"
+    )
+    not_run = [c for c in report["clauses"] if c["status"] == "not run"]
+    assert not_run, "expected the clauses the interrupt left to be 'not run'"
+    assert all("interrupted" in c["reason"] for c in not_run), (
+        f"expected each 'not run' to say interrupted, got {[c['reason'] for c in not_run][:3]}"
+    )
 
 
 def _pytest_as_typed(*args: str) -> subprocess.CompletedProcess[str]:

@@ -232,8 +232,10 @@ def target(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Itera
     mutant = getattr(request, "param", options.mutant)
     with open_target(replace(options, mutant=mutant)) as opened, contextlib.ExitStack() as stack:
         recorder = pytestconfig.stash.get(_RECORDER, None)
-        if opened.watch is not None:
+        if opened.watch is not None and threading.current_thread() is threading.main_thread():
             opened.watch.on_stop = _wake_main_thread
+            previous = signal.signal(signal.SIGUSR1, _interrupted)
+            stack.callback(signal.signal, signal.SIGUSR1, previous)
             opened.watch.start()
         if mutant == options.mutant:
             pytestconfig.stash[_TARGET] = opened
@@ -266,7 +268,12 @@ def _wake_main_thread(reason: str) -> None:
     interrupted now, and the run ends INCOMPLETE with its report (`pytest_sessionfinish`
     tells this from a user's Ctrl-C by the watch's reason)."""
     if threading.current_thread() is not threading.main_thread():
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        # SIGUSR1, not SIGINT: a run started in the background ignores SIGINT
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt("the target stopped answering")
 
 
 def _record(

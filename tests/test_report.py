@@ -111,9 +111,25 @@ def run_factory() -> Iterator[RunFactory]:
             "passed",
             evidence=[Evidence(OPEN_POINT, "observed", "", "relative", noisy_first)],
         )
+        # one part of a limit's claim seen, the rest not: "partly checked", never "holds"
+        partly = CheckOutcome(
+            "contract/test_success.py::test_at_the_limits",
+            ("tryon.limits.min_resolution",),
+            "passed",
+            evidence=[
+                Evidence(
+                    "tryon.limits.min_resolution",
+                    "held",
+                    "200 for an image at the minimum",
+                    "200",
+                    noisy_first,
+                    part="accepted at the limit",
+                )
+            ],
+        )
         results = RunResults(
             BASE, 1_700_000_000.0, 1_700_000_042.0, "reference", 17, 500,
-            [noisy, simple, balance, skipped, looked],
+            [noisy, simple, balance, skipped, looked, partly],
             credits=CreditsSpent(counted=3, budget=5, before=100.0, after=97.0),
         )  # fmt: skip
         results.observe(OPEN_POINT, "relative, e.g. /v1/try-on/job/{job_id}")
@@ -220,7 +236,9 @@ def test_the_filter_controls_exist_and_hide_without_javascript(html: str) -> Non
         r'<input type="checkbox" class="filter filter-control" value="([^"]+)"', html
     )
     assert boxes == list(STATUS_ORDER), f"expected a filter box per status, got {boxes}"
-    assert 'data-show="fails,not checked,not run"' in html, "expected a 'needs action' button"
+    assert 'data-show="fails,partly checked,not checked,not run"' in html, (
+        "expected a 'needs action' button"
+    )
     assert "<noscript><style>.filter-control { display: none" in html, "expected no dead controls"
 
 

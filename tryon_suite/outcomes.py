@@ -23,7 +23,7 @@ import httpx
 from tryon_suite.checks import endpoint_of, judge_answer
 from tryon_suite.clauses import catalogue
 from tryon_suite.client import Exchange, exchange_of
-from tryon_suite.errors import ContractViolation
+from tryon_suite.errors import ConfigError, ContractViolation
 from tryon_suite.evidence import Evidence
 from tryon_suite.results import CheckOutcome, Outcome
 
@@ -129,6 +129,10 @@ def outcome_of(
         outcome = "failed"
         if (blind := nothing_examined(exchanges, still_authenticates)) is not None:
             outcome, message = "not checked", blind
+            evidence = [e for e in gathered if e.verdict != "failed"]
+        elif isinstance(error, ConfigError):
+            # the suite's own setup, not the target (a replay's cassette lacks the request)
+            outcome, message = "not checked", str(error)
             evidence = [e for e in gathered if e.verdict != "failed"]
         elif isinstance(error, httpx.TransportError):
             # The target answered others (else the Watch had stopped the run): the request it

@@ -7,7 +7,8 @@ import selectors
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -169,3 +170,115 @@ def test_the_listening_socket_is_tcp_so_answers_are_not_delayed_by_nagle() -> No
         assert sock.proto == socket.IPPROTO_TCP, (
             f"expected proto IPPROTO_TCP (asyncio then sets TCP_NODELAY), got {sock.proto}"
         )
+
+
+# -- `tryon-suite`: every tool's usage mistakes are exit 4 (ExitCode.USAGE), one line --------
+
+SUITE = [sys.executable, "-m", "tryon_suite.selftest"]
+
+
+def assert_usage_exit(
+    tool_main: Callable[[list[str]], object],
+    argv: list[str],
+    expected: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`tool_main(argv)` ends with argparse's exit 4 and exactly the line `expected`."""
+    with pytest.raises(SystemExit) as exited:
+        tool_main(argv)
+    err = capsys.readouterr().err
+    assert (exited.value.code, err) == (4, expected), (
+        f"expected exit 4 and {expected!r} for {argv}, got {exited.value.code} and {err!r}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], "tryon-suite: error: the following arguments are required: command\n"),
+        (["--bogus"], "tryon-suite: error: the following arguments are required: command\n"),
+        (
+            ["frob"],
+            "tryon-suite: error: argument command: invalid choice: 'frob' (choose from "
+            "'policies', 'limiter', 'diff', 'selftest', 'list')\n",
+        ),
+        (["selftest", "--bogus"], "tryon-suite: error: unrecognized arguments: --bogus\n"),
+        (["list", "extra"], "tryon-suite: error: unrecognized arguments: extra\n"),
+        (["policies", "--bogus"], "tryon-suite policies: error: unrecognized arguments: --bogus\n"),
+        (
+            ["diff", "a.json"],
+            "tryon-suite diff: error: the following arguments are required: new\n",
+        ),
+        (
+            ["limiter", "--budget", "x"],
+            "tryon-suite limiter: error: argument --budget: invalid int value: 'x'\n",
+        ),
+    ],
+)
+def test_a_bad_option_to_any_tool_is_one_line_and_exit_4(
+    args: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tryon_suite.selftest import main as suite_main
+
+    assert_usage_exit(suite_main, args, expected, capsys)
+
+
+def test_an_unknown_mutant_is_one_line_and_exit_4(capsys: pytest.CaptureFixture[str]) -> None:
+    from tryon_suite.selftest import main as suite_main
+
+    code = suite_main(["selftest", "no_such_mutant"])
+    err = capsys.readouterr().err
+    assert (code, err.count("\n")) == (4, 1), f"expected exit 4 and one line, got {code}, {err!r}"
+    assert err.startswith("tryon-suite selftest: error: expected a mutant among "), (
+        f"expected the line to name the catalogue, got {err!r}"
+    )
+    assert err.endswith("got 'no_such_mutant'\n"), f"expected the name echoed, got {err!r}"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (
+            ["policies", "--host", "http://127.0.0.1:9"],
+            {"TRYON_API_KEY": "some-key"},
+            "tryon-suite policies: cannot reach http://127.0.0.1:9 (ConnectError): check --host "
+            "and that the service is up\n",
+        ),
+        (
+            ["policies", "--host", "http://127.0.0.1:9"],
+            {"TRYON_API_KEY": "clé"},
+            "tryon-suite policies: the key given with TRYON_API_KEY cannot be used: expected an "
+            "ASCII key (it travels in the X-API-KEY header), got one with a non-ASCII character\n",
+        ),
+        (
+            ["limiter", "--host", "http://127.0.0.1:9"],
+            {"TRYON_API_KEY": "some-key"},
+            "tryon-suite limiter: cannot reach http://127.0.0.1:9 (ConnectError): check --host "
+            "and that the service is up\n",
+        ),
+        (["diff", "gone.json", "gone.json"], {}, "tryon-suite diff: error: gone.json: "),
+        (["policies", "--bogus"], {}, "tryon-suite policies: error: unrecognized arguments"),
+        (["selftest", "--bogus"], {}, "tryon-suite: error: unrecognized arguments: --bogus\n"),
+    ],
+    ids=[
+        "policies-unreachable",
+        "policies-non-ascii-key",
+        "limiter-unreachable",
+        "diff-missing-file",
+        "policies-bad-option",
+        "selftest-bad-option",
+    ],
+)
+def test_the_command_exits_4_with_one_line_and_no_traceback(
+    args: list[str], env: dict[str, str], expected: str, tmp_path: Path
+) -> None:
+    """As a user runs it: a real process, its real exit status."""
+    keyless = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_API_KEY")}
+    done = subprocess.run(
+        [*SUITE, *args], capture_output=True, text=True, cwd=tmp_path, env={**keyless, **env}
+    )
+    assert (done.returncode, done.stderr.count("\n")) == (4, 1), (
+        f"expected exit 4 and one line for {args}, got {done.returncode} and {done.stderr!r}"
+    )
+    assert done.stderr.startswith(expected), f"expected {expected!r}, got {done.stderr!r}"
+    assert done.stdout == "", f"expected nothing on stdout, got {done.stdout!r}"

@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import QUIET
 from tests.readings import OtherReadings
+from tests.test_cli import assert_usage_exit
 from tests.test_suite_verdicts import run_contract
 from tryon_suite.clock import RealClock
 from tryon_suite.drift import main, normalize_reading, path_template
@@ -305,7 +306,7 @@ def test_a_bad_known_deviations_file_is_a_clear_error(
     text: str, message: str, report: Report, diff: Diff, tmp_path: Path
 ) -> None:
     code, out, err, _ = diff(report, report, "--known", _known(tmp_path, text))
-    assert (code, out) == (2, ""), f"expected exit 2 and no output, got {code}: {out}"
+    assert (code, out) == (4, ""), f"expected exit 4 (usage) and no output, got {code}: {out}"
     assert len(err.splitlines()) == 1, f"expected one line, got {err}"
     assert message in err, f"expected one line {message!r}, got {err}"
 
@@ -313,9 +314,67 @@ def test_a_bad_known_deviations_file_is_a_clear_error(
 def test_a_file_that_is_not_a_compliance_json_is_a_clear_error(report: Report, diff: Diff) -> None:
     code, _, err, _ = diff(report, _load(1, 2, 3))
     wanted = "new.json: expected a compliance.json with 'clauses', got a load.json\n"
-    assert code == 2, f"expected exit 2, got {code}: {err}"
+    assert code == 4, f"expected exit 4 (usage), got {code}: {err}"
     assert err.endswith(wanted), f"expected {wanted!r}, got {err}"
     assert "Traceback" not in err, f"expected no traceback, got {err}"
+
+
+#: the smallest compliance.json the diff reads, one clause holding
+TINY: Report = {"clauses": [{"id": "tryon.401.missing_key", "level": "must", "status": "holds"}]}
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--bogus"], "tryon-suite diff: error: the following arguments are required: old, new\n"),
+        (["a.json", "b.json", "--today", "31/12/2026"],
+         "tryon-suite diff: error: argument --today: invalid fromisoformat value: '31/12/2026'\n"),
+        (["a.json", "b.json", "--load", "x.json"],
+         "tryon-suite diff: error: argument --load: expected 2 arguments\n"),
+    ],
+)  # fmt: skip
+def test_a_bad_option_is_one_line_and_exit_4(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert_usage_exit(main, argv, expected, capsys)
+
+
+def test_a_missing_report_is_one_line_and_exit_4(diff: Diff, tmp_path: Path) -> None:
+    gone = tmp_path / "gone.json"
+    code, out, err, _ = diff(TINY, TINY, "--load", str(gone), str(gone))
+    wanted = f"tryon-suite diff: error: {gone}: expected a readable file, got No such file"
+    assert (code, out) == (4, ""), f"expected exit 4 (usage) and no output, got {code}: {out}"
+    assert (err.startswith(wanted), err.count("\n")) == (True, 1), (
+        f"expected {wanted!r}, got {err!r}"
+    )
+
+
+def test_a_page_that_cannot_be_written_is_one_line_and_exit_4(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("old.json", "new.json"):
+        (tmp_path / name).write_text(json.dumps(TINY))
+    (tmp_path / "file").write_text("not a folder")
+    html = tmp_path / "file" / "diff.html"
+    code = main([str(tmp_path / "old.json"), str(tmp_path / "new.json"), "--html", str(html)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (4, ""), f"expected exit 4 (usage) and no output, got {code}: {out}"
+    assert (err.startswith("tryon-suite diff: error: "), err.count("\n")) == (True, 1), (
+        f"expected one line 'tryon-suite diff: error: ...', got {err!r}"
+    )
+    assert "expected a writable place" in err, f"expected it to say what it needs, got {err!r}"
+
+
+def test_nothing_material_is_exit_0_and_a_material_change_exit_1(diff: Diff) -> None:
+    same, out, _, _ = diff(TINY, TINY)
+    assert (same, out.splitlines()[-1]) == (0, "ok: nothing material changed"), (
+        f"expected exit 0 and 'ok: nothing material changed' last, got {same}: {out!r}"
+    )
+    failing = {"clauses": [{**TINY["clauses"][0], "status": "fails", "reason": "got 403"}]}
+    moved, out, _, _ = diff(TINY, failing)
+    assert (moved, out.splitlines()[-1].startswith("not ok: material changes")) == (1, True), (
+        f"expected exit 1 and 'not ok: material changes' last, got {moved}: {out!r}"
+    )
 
 
 def test_no_key_reaches_the_output(report: Report, diff: Diff, tmp_path: Path) -> None:

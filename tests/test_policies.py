@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.test_cli import assert_usage_exit
 from tryon_suite.client import LocallyThrottled, TryOnClient
 from tryon_suite.clock import VirtualClock
 from tryon_suite.policies import LabSettings, Outcome, arrival_trace, main, rank, run_lab
@@ -158,12 +159,7 @@ def test_bad_input_is_one_line_and_exit_4(capsys: pytest.CaptureFixture[str]) ->
 def test_a_bad_option_is_one_line_and_exit_4(
     argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as exited:
-        main(argv)
-    err = capsys.readouterr().err
-    assert (exited.value.code, err) == (4, expected), (
-        f"expected exit 4 and {expected!r}, got {exited.value.code} and {err!r}"
-    )
+    assert_usage_exit(main, argv, expected, capsys)
 
 
 def _usage(argv: list[str], env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> str:

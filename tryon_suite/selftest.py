@@ -371,7 +371,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         module = importlib.import_module(_TOOLS[argv[0]][0])
         tool_main: Callable[[Sequence[str]], int] = module.main
         return tool_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="tryon-suite", description="tryon-suite commands")
+    from typing import NoReturn
+
+    from tryon_suite.errors import ExitCode
+
+    class Parser(argparse.ArgumentParser):
+        """A bad option is a usage mistake: one line, exit 4 (ExitCode.USAGE), no usage block
+        (its subcommands' parsers are of this class too)."""
+
+        def error(self, message: str) -> NoReturn:
+            self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
+
+    parser = Parser(prog="tryon-suite", description="tryon-suite commands")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, (_module, help_text) in _TOOLS.items():
         commands.add_parser(name, help=help_text, add_help=False)
@@ -393,8 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in args.mutants:
             mutant(name)
     except Exception as exc:
-        print(f"tryon-suite: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"tryon-suite selftest: error: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
     folder = Path(args.report_dir)
     rows = run_selftest(
         args.mutants, http=() if args.no_http else HTTP_SELECTION, full=args.full, folder=folder

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from tryon_suite.drift.compare import (
     Change,
@@ -23,6 +23,7 @@ from tryon_suite.drift.compare import (
     still_failing,
 )
 from tryon_suite.drift.known import apply_known, expired, read_known
+from tryon_suite.errors import ExitCode
 from tryon_suite.report.index import finished_now, write_index
 
 __all__ = ["diff", "main", "parser"]
@@ -49,12 +50,20 @@ deviation covers is shown amber and is not material by itself. Other status move
 not checked), failures present in both runs and response headers first or no longer seen
 are listed, not material.
 
-exit codes: 0 nothing material changed; 1 something did; 2 bad input (a file that is not a
-compliance.json or load.json, a known-deviations entry with a missing field or a bad date)."""
+exit codes: 0 nothing material changed; 1 something did; 4 bad input (a bad option, a file
+that is not a compliance.json or load.json, a known-deviations entry with a missing field or a
+bad date, a page that cannot be written): one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """A bad option is a usage mistake: one line, exit 4 (ExitCode.USAGE), no usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="tryon-suite diff",
         description="What changed between two compliance.json runs of the contract suite.",
         epilog=_RULE,
@@ -188,8 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         known = read_known(args.known) if args.known else []
     except ReportError as exc:
-        print(f"tryon-suite diff: error: {exc}", file=sys.stderr)
-        return 2
+        return _usage(str(exc))
     changes = diff(
         old,
         new,
@@ -211,7 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "runs": _sources(args.old, args.new, old, new),
         "changes": [c.as_dict() for c in changes],
     }
-    html_path, json_path = write(changes, html, data)
+    try:
+        html_path, json_path = write(changes, html, data)
+    except OSError as exc:
+        return _usage(f"{exc.filename or html}: expected a writable place, got {exc.strerror}")
     titles = dict(GROUPS)
     shown = ""
     for c in changes:
@@ -221,4 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {_line(c)}")
     print(f"diff: {html_path} and {json_path.name}")
     print(("ok: " if ok else "not ok: ") + data["verdict"])
-    return 0 if ok else 1
+    return ExitCode.PASS if ok else ExitCode.FAIL
+
+
+def _usage(message: str) -> int:
+    print(f"tryon-suite diff: error: {message}", file=sys.stderr)
+    return ExitCode.USAGE

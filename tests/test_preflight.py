@@ -60,3 +60,20 @@ def test_a_key_the_target_refuses_ends_at_once_naming_the_option(
     assert message in lines[0], f"expected the line to say {message!r}, got {lines[0]!r}"
     assert not (tmp_path / "compliance.json").exists(), "expected no report of clause failures"
     assert not leaks(done, tmp_path, (*CANARIES, wrong)), "expected no key in the output"
+
+
+def test_a_funded_key_given_as_the_no_credits_key_ends_at_once(
+    canary_server, tmp_path: Path
+) -> None:
+    """Its refusals (403) would never come: each no-credit check would spend a credit."""
+    url = canary_server(None)
+    keys = list(ALL_KEYS)
+    keys[keys.index("--tryon-no-credits-key") + 1] = keys[keys.index("--tryon-other-key") + 1]
+    done = pytest_contract("--tryon-base-url", url, *keys, report_dir=tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 4, f"expected exit 4, got {done.returncode}: {output[-800:]}"
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line, got {lines}"
+    wanted = "the key given with --tryon-no-credits-key has credits"
+    assert wanted in lines[0], f"expected the line to say {wanted!r}, got {lines[0]!r}"
+    assert not leaks(done, tmp_path), "expected no key in the output"

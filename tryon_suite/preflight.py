@@ -79,6 +79,15 @@ def preflight(
             credits = base_url.rstrip("/") + CREDITS
             balance = _probe(http, "GET", credits, check, base_url, url_option, sleep)
             if balance.status_code == 200:
+                left = _credits_left(balance)
+                if check.may_lack_credits and left is not None and left > 0:
+                    # its refusals (403) would never come: every no-credit check would
+                    # spend instead
+                    raise PreflightError(
+                        f"the key given with {check.option} has credits at {base_url} "
+                        f"(balance {left:g}): give a key whose balance is 0, or leave the "
+                        f"option out"
+                    )
                 continue
             response = balance
             if balance.status_code != 401:
@@ -109,6 +118,32 @@ def preflight(
             # Any other refusal (400, 415, 422, 403 for the no-credit key, a 429 that lasted:
             # limits count known accounts) came after the key was taken.
     return sent
+
+
+#: Where a balance body keeps what is left (its shape is open: `credits`, or a balance under
+#: `remaining` or `balance` beside a `total`); figures named otherwise are not what is left.
+_LEFT: Final = ("credits", "remaining", "balance", "available", "credits_remaining")
+
+
+def _credits_left(response: httpx.Response) -> float | None:
+    """The credits a balance says are left, where its shape says it plainly; else None."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    for _ in range(3):  # a balance nested under a wrapper ({"data": {...}})
+        if isinstance(body, int | float) and not isinstance(body, bool):
+            return float(body)
+        if not isinstance(body, dict):
+            return None
+        named = [body[k] for k in _LEFT if k in body]
+        if named:
+            body = named[0]
+        elif len(body) == 1:
+            body = next(iter(body.values()))
+        else:
+            return None
+    return None
 
 
 def _probe(

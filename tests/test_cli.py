@@ -95,7 +95,9 @@ def test_keys_given_on_the_command_line_are_the_accounts_and_are_not_printed(
     proc = start("--key", f"{secret}:3", "--key", "second-account-key-xyz")  # type: ignore[operator]
     url = _read_until(proc, "Listening on")[-1].removeprefix("Listening on ")
     keys = _more_lines(proc, 2)
-    assert keys == ["Key team**** (3 credits)", "Key seco**** (1000 credits)"], f"got {keys}"
+    assert keys == ["Key **** (--key 1, 3 credits)", "Key **** (--key 2, 1000 credits)"], (
+        f"expected each key masked whole, told apart by its place, got {keys}"
+    )
     assert httpx.get(f"{url}/v1/credits", headers={"X-API-KEY": secret}).json() == {"credits": 3}
     refused = httpx.get(f"{url}/v1/credits", headers={"X-API-KEY": DEMO_KEY})
     assert refused.status_code == 401, f"expected defaults gone with --key, got {refused}"

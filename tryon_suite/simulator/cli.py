@@ -195,10 +195,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def announce() -> None:
         lines = [f"Listening on {base_url}"]
-        for account in config.accounts:
-            # Default keys are documented fixtures; keys you chose are yours, so never printed.
-            shown = redact(account.key) if user_keys else account.key
-            lines.append(f"Key {shown} ({account.credits} credits)")
+        for number, account in enumerate(config.accounts, 1):
+            # Default keys are documented fixtures; keys you chose are yours, so never printed,
+            # not even in part: told apart by their place among the --key options.
+            shown = f"{redact(account.key)} (--key {number}, " if user_keys else f"{account.key} ("
+            lines.append(f"Key {shown}{account.credits} credits)")
         lines.append(
             f"Rate limit {config.rate_limit:g}/s per key, processing {config.processing_time:g} s, "
             f"limits {config.limits.name}. Ctrl-C stops."

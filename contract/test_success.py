@@ -69,7 +69,7 @@ def test_each_garment_mode_answers_200_with_a_jpeg(bought, mode: str, observe) -
     """Each mode is one purchase: two multipart, two JSON, each with other flags and edges."""
     sale = bought(MODE_PURCHASES[mode])
     assert sale.body.fields.get("garment_mode") == mode, f"expected {mode}, got {sale.body}"
-    _judged(sale, observe, accepted=("tryon.request.garment_mode",))
+    _judged(sale, observe, accepted=(f"tryon.request.garment_mode#{mode} accepted",))
 
 
 @pytest.mark.clause(
@@ -90,7 +90,13 @@ def test_each_flag_value_is_accepted_as_multipart_and_as_json(bought) -> None:
     for name in MODE_PURCHASES.values():
         sale = bought(name)
         flags = ("preprocess_garment", "remove_background", "wait_for_result")
-        _judged(sale, accepted=tuple(f"tryon.request.{f}" for f in flags if f in sale.body.fields))
+        parts = {"wait_for_result": "#true answered 200"}  # a sync purchase: it waited
+        _judged(
+            sale,
+            accepted=tuple(
+                f"tryon.request.{f}{parts.get(f, '')}" for f in flags if f in sale.body.fields
+            ),
+        )
         for flag in flags:
             if flag in sale.body.fields:
                 seen.setdefault(flag, set()).add(str(sale.body.fields[flag]).lower())

@@ -142,3 +142,31 @@ def test_when_the_budget_runs_out_the_rest_is_not_checked_never_passed(tmp_path:
     assert "--tryon-budget" in report["verdict_reason"], (
         f"expected the reason to name the spent budget, got {report['verdict_reason']!r}"
     )
+
+
+class _BodyBeforeLimit(Simulator):
+    """A correct server that judges a try-on's body before its rate limit (the order of checks
+    is open): a body refused for itself never counts against the limit, so a burst of such
+    requests meets no 429."""
+
+    def _throttle(self, key: str) -> SimResponse | None:
+        return None  # its limit counts the try-ons it takes, which no free burst sends
+
+
+def test_a_burst_of_refused_bodies_without_429_is_a_reading_not_a_failure_live(
+    tmp_path: Path,
+) -> None:
+    with serving(simulator=_BodyBeforeLimit(QUIET, RealClock())) as (url, _):
+        code = run_contract(url, tmp_path, "contract/test_auth.py", "--tryon-allow-burst")
+    report = json.loads((tmp_path / "compliance.json").read_text())
+    clause = next(c for c in report["clauses"] if c["id"] == "tryon.429.rate_limit_exceeded")
+    assert clause["status"] == "not checked", (
+        f"expected not checked (which calls count is open), got {clause['status']}: "
+        f"{clause['reason']}"
+    )
+    if "reached only" in clause["reason"]:
+        # a machine too slow to burst past 20/s proves nothing either way: the run's own limit
+        assert code == 2, f"expected INCOMPLETE (exit 2) for a burst too slow, got {code}"
+        return
+    assert "out of scope" in clause["scope"], f"expected a reading, got {clause['scope']!r}"
+    assert code == 0, f"expected exit 0 (PASS) for a correct reading, got {code}"

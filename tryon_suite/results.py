@@ -264,8 +264,11 @@ class RunResults:
                 "run again.",
             )
         held = sum(r.status == "holds" and r.clause.level == "must" for r in results)
-        out = sum(r.status == "not checked" and r.clause.level == "must" for r in results)
-        beyond = f"; {out} out of this run's scope, listed with why" if out else ""
+        out = sum(
+            r.status in ("not checked", "partly checked") and r.clause.level == "must"
+            for r in results
+        )
+        beyond = f"; {out} out of this run's scope (wholly or in part), listed with why" * bool(out)
         return RunVerdict("PASS", ExitCode.PASS, f"all {held} must clauses in scope held{beyond}")
 
     def totals(self) -> dict[str, int]:

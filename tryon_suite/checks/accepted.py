@@ -71,7 +71,8 @@ def expect_valid_body_accepted(response: httpx.Response, waits: bool) -> None:
     else:
         expect_status(response, {202}, "tryon.202.when_not_waiting", "tryon.202.job_id")
     held("tryon.limits.within_limits_accepted", "a generated body within limits accepted", response)
-    held("tryon.request.wait_for_result", f"wait_for_result {waits}", response)
+    part = "true answered 200" if waits else "false answered 202"
+    held("tryon.request.wait_for_result", f"wait_for_result {waits}", response, part=part)
 
 
 def expect_job_accepted(response: httpx.Response) -> Any:
@@ -80,7 +81,12 @@ def expect_job_accepted(response: httpx.Response) -> Any:
     if response.status_code == 202 and (problem := headers_problem(response)) is not None:
         raise ContractViolation("tryon.202.location", "a Location header", problem, response)
     body = expect_status(response, {202}, "tryon.202.when_not_waiting", "tryon.202.job_id")
-    held("tryon.request.wait_for_result", "wait_for_result false answered 202", response)
+    held(
+        "tryon.request.wait_for_result",
+        "wait_for_result false answered 202",
+        response,
+        part="false answered 202",
+    )
     return body
 
 

@@ -174,7 +174,10 @@ def judge_answer(exchange: Exchange) -> list[Evidence]:
         clause = "tryon.content_type.json_answers"
         expected = f"a JSON media type on a {status} answer"
         verdict: Literal["held", "failed"] = "held" if is_json_media_type(kind) else "failed"
-        found.append(Evidence(clause, verdict, expected, f"Content-Type {kind!r}", exchange))
+        part = "on an error" if status >= 400 else "on a success"
+        found.append(
+            Evidence(clause, verdict, expected, f"Content-Type {kind!r}", exchange, part=part)
+        )
     problem = _body_problem(endpoint, status, exchange.response_body, exchange.response_headers)
     clause = schema_clause(endpoint, status)
     expected = f"a {status} body matching {schema_for(endpoint, status)}"

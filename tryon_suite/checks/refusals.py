@@ -130,7 +130,9 @@ def expect_missing_image(response: httpx.Response, image: str) -> None:
 def expect_garment_mode_refused(response: httpx.Response, value: str) -> None:
     """A garment_mode outside the enum is refused; invalid_parameter, when it is the code,
     is evidence for that code too."""
-    code = expect_error(response, 400, WRONG_TYPE, "tryon.request.garment_mode")
+    code = expect_error(
+        response, 400, WRONG_TYPE, "tryon.request.garment_mode", part="another value refused"
+    )
     if code == "invalid_parameter":
         held("tryon.400.invalid_parameter", f"garment_mode {value!r} got invalid_parameter")
 

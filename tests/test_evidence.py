@@ -47,3 +47,69 @@ def test_after_a_stop_the_rest_is_not_run_with_the_clause_that_stopped_it(
     assert "tryon.401.missing_key" in later["reason"], f"expected the cause named: {later}"
     gaps = [c["id"] for c in rows.values() if "gap" in c["reason"]]
     assert not gaps, f"expected nothing called a gap in the suite after a stop, got {gaps}"
+
+
+# -- the run's verdict: PASS only on evidence, INCOMPLETE when the run could not finish --------
+
+LIMIT = "tryon.limits.min_resolution"
+
+
+def _held(part: str | None) -> Evidence:
+    return Evidence(LIMIT, "held", "an answer at the edge", "400", part=part)
+
+
+def _row(results: RunResults, clause_id: str):
+    return next(r for r in results.clause_results() if r.clause.id == clause_id)
+
+
+def test_a_limit_seen_holding_on_one_side_only_is_partly_checked_never_holds() -> None:
+    accepted = CheckOutcome(
+        "t::edges", (LIMIT,), "passed", evidence=[_held("accepted at the limit")]
+    )
+    spent = CheckOutcome(
+        "t::below", (LIMIT,), "not checked", "expected at most 60 requests (--tryon-budget)"
+    )
+    spent.scope = "run"
+    results = RunResults("t", 0, 1, "reference", 1, None, [accepted, spent])
+    row = _row(results, LIMIT)
+    assert row.status == "partly checked", f"expected partly checked, got {row.status}"
+    assert "refused past it: person file" in row.reason, f"expected the gap named: {row.reason}"
+    assert row.leaves_incomplete, "expected a must left partly checked by the budget in scope"
+    verdict = results.verdict()
+    assert (verdict.name, int(verdict.exit_code)) == ("INCOMPLETE", 2), f"got {verdict}"
+    assert "--tryon-budget" in verdict.reason, f"expected the budget named, got {verdict.reason}"
+
+
+def test_every_part_of_the_claim_seen_holding_holds() -> None:
+    parts = clause(LIMIT).evidence
+    assert len(parts) >= 2, f"expected {LIMIT} to declare its evidence parts, got {parts}"
+    test = CheckOutcome("t::all", (LIMIT,), "passed", evidence=[_held(p) for p in parts])
+    row = _row(RunResults("t", 0, 1, "reference", 1, None, [test]), LIMIT)
+    assert row.status == "holds", f"expected holds with every part seen, got {row.status}"
+
+
+def test_out_of_scope_clauses_leave_a_run_green_and_in_scope_ones_do_not() -> None:
+    other = clause("tryon.job.other_account_hidden")
+    for scope, wanted in (("option", "PASS"), ("reading", "PASS"), ("run", "INCOMPLETE")):
+        test = CheckOutcome("t::peek", (other.id,), "not checked", "why")
+        test.scope = scope  # type: ignore[assignment]
+        results = RunResults("t", 0, 1, "reference", 1, None, [test])
+        verdict = results.verdict()
+        assert verdict.name == wanted, f"expected {wanted} for scope {scope!r}, got {verdict}"
+
+
+def test_a_failure_wins_over_an_incomplete_run_and_a_stop_is_never_a_pass() -> None:
+    failed = CheckOutcome(
+        "t::fail",
+        (LIMIT,),
+        "failed",
+        "x",
+        failed_clause=LIMIT,
+        evidence=[Evidence(LIMIT, "failed", "400", "200")],
+    )
+    stopped = RunResults("t", 0, 1, "reference", 1, None, [failed], stopped="interrupted")
+    assert stopped.verdict().name == "FAIL", f"expected FAIL first, got {stopped.verdict()}"
+    quiet = RunResults("t", 0, 1, "reference", 1, None, [], stopped="interrupted by the user")
+    verdict = quiet.verdict()
+    assert verdict.name == "INCOMPLETE", f"expected an interrupted run INCOMPLETE, got {verdict}"
+    assert "interrupted" in verdict.line(), f"expected the reason in the line: {verdict.line()}"

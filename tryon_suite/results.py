@@ -306,7 +306,7 @@ def _judge(
         if observed:
             return result("observed", "")
         why = _why_not(clause, tests, not_run, "nothing to observe")
-        return result("not checked", why, _scope(tests, not_run))
+        return result("not checked", why, _scope(tests, not_run, clause.id))
     failed = [e for _, e in evidence if e.verdict == "failed"]
     if failed:
         first = failed[0]
@@ -319,14 +319,14 @@ def _judge(
         # Part of the claim was seen to hold: never "holds" on that alone.
         why = _why_not(clause, tests, not_run, "no answer examined it")
         reason = f"no evidence yet that {'; that '.join(missing)} ({why})"
-        return result("partly checked", reason, _scope(tests, not_run))
+        return result("partly checked", reason, _scope(tests, not_run, clause.id))
     if not tests and not_run:
         return result("not run", not_run, "run")
     why = _why_not(clause, tests, not_run, "no answer examined it")
-    return result("not checked", why, _scope(tests, not_run))
+    return result("not checked", why, _scope(tests, not_run, clause.id))
 
 
-def _scope(tests: list[CheckOutcome], not_run: str | None) -> Scope:
+def _scope(tests: list[CheckOutcome], not_run: str | None, clause_id: str = "") -> Scope:
     """Why a clause went unchecked, for the verdict: "run" when any of its tests was stopped by
     the target or the run (or never ran), else the out-of-scope reason its tests gave; a test
     that ran to its end without an answer that could fail the clause met a target whose
@@ -337,7 +337,9 @@ def _scope(tests: list[CheckOutcome], not_run: str | None) -> Scope:
     for scope in ("option", "optional", "outside", "reading"):
         if scope in scopes:
             return scope
-    return "reading" if tests else "option"
+    # judged on every answer, and no answer raised the case; else no test of this run names it
+    # (a selection, -k, or a file not given)
+    return "reading" if tests or clause_id in ANSWER_CLAUSES else "option"
 
 
 def _why_not(

@@ -68,7 +68,10 @@ ANSWER_CLAUSES: Final[Mapping[str, str]] = {
     "tryon.content_type.json_answers": "no documented answer was received",
     "tryon.error.body_shape": "no error answer was received",
     "tryon.error.code_fits_status": "no error answer was received",
+    "tryon.auth.key_not_echoed": "no answer to a request carrying a key of 8 characters or more",
 }
+#: roles of the run's own keys (`Exchange.key_role`): the keys an answer must not repeat
+_RUN_KEYS: Final = frozenset({"run key", "other key", "no-credits key"})
 
 
 def schema_for(endpoint: Endpoint, status: int) -> str | None:
@@ -157,6 +160,21 @@ def endpoint_of(exchange: Exchange) -> Endpoint | None:
     return endpoint(exchange.method, exchange.url)
 
 
+def _key_echo(exchange: Exchange) -> list[Evidence]:
+    """tryon.auth.key_not_echoed on one answer to a request that carried one of the run's keys
+    (judged on the raw answer; what the suite writes masks it)."""
+    keys = [s.reveal() for s in exchange.secrets if len(s.reveal()) >= 8]
+    if exchange.key_role not in _RUN_KEYS or not keys:
+        return []
+    clause = "tryon.auth.key_not_echoed"
+    expected = "an answer that does not repeat the request's key"
+    places = [exchange.response_body, *exchange.response_headers.values()]
+    if any(key in place for key in keys for place in places):
+        where = "its body" if any(k in exchange.response_body for k in keys) else "a header"
+        return [Evidence(clause, "failed", expected, f"the key repeated in {where}", exchange)]
+    return [Evidence(clause, "held", expected, f"{exchange.status} without the key", exchange)]
+
+
 def judge_answer(exchange: Exchange) -> list[Evidence]:
     """The rules every answer of the API obeys, judged on one recorded exchange: it is JSON
     (RFC 9110 media type, parameters allowed) and matches the schema for its status. An
@@ -164,9 +182,11 @@ def judge_answer(exchange: Exchange) -> list[Evidence]:
     left to the tests that provoke it."""
     endpoint = endpoint_of(exchange)
     status = exchange.status
-    if endpoint is None or status is None or schema_for(endpoint, status) is None:
+    if endpoint is None or status is None:
         return []
-    found: list[Evidence] = []
+    found: list[Evidence] = _key_echo(exchange)
+    if schema_for(endpoint, status) is None:
+        return found
     kind = exchange.response_headers.get("content-type") or next(
         (v for k, v in exchange.response_headers.items() if k.lower() == "content-type"), None
     )

@@ -40,6 +40,14 @@ def _text_errors(request: SimRequest, response: SimResponse) -> SimResponse:
     return response
 
 
+def _echo_key(request: SimRequest, response: SimResponse) -> SimResponse:
+    payload = body(response)
+    key = next((v for k, v in request.headers.items() if k.lower() == "x-api-key"), None)
+    if response.status >= 400 and isinstance(payload, dict) and key:
+        return with_body(response, {**payload, "error": f"{payload.get('error')} (key {key})"})
+    return response
+
+
 def _rename_status(request: SimRequest, response: SimResponse) -> SimResponse:
     payload = body(response)
     if is_job(request) and response.status == 200 and isinstance(payload, dict):
@@ -49,6 +57,13 @@ def _rename_status(request: SimRequest, response: SimResponse) -> SimResponse:
 
 
 MUTANTS: Final = (
+    Mutant(
+        "key_echoed",
+        "error answers repeat the request's API key",
+        ("tryon.auth.key_not_echoed",),
+        filtered(_echo_key),
+        should_only=True,
+    ),
     Mutant(
         "result_url_renamed",
         "200 body says resultUrl",

@@ -263,3 +263,19 @@ def test_a_key_that_cannot_travel_in_a_header_is_a_usage_error(
     assert key.strip() not in output, "expected the message not to quote the key"
     assert "INTERNALERROR" not in output, f"expected a usage error, got {output[-800:]!r}"
     assert core.seen == 0, f"expected nothing sent, got {core.seen} requests"
+
+
+def test_the_run_ends_at_its_deadline_incomplete_with_a_report(served: Any, tmp_path: Path) -> None:
+    core = _Counted(at=10**9)
+    url = served(core)
+    done = pytest_contract(
+        "--tryon-base-url", url, "--tryon-api-key", MAIN, "--tryon-deadline", "4",
+        report_dir=tmp_path,
+    )  # fmt: skip
+    report = _report(tmp_path)
+    assert done.returncode == ExitCode.INCOMPLETE, (
+        f"expected exit 2 past the deadline, got {done.returncode}: {done.stdout[-1200:]}"
+    )
+    assert "deadline of 4 s" in (report["stopped"] or ""), (
+        f"expected the report to name the deadline, got {report['stopped']!r}"
+    )

@@ -8,6 +8,7 @@ requests (not seconds), so every run meets the fault at the same point.
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
 import os
 import signal
@@ -84,6 +85,43 @@ class _LostResults(Simulator):
             return response
         payload = json.loads(response.body)
         payload["result_url"] = "http://127.0.0.1:9/results/gone.jpg"  # discard port: refused
+        return replace(response, body=json.dumps(payload).encode())
+
+
+class _FirstHangsUp(http.server.BaseHTTPRequestHandler):
+    """Serves a JPEG, except to its first request: that connection is closed unanswered."""
+
+    image = b""
+    asked = 0
+
+    def do_GET(self) -> None:
+        type(self).asked += 1
+        if type(self).asked == 1:
+            self.close_connection = True
+            return  # no status line: the client sees the server disconnect
+        self.send_response(200)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(self.image)))
+        self.end_headers()
+        self.wfile.write(self.image)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _ResultsElsewhere(_LostResults):
+    """The correct simulator, its results served by another host (`where`)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__()
+        self.where = where
+
+    def answer(self, request: SimRequest, response: SimResponse) -> SimResponse:
+        response = Simulator.answer(self, request, response)
+        if b'"result_url"' not in response.body:
+            return response
+        payload = json.loads(response.body)
+        payload["result_url"] = f"{self.where}/results/r.jpg"
         return replace(response, body=json.dumps(payload).encode())
 
 
@@ -217,6 +255,30 @@ def _pytest_as_typed(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         check=False,
+    )
+
+
+def test_a_result_host_that_hangs_up_once_is_asked_again_not_blamed(
+    served: Any, tmp_path: Path, fixture_images: Any
+) -> None:
+    """One connection closed unanswered, while the API answers everything: the network's
+    hiccup, not the API's failure, so the download is asked once more before it is judged."""
+    handler = type("Once", (_FirstHangsUp,), {"image": fixture_images["person.jpg"], "asked": 0})
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as results:
+        threading.Thread(target=results.serve_forever, daemon=True).start()
+        where = f"http://127.0.0.1:{results.server_address[1]}"
+        url = served(_ResultsElsewhere(where))
+        done = pytest_contract(
+            "--tryon-base-url", url, "--tryon-api-key", MAIN, *FAST, report_dir=tmp_path,
+            paths=("contract/test_success.py",),
+        )  # fmt: skip
+        results.shutdown()
+    report = _report(tmp_path)
+    assert handler.asked > 1, f"expected the result host asked again, got {handler.asked}"
+    failing = [c["id"] for c in report["clauses"] if c["status"] == "fails"]
+    assert failing == [], f"expected no failure for one hang-up, got {failing}"
+    assert done.returncode == ExitCode.PASS, (
+        f"expected exit 0, got {done.returncode}: {done.stdout[-1200:]}"
     )
 
 

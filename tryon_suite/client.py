@@ -430,6 +430,7 @@ class TryOnClient:
         follow_redirects = bool(kwargs.pop("follow_redirects", False))
         loop = RetryLoop(self.retry_state, self._rng)
         alone = False
+        asked_again = False
         while True:
             direct = self._direct if not follow_redirects else None
             build = httpx.Request if direct is not None else self.http.build_request
@@ -470,8 +471,17 @@ class TryOnClient:
                 self._keep(request, body, None, time.perf_counter() - started, repr(exc))
                 if self.watch is not None:
                     # the target stopped answering altogether: RunStopped; else the request's
-                    # own failure, raised for its check to judge
+                    # own failure, raised for its check to judge once asked again: a
+                    # connection closed or reset as it was reused is the network's, not the
+                    # API's (a request that waited its whole timeout is not sent twice)
                     self.watch.failed(exc)
+                    if not asked_again and not isinstance(exc, httpx.TimeoutException):
+                        asked_again = False
+                        if self._record:
+                            self.exchanges[
+                                -1
+                            ].note = f"{exc!r}; the target answered others: asked once more"
+                        continue
                 raise
             self._keep(request, body, response, time.perf_counter() - started)
             if not retry or (method == "POST" and response.status_code >= 500):

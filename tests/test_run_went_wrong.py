@@ -263,7 +263,12 @@ def test_a_result_host_that_hangs_up_once_is_asked_again_not_blamed(
 ) -> None:
     """One connection closed unanswered, while the API answers everything: the network's
     hiccup, not the API's failure, so the download is asked once more before it is judged."""
-    handler = type("Once", (_FirstHangsUp,), {"image": fixture_images["person.jpg"], "asked": 0})
+
+    class Once(_FirstHangsUp):
+        image = fixture_images["person.jpg"]
+        asked = 0
+
+    handler = Once
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as results:
         threading.Thread(target=results.serve_forever, daemon=True).start()
         where = f"http://127.0.0.1:{results.server_address[1]}"

@@ -166,6 +166,9 @@ def test_a_target_that_hangs_mid_run_ends_it_incomplete_with_a_report(
     )
     statuses = {c["status"] for c in report["clauses"]}
     assert "not run" in statuses, f"expected clauses not run after the stop, got {statuses}"
+    assert report["probe_requests"] >= 1, (
+        f"expected the probe that found the target silent counted, got {report['probe_requests']}"
+    )
     held_musts = [c for c in report["clauses"] if c["level"] == "must" and c["status"] == "holds"]
     assert all(c["evidence_count"] for c in held_musts), (
         "expected every must that holds to hold on evidence, got "

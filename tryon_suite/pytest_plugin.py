@@ -560,6 +560,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         limits=options.limits.name,
         requests=target.budget.sent if target else 0,
         preflight_requests=config.stash.get(_PREFLIGHT_SENT, 0),
+        probe_requests=target.watch.probes if target and target.watch else 0,
         pace=(target.pacer.initial_rate, target.pacer.rate) if target else None,
         budget=options.budget,
         tests=tests,
@@ -623,6 +624,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     spent = results.credits
     cost = f", {spent.text()}" if spent else ""
     preflight = f" (and {results.preflight_requests} preflight)" * bool(results.preflight_requests)
+    preflight += f" (and {results.probe_requests} liveness probes)" * bool(results.probe_requests)
     terminalreporter.write_line(
         f"{len(results.tests)} checks, {results.requests} requests{preflight}{cost} in "
         f"{elapsed:.1f} s; clauses: {totals}"

@@ -202,6 +202,8 @@ class RunResults:
     credits: CreditsSpent | None = None
     #: sent by the preflight before the first check (one or two per key; not in `requests`)
     preflight_requests: int = 0
+    #: keyless requests asking whether a live target still answered (`watch.Watch`)
+    probe_requests: int = 0
     #: requests per second the run was paced at, first and last (lower once the target
     #: refused the pace with 429); None where nothing was paced
     pace: tuple[float, float] | None = None

@@ -164,6 +164,7 @@ def report_data(results: RunResults, secrets: Iterable[Secret | str] = ()) -> di
         "limits": results.limits,
         "requests": results.requests,
         "preflight_requests": results.preflight_requests,
+        "probe_requests": results.probe_requests,
         "pace": list(results.pace) if results.pace else None,
         "budget": results.budget,
         "credits": _credits(results),

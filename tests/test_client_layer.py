@@ -281,3 +281,55 @@ def test_a_frozen_body_is_sent_as_encoded_once_with_its_own_content_type() -> No
     assert types == {frozen.encode()[1]["Content-Type"]}, f"expected one boundary, got {types}"
     assert b'name="wait_for_result"\r\n\r\nfalse' in sent[0].content, "expected the flag kept"
     assert frozen.waits is False, "expected a frozen body to keep its mode"
+
+
+# -- a request without an answer, live (the Watch) --------------------------------------------
+
+
+class _NoAnswer(httpx.BaseTransport):
+    """Every request: the connection refused, counted."""
+
+    def __init__(self, error: type[httpx.TransportError] = httpx.ConnectError) -> None:
+        self.sent = 0
+        self.error = error
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        if self.sent > 5:  # a bounded failure, not a hang, should the re-ask loop
+            raise AssertionError(f"expected at most 2 attempts, got {self.sent}")
+        raise self.error("no answer", request=request)
+
+
+@pytest.mark.parametrize(
+    ("error", "sent"),
+    [(httpx.ConnectError, 2), (httpx.RemoteProtocolError, 2), (httpx.ReadTimeout, 1)],
+)
+def test_a_request_without_an_answer_is_asked_once_more_while_the_target_answers(
+    error: type[httpx.TransportError], sent: int
+) -> None:
+    """Asked again once (never after a timeout), then raised for its check to judge."""
+    from tryon_suite.watch import Watch
+
+    transport = _NoAnswer(error)
+    probes: list[int] = []
+    watch = Watch(probe=lambda: probes.append(1) is None)
+    client = TryOnClient("http://target.test", "k-0123456789", transport=transport, watch=watch)
+    with pytest.raises(error):
+        client.download("http://results.test/r.jpg")
+    assert transport.sent == sent, f"expected {sent} attempts, got {transport.sent}"
+    assert len(probes) == sent, f"expected a probe per failed attempt, got {len(probes)}"
+    assert watch.stopped is None, f"expected the run going on, got {watch.stopped!r}"
+
+
+def test_a_target_silent_to_the_probe_stops_the_run_at_the_first_lost_request() -> None:
+    from tryon_suite.watch import RunStopped, Watch
+
+    transport = _NoAnswer()
+    watch = Watch(probe=lambda: False)
+    client = TryOnClient("http://target.test", "k-0123456789", transport=transport, watch=watch)
+    with pytest.raises(RunStopped, match="stopped answering"):
+        client.credits()
+    assert transport.sent == 1, f"expected no second attempt, got {transport.sent}"
+    with pytest.raises(RunStopped):
+        client.credits()  # nothing more is sent
+    assert transport.sent == 1, f"expected nothing sent after the stop, got {transport.sent}"

@@ -476,7 +476,7 @@ class TryOnClient:
                     # API's (a request that waited its whole timeout is not sent twice)
                     self.watch.failed(exc)
                     if not asked_again and not isinstance(exc, httpx.TimeoutException):
-                        asked_again = False
+                        asked_again = True
                         if self._record:
                             self.exchanges[
                                 -1

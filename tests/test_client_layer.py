@@ -312,7 +312,12 @@ def test_a_request_without_an_answer_is_asked_once_more_while_the_target_answers
 
     transport = _NoAnswer(error)
     probes: list[int] = []
-    watch = Watch(probe=lambda: probes.append(1) is None)
+
+    def answered() -> bool:
+        probes.append(1)
+        return True
+
+    watch = Watch(probe=answered)
     client = TryOnClient("http://target.test", "k-0123456789", transport=transport, watch=watch)
     with pytest.raises(error):
         client.download("http://results.test/r.jpg")

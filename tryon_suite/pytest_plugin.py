@@ -236,6 +236,10 @@ def target(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Itera
             opened.watch.on_stop = _wake_main_thread
             previous = signal.signal(signal.SIGUSR1, _interrupted)
             stack.callback(signal.signal, signal.SIGUSR1, previous)
+            # a CI job cancelled, a container stopped: SIGTERM ends a live run as Ctrl-C
+            # does, with its report (else the process dies with nothing written)
+            before = signal.signal(signal.SIGTERM, _terminated)
+            stack.callback(signal.signal, signal.SIGTERM, before)
             opened.watch.start()
         if mutant == options.mutant:
             pytestconfig.stash[_TARGET] = opened
@@ -274,6 +278,15 @@ def _wake_main_thread(reason: str) -> None:
 
 def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt("the target stopped answering")
+
+
+#: set when SIGTERM ended the run (its report says so, not "Ctrl-C")
+_SIGTERM = threading.Event()
+
+
+def _terminated(signum: int, frame: object) -> None:
+    _SIGTERM.set()
+    raise KeyboardInterrupt("terminated (SIGTERM)")
 
 
 def _record(
@@ -524,6 +537,8 @@ def _stopped(session: pytest.Session) -> str | None:
     target = session.config.stash.get(_TARGET, None)
     if target is not None and target.watch is not None and target.watch.stopped:
         return target.watch.stopped
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED and _SIGTERM.is_set():
+        return "terminated by a signal (SIGTERM)"
     if session.exitstatus == pytest.ExitCode.INTERRUPTED:
         return "interrupted by the user (Ctrl-C)"
     if session.shouldstop and not session.shouldfail:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import random
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -338,3 +342,59 @@ def test_a_target_silent_to_the_probe_stops_the_run_at_the_first_lost_request() 
     with pytest.raises(RunStopped):
         client.credits()  # nothing more is sent
     assert transport.sent == 1, f"expected nothing sent after the stop, got {transport.sent}"
+
+
+def test_the_probe_takes_any_answer_from_the_job_endpoint_or_the_balance() -> None:
+    """One endpoint that stops answering (the balance, say) is a failure a check judges, not a
+    target that stopped answering."""
+    from tryon_suite.watch import answers
+
+    def balance_hangs(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/credits":
+            raise httpx.ReadTimeout("no answer", request=request)
+        return httpx.Response(401, json={"error_code": "invalid_auth_token"})
+
+    def nothing(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    def job_hangs(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/v1/try-on/job/"):
+            raise httpx.ReadTimeout("no answer", request=request)
+        return httpx.Response(401)
+
+    base = "http://target.test"
+    assert answers(base, httpx.MockTransport(balance_hangs)), "expected the job endpoint heard"
+    assert answers(base, httpx.MockTransport(job_hangs)), "expected the balance heard"
+    assert not answers(base, httpx.MockTransport(nothing)), "expected a silent target silent"
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    """Announces 40 bytes, then sends one every 0.2 s: each read is quick, the whole is not."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "40")
+        self.end_headers()
+        with contextlib.suppress(OSError):  # the client hangs up once it has had enough
+            for _ in range(40):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.2)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_an_answer_that_trickles_past_its_timeout_is_cut_as_a_read_timeout() -> None:
+    from tryon_suite.watch import Timeouts, Watch
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        watch = Watch(Timeouts(poll=1.0), probe=lambda: True)
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        client = TryOnClient(base, "k-0123456789", watch=watch)
+        with pytest.raises(httpx.ReadTimeout, match="whole answer within 1 s"):
+            client.credits()
+        client.close()
+        server.shutdown()

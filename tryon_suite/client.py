@@ -461,9 +461,12 @@ class TryOnClient:
                 with watching:
                     if direct is not None:
                         response = direct.handle_request(request)
+                        response.read()
+                    elif self.watch is not None:
+                        response = self._within_timeout(request, follow_redirects)
                     else:
                         response = self.http.send(request, follow_redirects=follow_redirects)
-                    response.read()
+                        response.read()
                 if self.watch is not None:
                     self.watch.answered()
             except httpx.HTTPError as exc:
@@ -511,6 +514,27 @@ class TryOnClient:
                 self.pacer.hold(decision.delay)
             else:
                 self.sleep(decision.delay)
+
+    def _within_timeout(self, request: httpx.Request, follow_redirects: bool) -> httpx.Response:
+        """Send and read the whole answer within the request's read timeout, counted from the
+        send: httpx bounds each read, so a body that trickles in a byte at a time would hold
+        the run for ever; past the timeout it is a ReadTimeout, as a silent answer is."""
+        limit = float(request.extensions.get("timeout", {}).get("read") or 300.0)
+        started = time.monotonic()
+        response = self.http.send(request, follow_redirects=follow_redirects, stream=True)
+        try:
+            chunks = []
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if time.monotonic() - started > limit:
+                    raise httpx.ReadTimeout(
+                        f"expected the whole answer within {limit:g} s, it was still coming",
+                        request=request,
+                    )
+            response._content = b"".join(chunks)  # what Response.read() does
+        finally:
+            response.close()
+        return response
 
     def _ask_alone(self, response: httpx.Response, slot: int | None, asked: bool) -> bool:
         """A paced request refused 429 through every retry is asked once more, alone: the whole

@@ -95,14 +95,23 @@ class Timeouts:
 PROBE_TIMEOUT: Final = 10.0
 
 
+#: What the probe asks, keyless (any HTTP status is an answer): the documented job endpoint
+#: first, then the balance, so one endpoint that stops answering (the failure a check judges)
+#: is not taken for the whole target.
+PROBE_PATHS: Final = ("/v1/try-on/job/tryon-suite-probe", "/v1/credits")
+
+
 def answers(base_url: str, transport: httpx.BaseTransport | None = None) -> bool:
-    """Whether the target answers at all: a keyless GET of its balance, any HTTP status."""
-    try:
-        with httpx.Client(timeout=PROBE_TIMEOUT, transport=transport) as http:
-            http.get(base_url.rstrip("/") + "/v1/credits")
-    except httpx.HTTPError:
-        return False
-    return True
+    """Whether the target answers at all: any HTTP status to a keyless GET of one of
+    PROBE_PATHS."""
+    with httpx.Client(timeout=PROBE_TIMEOUT, transport=transport) as http:
+        for path in PROBE_PATHS:
+            try:
+                http.get(base_url.rstrip("/") + path)
+            except httpx.HTTPError:
+                continue
+            return True
+    return False
 
 
 class Watch:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import random
-import threading
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -368,33 +364,30 @@ def test_the_probe_takes_any_answer_from_the_job_endpoint_or_the_balance() -> No
     assert not answers(base, httpx.MockTransport(nothing)), "expected a silent target silent"
 
 
-class _Trickle(http.server.BaseHTTPRequestHandler):
-    """Announces 40 bytes, then sends one every 0.2 s: each read is quick, the whole is not."""
+class _Trickle(httpx.SyncByteStream):
+    """40 bytes, one per 0.2 s of the client's clock: each read is quick, the whole is not."""
 
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "40")
-        self.end_headers()
-        with contextlib.suppress(OSError):  # the client hangs up once it has had enough
-            for _ in range(40):
-                self.wfile.write(b" ")
-                self.wfile.flush()
-                time.sleep(0.2)
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self.sent = 0
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    def __iter__(self):
+        for _ in range(40):
+            self.clock.advance(0.2)
+            self.sent += 1
+            yield b" "
 
 
 def test_an_answer_that_trickles_past_its_timeout_is_cut_as_a_read_timeout() -> None:
     from tryon_suite.watch import Timeouts, Watch
 
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        watch = Watch(Timeouts(poll=1.0), probe=lambda: True)
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        client = TryOnClient(base, "k-0123456789", watch=watch)
-        with pytest.raises(httpx.ReadTimeout, match="whole answer within 1 s"):
-            client.credits()
-        client.close()
-        server.shutdown()
+    clock = VirtualClock()
+    trickle = _Trickle(clock)
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, stream=trickle))
+    watch = Watch(Timeouts(poll=1.0), probe=lambda: True, now=clock.now)
+    client = TryOnClient(
+        "http://target.test", "k-0123456789", transport=transport, watch=watch, now=clock.now
+    )
+    with pytest.raises(httpx.ReadTimeout, match="whole answer within 1 s"):
+        client.credits()
+    assert trickle.sent < 40, f"expected the answer cut before its end, got all {trickle.sent}"

@@ -520,13 +520,13 @@ class TryOnClient:
         send: httpx bounds each read, so a body that trickles in a byte at a time would hold
         the run for ever; past the timeout it is a ReadTimeout, as a silent answer is."""
         limit = float(request.extensions.get("timeout", {}).get("read") or 300.0)
-        started = time.monotonic()
+        started = self.now()
         response = self.http.send(request, follow_redirects=follow_redirects, stream=True)
         try:
             chunks = []
             for chunk in response.iter_bytes():
                 chunks.append(chunk)
-                if time.monotonic() - started > limit:
+                if self.now() - started > limit:
                     raise httpx.ReadTimeout(
                         f"expected the whole answer within {limit:g} s, it was still coming",
                         request=request,

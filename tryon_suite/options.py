@@ -288,14 +288,7 @@ def target_options(config: pytest.Config) -> TargetOptions:
                 f"expected --tryon-credit-budget to be a whole number >= 0, got {text!r}"
             )
         credit_budget = int(text)
-    rate = None
-    if (text := get["--tryon-rate"]) is not None:
-        try:
-            rate = float(text)
-        except ValueError:
-            rate = -1.0
-        if rate <= 0:
-            raise pytest.UsageError(f"expected --tryon-rate to be a number > 0, got {text!r}")
+    rate = _positive(get["--tryon-rate"], "--tryon-rate", "a number")
     try:
         limits = limit_profile(get["--tryon-limits"])
     except ConfigError as exc:
@@ -314,7 +307,7 @@ def target_options(config: pytest.Config) -> TargetOptions:
         timeouts = Timeouts.parse(get["--tryon-timeout"])
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    deadline = _seconds(get["--tryon-deadline"], "--tryon-deadline")
+    deadline = _positive(get["--tryon-deadline"], "--tryon-deadline", "a number of seconds")
     burst = _flag(config, "--tryon-allow-burst", "TRYON_ALLOW_BURST")
     if (folder := get["--tryon-replay"]) is not None:
         return _replay_options(folder, get["--tryon-replay-max-age"], base_url, mutant, plan)
@@ -341,7 +334,8 @@ def target_options(config: pytest.Config) -> TargetOptions:
 LIVE_DEADLINE: Final = 1800.0
 
 
-def _seconds(text: str | None, flag: str) -> float | None:
+def _positive(text: str | None, flag: str, what: str) -> float | None:
+    """An option's number > 0 (None when unset); anything else is a usage error naming it."""
     if text is None:
         return None
     try:
@@ -349,7 +343,7 @@ def _seconds(text: str | None, flag: str) -> float | None:
     except ValueError:
         value = -1.0
     if value <= 0:
-        raise pytest.UsageError(f"expected {flag} to be a number of seconds > 0, got {text!r}")
+        raise pytest.UsageError(f"expected {flag} to be {what} > 0, got {text!r}")
     return value
 
 

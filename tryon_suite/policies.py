@@ -20,14 +20,14 @@ from typing import Any, NoReturn
 
 import httpx
 
-from tryon_suite.errors import ConfigError, ExitCode, PreflightError
+from tryon_suite.errors import ConfigError, ExitCode
 from tryon_suite.policylab.driver import run_lab
 from tryon_suite.policylab.outcome import Outcome
 from tryon_suite.policylab.ranking import TOLERANCE, rank, rankings
 from tryon_suite.policylab.report import table, verdict, write_report
 from tryon_suite.policylab.senders import NetworkLatency
 from tryon_suite.policylab.settings import MODES, LabSettings, Mode, arrival_trace
-from tryon_suite.preflight import KeyToCheck, preflight
+from tryon_suite.preflight import KeyToCheck, preflight_for_tool
 from tryon_suite.retry import POLICY_KINDS
 from tryon_suite.secret import Secret
 from tryon_suite.watch import RunStopped
@@ -166,19 +166,10 @@ def main(argv: Sequence[str] | None = None, transport: httpx.MockTransport | Non
     except ConfigError as exc:
         print(f"{p.prog}: error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    if settings.host is not None:
-        try:
-            preflight(
-                settings.host,
-                _keys(args.key_env),
-                transport=transport,
-                sleep=time.sleep,
-                url_option="--host",
-                no_credits_option=None,
-            )
-        except PreflightError as exc:
-            print(f"{p.prog}: {exc}", file=sys.stderr)
-            return ExitCode.USAGE
+    if settings.host is not None and not preflight_for_tool(
+        p.prog, settings.host, _keys(args.key_env), transport
+    ):
+        return ExitCode.USAGE
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:

@@ -11,6 +11,8 @@ order in which the target checks a try-on (an open point).
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -22,7 +24,7 @@ from tryon_suite.errors import PreflightError
 from tryon_suite.retry import parse_retry_after
 from tryon_suite.secret import Secret, key_problem, reveal
 
-__all__ = ["PROBE_BODY", "KeyToCheck", "preflight", "unusable_key"]
+__all__ = ["PROBE_BODY", "KeyToCheck", "preflight", "preflight_for_tool", "unusable_key"]
 
 #: Refused for its body after authentication: free, and it tells the key's standing.
 PROBE_BODY: Final = {"garment_mode": "tryon-suite-preflight"}
@@ -123,6 +125,26 @@ def preflight(
 #: Where a balance body keeps what is left (its shape is open: `credits`, or a balance under
 #: `remaining` or `balance` beside a `total`); figures named otherwise are not what is left.
 _LEFT: Final = ("credits", "remaining", "balance", "available", "credits_remaining")
+
+
+def preflight_for_tool(
+    prog: str, host: str, keys: list[KeyToCheck], transport: httpx.BaseTransport | None
+) -> bool:
+    """The preflight of a command-line tool that takes its target as `--host` and no
+    no-credits key: False after printing its one line to stderr (the tool then exits 4)."""
+    try:
+        preflight(
+            host,
+            keys,
+            transport=transport,
+            sleep=time.sleep,
+            url_option="--host",
+            no_credits_option=None,
+        )
+    except PreflightError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _credits_left(response: httpx.Response) -> float | None:

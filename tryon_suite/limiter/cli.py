@@ -87,8 +87,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | None = None) -> int:
     """Measure the target named by --host; the exit code as --help states it."""
-    from tryon_suite.errors import PreflightError
-    from tryon_suite.preflight import KeyToCheck, preflight
+    from tryon_suite.preflight import KeyToCheck, preflight_for_tool
 
     args = parser().parse_args(argv)
     if args.budget < 1:
@@ -97,17 +96,9 @@ def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | Non
     if not key:
         return _usage("expected the key in TRYON_API_KEY, got none")
     host = args.host.rstrip("/")
-    try:
-        preflight(
-            host,
-            [KeyToCheck(key, "TRYON_API_KEY")],
-            transport=transport,
-            sleep=time.sleep,
-            url_option="--host",
-            no_credits_option=None,
-        )
-    except PreflightError as exc:
-        print(f"tryon-suite limiter: {exc}", file=sys.stderr)
+    if not preflight_for_tool(
+        "tryon-suite limiter", host, [KeyToCheck(key, "TRYON_API_KEY")], transport
+    ):
         return ExitCode.USAGE
     settings = Settings(args.budget, args.probe_rate, args.window, max_wait=args.max_wait)
     headers = {"X-API-KEY": key.reveal()}

@@ -45,6 +45,12 @@ from tryon_suite.checks.images import (
     expect_vendor_edge_accepted,
 )
 from tryon_suite.checks.jobs import expect_final_state
+from tryon_suite.checks.model import (
+    answer_key,
+    expect_foreign_kept_out,
+    expect_like_plain,
+    expect_method,
+)
 from tryon_suite.checks.refusals import (
     ask_bad_input,
     expect_code,
@@ -74,6 +80,8 @@ from tryon_suite.fixtures import UNSUPPORTED_FORMATS, FixtureImages
 from tryon_suite.images import ImageInfo, ImageProblem, compose_result, inspect_image, render_image
 from tryon_suite.imageserver import ImageServer
 from tryon_suite.jobs import follow, judge_job, poll_once
+from tryon_suite.model import JSON_FORMS, Case, almost_keys, encode_form
+from tryon_suite.model import cases as model_cases
 from tryon_suite.mutants import CATALOGUE, Mutant
 from tryon_suite.polling import JobTrace, location_of
 from tryon_suite.purchases import PURCHASES, Sale, fixture_files, fixture_urls
@@ -97,6 +105,7 @@ __all__ = [
     "CATALOGUE",
     "DEFAULT_ACCOUNTS",
     "ERROR_400_CODES",
+    "JSON_FORMS",
     "NOT_AN_IMAGE",
     "NO_5XX",
     "PURCHASES",
@@ -107,6 +116,7 @@ __all__ = [
     "Account",
     "Budget",
     "BudgetExhausted",
+    "Case",
     "Clause",
     "Clock",
     "ConfigError",
@@ -134,10 +144,13 @@ __all__ = [
     "TryonError",
     "Violation",
     "VirtualClock",
+    "almost_keys",
+    "answer_key",
     "answer_problem",
     "ask_bad_input",
     "catalogue",
     "compose_result",
+    "encode_form",
     "expect_balance",
     "expect_code",
     "expect_content_type_refused",
@@ -146,12 +159,15 @@ __all__ = [
     "expect_error",
     "expect_file_too_large",
     "expect_final_state",
+    "expect_foreign_kept_out",
     "expect_format_within_limits",
     "expect_garment_mode_refused",
     "expect_image_refused",
     "expect_job_accepted",
     "expect_jpeg",
     "expect_key_found",
+    "expect_like_plain",
+    "expect_method",
     "expect_missing_image",
     "expect_missing_key_refused",
     "expect_no_5xx",
@@ -184,6 +200,7 @@ __all__ = [
     "limit_profiles",
     "load_schema",
     "location_of",
+    "model_cases",
     "not_checked",
     "parse_retry_after",
     "poll_once",

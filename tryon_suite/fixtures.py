@@ -55,6 +55,15 @@ class FixtureImages:
             "edge-max.jpg": lambda: render_image(high, high, "JPEG", seed=8),
             "too-small.jpg": lambda: render_image(low - 1, low - 1, "JPEG", seed=9),
             "too-high.jpg": lambda: _large(high + 1, "JPEG"),
+            # One side past a limit, the other at it: past the limit under every reading
+            # (per side, or by pixel count), so each side's rule is seen alone.
+            "wide-over.jpg": lambda: _large(high + 1, "JPEG", high),
+            "tall-over.jpg": lambda: _large(high, "JPEG", high + 1),
+            "narrow-under.jpg": lambda: render_image(low - 1, low, "JPEG", seed=18),
+            "short-under.jpg": lambda: render_image(low, low - 1, "JPEG", seed=19),
+            # The valid band's other corners: one side at the maximum, the other at the minimum.
+            "band-wide.jpg": lambda: _large(high, "JPEG", low),
+            "band-tall.jpg": lambda: _large(low, "JPEG", high),
             "edge-max.png": lambda: render_image(high, high, "PNG", seed=8),
             # Both sides past the edge, so per-side and pixel-count readings agree.
             "too-small.png": lambda: render_image(low - 1, low - 1, "PNG", seed=9),
@@ -76,6 +85,7 @@ class FixtureImages:
                 (profile.max_file_bytes_low + profile.max_file_bytes_high) // 2,
             ),
         }
+        makers.update(_variety(mid, profile))
         for fmt in UNSUPPORTED_FORMATS:
             makers[f"photo.{fmt.lower()}"] = functools.partial(_unsupported, fmt, min(mid, 256))
         self._makers = makers
@@ -124,18 +134,77 @@ def _large_png(side: int) -> bytes:
     return _large(side, "PNG")
 
 
-def _large(side: int, fmt: str) -> bytes:
-    """A square image past the maximum, kept small on disk by a simple drawing in palette mode."""
-    image = Image.new("P", (side, side), 1)
+def _large(side: int, fmt: str, height: int | None = None) -> bytes:
+    """A large image (square unless `height`), kept small on disk by a simple drawing in
+    palette mode."""
+    height = side if height is None else height
+    image = Image.new("P", (side, height), 1)
     image.putpalette([240, 240, 235, 40, 60, 90] + [0] * 762)
-    stripe = Image.new("P", (side // 3, side // 2), 0)
-    image.paste(stripe, (side // 3, side // 4))
+    stripe = Image.new("P", (max(1, side // 3), max(1, height // 2)), 0)
+    image.paste(stripe, (side // 3, height // 4))
     out = io.BytesIO()
     if fmt == "JPEG":
         image.convert("RGB").save(out, "JPEG", quality=70)
     else:
         image.save(out, fmt, optimize=False)
     return out.getvalue()
+
+
+def _saved(image: Image.Image, fmt: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def _variety(mid: int, profile: LimitProfile) -> dict[str, Callable[[], bytes]]:
+    """Images in the variety real files come in, each valid within the limits: colour modes,
+    encodings, metadata, animation, and a file of exactly the size limit. Each is compared with
+    the plain image of its format (`schemas/model.yaml`), so a format a target refuses is
+    refused alike and never counts against it."""
+
+    def photo(mode: str = "RGB", seed: int = 20) -> Image.Image:
+        rgb = Image.open(io.BytesIO(render_image(mid, mid * 5 // 4, "PNG", seed=seed)))
+        return rgb.convert("RGB").convert(mode)
+
+    def exif_rotated() -> bytes:
+        exif = Image.Exif()
+        exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display
+        exif[0x010F] = "tryon-suite"  # Make
+        return _saved(photo(), "JPEG", exif=exif.tobytes())
+
+    def with_metadata() -> bytes:
+        from PIL import ImageCms
+
+        icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        exif = Image.Exif()
+        exif[0x0131] = "tryon-suite fixtures"  # Software
+        return _saved(photo(), "JPEG", icc_profile=icc, exif=exif.tobytes(), comment=b"suite")
+
+    def frames(fmt: str) -> bytes:
+        first, second = photo(seed=21), photo(seed=22)
+        if fmt == "GIF":
+            first, second = first.convert("P"), second.convert("P")
+        return _saved(first, fmt, save_all=True, append_images=[second], duration=200, loop=0)
+
+    return {
+        "grey.jpg": lambda: _saved(photo("L"), "JPEG"),
+        "cmyk.jpg": lambda: _saved(photo("CMYK"), "JPEG"),
+        "progressive.jpg": lambda: _saved(photo(), "JPEG", progressive=True, quality=85),
+        "subsampling-444.jpg": lambda: _saved(photo(), "JPEG", subsampling=0, quality=95),
+        "exif-rotated.jpg": exif_rotated,
+        "metadata.jpg": with_metadata,
+        "palette.png": lambda: _saved(photo("P"), "PNG"),
+        "grey.png": lambda: _saved(photo("L"), "PNG"),
+        "grey16.png": lambda: _saved(photo("L").convert("I;16"), "PNG"),
+        "rgb.png": lambda: _saved(photo(), "PNG"),
+        "lossless.webp": lambda: _saved(photo(), "WEBP", lossless=True),
+        "animated.webp": lambda: frames("WEBP"),
+        "animated.gif": lambda: frames("GIF"),
+        # Exactly the limit's smaller reading: at most 25 MB under either reading of "MB".
+        "size-at-limit.jpg": lambda: _padded(
+            render_image(mid, mid, "JPEG", seed=23), profile.max_file_bytes_low
+        ),
+    }
 
 
 def _unsupported(fmt: str, side: int) -> bytes:

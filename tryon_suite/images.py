@@ -114,12 +114,16 @@ def inspect_image(data: bytes, profile: LimitProfile, field: str) -> ImageInfo |
     return ImageInfo(fmt, width, height)
 
 
+_RESAMPLED: Final = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr", "I", "F"})
+
+
 def _decode_small(image: ImageFile.ImageFile) -> Image.Image:
     """Decode every byte (so truncation shows) into a thumbnail, cheaply where the codec allows."""
     if image.format == "JPEG":
         image.draft("RGB", (128, 128))  # JPEG decodes at 1/8 scale, still reading all the data
     image.load()
-    small = image.copy()
+    # Modes resampling does not take (16-bit greyscale, say) are valid images all the same.
+    small = image.copy() if image.mode in _RESAMPLED else image.convert("RGBA")
     small.thumbnail((128, 128))
     return small
 

@@ -81,13 +81,13 @@ class Simulator(Hooks):
                 return await self._drained(request, self._not_allowed("POST"))
             return await self._try_on(request)
         if match := _JOB_PATH.match(path):
-            if method != "GET":
-                return await self._drained(request, self._not_allowed("GET"))
-            return await self._job(request, match["job_id"])
+            if method not in ("GET", "HEAD"):
+                return await self._drained(request, self._not_allowed("GET, HEAD"))
+            return _headless(await self._job(request, match["job_id"]), method)
         if path == "/v1/credits":
-            if method != "GET":
-                return await self._drained(request, self._not_allowed("GET"))
-            return await self._credits(request)
+            if method not in ("GET", "HEAD"):
+                return await self._drained(request, self._not_allowed("GET, HEAD"))
+            return _headless(await self._credits(request), method)
         if (match := _RESULT_PATH.match(path)) and method in ("GET", "HEAD"):
             return self._result(match["result_id"], head=method == "HEAD")
         return await self._drained(request, error_answer(404, "not_found", f"no route for {path}"))
@@ -143,16 +143,6 @@ class Simulator(Hooks):
         if isinstance(key, SimResponse):
             return await self._drained(request, key)
         config = self.config
-        if not self.has_credits(key):
-            return await self._drained(
-                request,
-                error_answer(
-                    403,
-                    "insufficient_api_credits",
-                    f"expected at least {config.credits_per_try_on} credit, "
-                    f"got a balance of {self.credits[key]}",
-                ),
-            )
         if config.fail_rate > 0 and self._random.random() < config.fail_rate:
             return await self._drained(
                 request, error_answer(500, "internal_server_error", "injected failure")
@@ -163,6 +153,15 @@ class Simulator(Hooks):
         images = await self._images(parsed)
         if isinstance(images, SimResponse):
             return images
+        # The balance is judged once the request is known to be valid (the order is open:
+        # API.md); a request refused for its body says why whatever the balance.
+        if not self.has_credits(key):
+            return error_answer(
+                403,
+                "insufficient_api_credits",
+                f"expected at least {config.credits_per_try_on} credit, "
+                f"got a balance of {self.credits[key]}",
+            )
         person, garment = images
         if self.waits(parsed):
             await self.clock.sleep(self.processing_time(polled=False))
@@ -328,3 +327,11 @@ class Simulator(Hooks):
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
+
+
+def _headless(response: SimResponse, method: str) -> SimResponse:
+    """RFC 9110 9.3.2: HEAD is answered as GET is, without the content."""
+    if method != "HEAD":
+        return response
+    length = {"content-length": str(len(response.body))}
+    return SimResponse(response.status, {**response.headers, **length}, b"")

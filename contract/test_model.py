@@ -1,0 +1,264 @@
+"""Every partition of the input-space model (`schemas/model.yaml`), varied alone.
+
+The cases are derived, not written: one per partition and place. A variation that must be
+answered as its plain form rides on a refusal for one other documented reason, so it costs no
+credit: a key without credits where the target judges the body before the balance (two probes
+say so), else a bad garment_mode (for how a body is written) or the other image past the
+maximum (for an image).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from contract.helpers import files, urls
+from tryon_suite import (
+    JSON_FORMS,
+    Case,
+    Target,
+    TryOnClient,
+    TryOnRequest,
+    almost_keys,
+    ask_bad_input,
+    encode_form,
+    expect_error,
+    expect_foreign_kept_out,
+    expect_like_plain,
+    expect_method,
+    location_of,
+    model_cases,
+    not_checked,
+)
+
+pytestmark = [pytest.mark.live]
+TRY_ON = "/v1/try-on"
+CREDITS = "/v1/credits"
+BAD_MODE = "sideways"
+URL_FIELD = {"person": "person_image_url", "garment": "garment_image_url"}
+FILE_FIELD = {"person": "person_image", "garment": "garment_image"}
+
+
+def _marks(case: Case) -> list[pytest.MarkDecorator]:
+    marks = [pytest.mark.clause(case.clause)]
+    if case.needs_job:
+        marks.append(pytest.mark.purchases("job-json"))
+    return marks
+
+
+CASES = [pytest.param(c, id=c.id, marks=_marks(c)) for c in model_cases()]
+
+
+@dataclass
+class Memo:
+    """What the cases of one target share: the riders the probes chose, the plain answers."""
+
+    target: Target
+    forms_ride_on_credits: bool | None = None
+    images_ride_on_credits: bool | None = None
+    answers: dict[str, httpx.Response] | None = None
+
+
+_MEMO: dict[int, Memo] = {}
+
+
+def _memo(target: Target) -> Memo:
+    found = _MEMO.get(id(target))
+    if found is None or found.target is not target:
+        found = _MEMO[id(target)] = Memo(target, answers={})
+    return found
+
+
+def _once(memo: Memo, name: str, send: Callable[[], httpx.Response]) -> httpx.Response:
+    assert memo.answers is not None
+    if name not in memo.answers:
+        memo.answers[name] = ask_bad_input(send)
+    return memo.answers[name]
+
+
+def _rides_on_credits(client: TryOnClient, target: Target, memo: Memo) -> tuple[bool, bool]:
+    """Whether a key without credits is refused only after the body (a bad garment_mode) and
+    after the images (one that cannot be decoded) are judged: then a variation riding on it is
+    examined before the 403."""
+    if target.no_credits_key is None:
+        return False, False
+    if memo.forms_ride_on_credits is None:
+        key = target.no_credits_key
+        bad_mode = TryOnRequest.json(**urls(target), garment_mode=BAD_MODE)
+        first = _once(memo, "probe: mode", lambda: client.try_on(bad_mode, key=key))
+        memo.forms_ride_on_credits = first.status_code == 400
+        bad_image = TryOnRequest.multipart(files(target, "truncated.jpg"))
+        second = _once(memo, "probe: image", lambda: client.try_on(bad_image, key=key))
+        memo.images_ride_on_credits = second.status_code == 400
+    return bool(memo.forms_ride_on_credits), bool(memo.images_ride_on_credits)
+
+
+def _image_request(target: Target, image: str, source: str, fixture: str, other: str | None):
+    """A waiting try-on with `fixture` as `image` from `source`, the other image plain (or
+    `other`, the rider)."""
+    names = {"person": "person.jpg", "garment": "garment.jpg"}
+    names[image] = fixture
+    if other is not None:
+        names["garment" if image == "person" else "person"] = other
+    if source == "file":
+        return TryOnRequest.multipart(
+            files(target, names["person"], names["garment"]), wait_for_result=True
+        )
+    return TryOnRequest.json(
+        **urls(target, names["person"], names["garment"]), wait_for_result=True
+    )
+
+
+def _check_image(case: Case, client: TryOnClient, target: Target) -> None:
+    spec, expect = case.partition.spec, case.partition.expect
+    image, source = case.image, case.source
+    if expect.kind == "refused":
+        body = _image_request(target, image, source, spec["fixture"], None)
+        response = ask_bad_input(lambda: client.try_on(body))
+        expect_error(response, expect.status or 400, expect.codes, case.clause)
+        return
+    memo = _memo(target)
+    _, on_credits = _rides_on_credits(client, target, memo)
+    plain_name = expect.plain or f"{image}.jpg"
+    other = None if on_credits else "too-high.jpg"
+    send_key = target.no_credits_key if on_credits else target.key
+
+    def send(fixture: str) -> Callable[[], httpx.Response]:
+        body = _image_request(target, image, source, fixture, other)
+        return lambda: client.try_on(body, key=send_key)
+
+    rider = "no credits" if on_credits else "other image too high"
+    plain = _once(memo, f"plain {case.slot} {plain_name} ({rider})", send(plain_name))
+    if plain.status_code < 400:
+        not_checked(
+            f"the plain form was not refused ({plain.status_code}): nothing rides on it",
+            scope="reading",
+        )
+    variant = ask_bad_input(send(spec["fixture"]))
+    expect_like_plain(case, variant, plain)
+
+
+def _check_form(case: Case, client: TryOnClient, target: Target) -> None:
+    form = case.partition.spec["form"]
+    memo = _memo(target)
+    on_credits, _ = _rides_on_credits(client, target, memo)
+    extra = {} if on_credits else {"garment_mode": BAD_MODE}
+    key = target.no_credits_key if on_credits else target.key
+    if form in JSON_FORMS:
+        fields: dict[str, Any] = {**urls(target), "wait_for_result": True, **extra}
+        parts: dict[str, Any] = {}
+        plain_form = "json_plain"
+    else:
+        fields = {"wait_for_result": "true", "remove_background": "false", **extra}
+        parts = files(target)
+        plain_form = "multipart_plain"
+
+    def send(name: str) -> Callable[[], httpx.Response]:
+        raw = encode_form(name, fields, parts)
+        return lambda: client.send(
+            "POST", raw.path, key=key, content=raw.content, headers=dict(raw.headers)
+        )
+
+    plain = _once(memo, f"plain {plain_form} ({on_credits})", send(plain_form))
+    if plain.status_code < 400:
+        not_checked(
+            f"the plain form was not refused ({plain.status_code}): nothing rides on it",
+            scope="reading",
+        )
+    expect_like_plain(case, ask_bad_input(send(form)), plain)
+
+
+def _check_json(case: Case, client: TryOnClient, target: Target) -> None:
+    spec, expect = case.partition.spec, case.partition.expect
+    if "field" in spec:
+        body: Any = {**urls(target), "wait_for_result": True}
+        text = json.dumps(spec["value"]).replace(
+            '"URL"', json.dumps(target.image_url("person.jpg"))
+        )
+        body[spec["field"]] = json.loads(text)
+    else:
+        body = spec["body"]
+    content = json.dumps(body).encode()
+    headers = {"content-type": "application/json"}
+    response = ask_bad_input(lambda: client.send("POST", TRY_ON, content=content, headers=headers))
+    expect_error(response, expect.status or 400, expect.codes, case.clause)
+
+
+def _balance(client: TryOnClient, target: Target) -> httpx.Response:
+    return _once(_memo(target), "balance", lambda: client.send("GET", CREDITS))
+
+
+def _check_key(case: Case, client: TryOnClient, target: Target, bought) -> None:
+    spec, expect = case.partition.spec, case.partition.expect
+    state = spec["key"]
+    keys: dict[str, Any] = {
+        "none": None,
+        "other": target.other_key,
+        "no_credits": target.no_credits_key,
+    }
+    almost = almost_keys(target.key.reveal())
+    if state in ("other", "no_credits") and keys[state] is None:
+        flag = "--tryon-other-key" if state == "other" else "--tryon-no-credits-key"
+        not_checked(f"needs {flag}", scope="option")
+    if state not in keys and state not in almost:
+        not_checked(f"the run key has no {state.replace('_', ' ')} form", scope="reading")
+    key = keys[state] if state in keys else almost[state]
+    client.also_secret(*almost.values())
+    own = None
+    if case.slot == "try-on":
+        body = TryOnRequest.multipart(files(target))
+        response = ask_bad_input(lambda: client.try_on(body, key=key))
+    elif case.slot == "job":
+        location = location_of(bought("job-json").response)
+        response = client.job(location, key=key)
+    else:
+        own = _balance(client, target)
+        if own.status_code != 200:
+            not_checked(f"GET /v1/credits answered the run key {own.status_code}", scope="optional")
+        response = client.send("GET", CREDITS, key=key)
+    if expect.kind == "foreign":
+        expect_foreign_kept_out(case, response, own)
+        return
+    endpoint = "job" if case.slot == "job" else "try-on"
+    expect_error(response, 401, expect.codes, case.clause, endpoint=endpoint)
+
+
+def _check_method(case: Case, client: TryOnClient, target: Target, bought) -> None:
+    spec = case.partition.spec
+    where = spec["endpoint"]
+    get = None
+    if where == "job":
+        path = client.location_url(location_of(bought("job-json").response))
+    elif where == "credits":
+        path = CREDITS
+    else:
+        path = TRY_ON
+    if spec["method"] == "HEAD":
+        get = client.send("GET", path) if where == "job" else _balance(client, target)
+        if where == "credits" and get.status_code == 404:
+            not_checked("GET /v1/credits is not served here", scope="optional")
+    response = client.send(spec["method"], path, retry=True)
+    expect_method(case, response, get)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_partition_of_the_model_gets_its_answer(
+    case: Case, client: TryOnClient, target: Target, request: pytest.FixtureRequest
+) -> None:
+    kind = case.partition.kind
+    bought = request.getfixturevalue("bought") if case.needs_job else None
+    if kind == "image":
+        _check_image(case, client, target)
+    elif kind == "form":
+        _check_form(case, client, target)
+    elif kind == "json":
+        _check_json(case, client, target)
+    elif kind == "key":
+        _check_key(case, client, target, bought)
+    else:
+        _check_method(case, client, target, bought)

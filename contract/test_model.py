@@ -31,6 +31,9 @@ from tryon_suite import (
     expect_foreign_kept_out,
     expect_like_plain,
     expect_method,
+    expect_resolution_too_high,
+    expect_too_small,
+    held,
     location_of,
     model_cases,
     not_checked,
@@ -40,12 +43,33 @@ pytestmark = [pytest.mark.live]
 TRY_ON = "/v1/try-on"
 CREDITS = "/v1/credits"
 BAD_MODE = "sideways"
+FLAGS = ("preprocess_garment", "remove_background", "wait_for_result")
 URL_FIELD = {"person": "person_image_url", "garment": "garment_image_url"}
 FILE_FIELD = {"person": "person_image", "garment": "garment_image"}
 
 
+#: The clauses an image past a limit also shows, with the parts of their claim it covers.
+LIMIT_CLAUSES = {
+    "resolution_too_high": ("tryon.400.resolution_too_high", "tryon.limits.max_resolution"),
+    "TOO_SMALL": ("tryon.limits.min_resolution", "tryon.open.too_small_image"),
+}
+
+
+def _limit(case: Case) -> str:
+    """Which limit an image case crosses: resolution_too_high, TOO_SMALL, or '' (none)."""
+    expect = case.partition.expect
+    if case.partition.kind != "image" or expect.kind != "refused":
+        return ""
+    return "resolution_too_high" if expect.codes == {"resolution_too_high"} else "TOO_SMALL"
+
+
 def _marks(case: Case) -> list[pytest.MarkDecorator]:
-    marks = [pytest.mark.clause(case.clause)]
+    also = LIMIT_CLAUSES.get(_limit(case), ())
+    if also:
+        also = (*also, "tryon.limits.both_images")
+    if case.partition.spec.get("field") in FLAGS:
+        also = (f"tryon.request.{case.partition.spec['field']}",)
+    marks = [pytest.mark.clause(case.clause, *also)]
     if case.needs_job:
         marks.append(pytest.mark.purchases("job-json"))
     return marks
@@ -114,26 +138,40 @@ def _image_request(target: Target, image: str, source: str, fixture: str, other:
     )
 
 
-def _check_image(case: Case, client: TryOnClient, target: Target) -> None:
+def _check_image(case: Case, client: TryOnClient, target: Target, observe) -> None:
     spec, expect = case.partition.spec, case.partition.expect
     image, source = case.image, case.source
     if expect.kind == "refused":
         body = _image_request(target, image, source, spec["fixture"], None)
         response = ask_bad_input(lambda: client.try_on(body))
-        expect_error(response, expect.status or 400, expect.codes, case.clause)
+        if _limit(case) == "resolution_too_high":
+            expect_resolution_too_high(response, image, source)
+        else:
+            observe(
+                "tryon.open.too_small_image", f"400 {expect_too_small(response, image, source)}"
+            )
+        held(case.clause, f"{case.partition.id}: refused", response)
         return
     memo = _memo(target)
     _, on_credits = _rides_on_credits(client, target, memo)
-    plain_name = expect.plain or f"{image}.jpg"
+    plain_name = expect.plain or "person.jpg"
+    image_plain, source_plain = (image, source) if expect.plain else ("person", "file")
     other = None if on_credits else "too-high.jpg"
     send_key = target.no_credits_key if on_credits else target.key
 
-    def send(fixture: str) -> Callable[[], httpx.Response]:
+    def send(
+        fixture: str, image: str = image, source: str = source
+    ) -> Callable[[], httpx.Response]:
         body = _image_request(target, image, source, fixture, other)
         return lambda: client.try_on(body, key=send_key)
 
+    # One plain form per format and rider: any valid JPEG in any place is answered alike.
     rider = "no credits" if on_credits else "other image too high"
-    plain = _once(memo, f"plain {case.slot} {plain_name} ({rider})", send(plain_name))
+    plain = _once(
+        memo,
+        f"plain {image_plain} {source_plain} {plain_name} ({rider})",
+        send(plain_name, image_plain, source_plain),
+    )
     if plain.status_code < 400:
         not_checked(
             f"the plain form was not refused ({plain.status_code}): nothing rides on it",
@@ -187,6 +225,8 @@ def _check_json(case: Case, client: TryOnClient, target: Target) -> None:
     headers = {"content-type": "application/json"}
     response = ask_bad_input(lambda: client.send("POST", TRY_ON, content=content, headers=headers))
     expect_error(response, expect.status or 400, expect.codes, case.clause)
+    if spec.get("field") in FLAGS:
+        held(f"tryon.request.{spec['field']}", "a value that is not a boolean refused", response)
 
 
 def _balance(client: TryOnClient, target: Target) -> httpx.Response:
@@ -239,7 +279,8 @@ def _check_method(case: Case, client: TryOnClient, target: Target, bought) -> No
     else:
         path = TRY_ON
     if spec["method"] == "HEAD":
-        get = client.send("GET", path) if where == "job" else _balance(client, target)
+        # the job is the run key's and exists: its GET is a 200 (judged by the polling checks)
+        get = httpx.Response(200) if where == "job" else _balance(client, target)
         if where == "credits" and get.status_code == 404:
             not_checked("GET /v1/credits is not served here", scope="optional")
     response = client.send(spec["method"], path, retry=True)
@@ -248,12 +289,12 @@ def _check_method(case: Case, client: TryOnClient, target: Target, bought) -> No
 
 @pytest.mark.parametrize("case", CASES)
 def test_each_partition_of_the_model_gets_its_answer(
-    case: Case, client: TryOnClient, target: Target, request: pytest.FixtureRequest
+    case: Case, client: TryOnClient, target: Target, request: pytest.FixtureRequest, observe
 ) -> None:
     kind = case.partition.kind
     bought = request.getfixturevalue("bought") if case.needs_job else None
     if kind == "image":
-        _check_image(case, client, target)
+        _check_image(case, client, target, observe)
     elif kind == "form":
         _check_form(case, client, target)
     elif kind == "json":

@@ -25,6 +25,7 @@ from tryon_suite.cassette import (
 )
 from tryon_suite.cassette.record import stamp
 from tryon_suite.errors import ConfigError
+from tryon_suite.model import MODEL_TEST
 from tryon_suite.secret import Secret
 from tryon_suite.selftest import contract_process
 from tryon_suite.simulator.config import DEFAULT_ACCOUNTS
@@ -178,6 +179,12 @@ def test_a_replay_transport_answers_the_recorded_requests_as_they_were_answered(
         "other key": Secret(DEFAULT_ACCOUNTS[1].key),
         "no-credits key": Secret(next(a.key for a in DEFAULT_ACCOUNTS if a.credits == 0)),
     }
+    # The model's cases write bodies byte by byte, in forms httpx's encoder (which rebuilds the
+    # requests here) does not write: they are left out (test_replay replays them within a
+    # whole run), and so are their answers, from the queues the others are answered from.
+    model = [line for line in cassette.exchanges if MODEL_TEST in str(line.get("test"))]
+    for line in model:
+        cassette.exchanges.remove(line)
     transport = ReplayTransport(cassette, cassette.base_url, dict(keys))
     differ = []
     for line in cassette.exchanges:

@@ -99,7 +99,7 @@ def record_exchange(
 ) -> Exchange:
     """The exchange of `request` (sent as `body`) and `response` (None: a transport error, told
     by `note`), as it was; it is hung on the response for `exchange_of`."""
-    request_text, images = _describe_request(request, body)
+    request_text, images = _describe_request(readable(request), body)
     sent_key = next((v for k, v in request.headers.items() if k.lower() == "x-api-key"), None)
     role = "no key" if sent_key is None else roles.get(sent_key, "another value")
     status, headers, text, image = None, {}, "", None
@@ -131,6 +131,16 @@ def record_exchange(
     if response is not None:
         response.extensions[_EXCHANGE] = exchange
     return exchange
+
+
+def readable(request: httpx.Request) -> httpx.Request:
+    """`request` with its content readable: a body sent in chunks from a list (model.Chunks)
+    is read again, which a list allows."""
+    try:
+        request.content  # noqa: B018
+    except httpx.RequestNotRead:
+        request.read()
+    return request
 
 
 def _describe_request(

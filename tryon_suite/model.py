@@ -243,10 +243,18 @@ def multipart_body(
     return b"".join(out), f"multipart/form-data; boundary={shown}"
 
 
-def _chunks(content: bytes) -> list[bytes]:
-    """The body in pieces, so httpx sends it with Transfer-Encoding: chunked."""
+class Chunks(list[bytes]):
+    """A body in pieces, which httpx sends with Transfer-Encoding: chunked; `whole` is what the
+    record shows (a streamed request's content is not kept by httpx)."""
+
+    @property
+    def whole(self) -> bytes:
+        return b"".join(self)
+
+
+def _chunks(content: bytes) -> Chunks:
     step = max(1, len(content) // 3)
-    return [content[i : i + step] for i in range(0, len(content), step)]
+    return Chunks(content[i : i + step] for i in range(0, len(content), step))
 
 
 def encode_form(
@@ -326,7 +334,7 @@ def encode_form(
     if form not in known:
         raise ConfigError(f"model form {form!r}: expected a multipart form this module knows")
     content, ctype = multipart_body(parts, **options)
-    body: bytes | list[bytes] = _chunks(content) if form == "multipart_chunked" else content
+    body: bytes | Chunks = _chunks(content) if form == "multipart_chunked" else content
     return RawRequest(body, {"content-type": ctype})
 
 
@@ -359,3 +367,53 @@ JSON_FORMS: Final = frozenset(
         "query_string",
     }
 )
+
+
+# -- coverage: which partitions a run exercised -------------------------------------------------
+
+#: The test that sends the model's cases, by its pytest name.
+MODEL_TEST: Final = "test_each_partition_of_the_model_gets_its_answer"
+
+
+def case_of(nodeid: str) -> str | None:
+    """The case id a test's nodeid carries (None for another test)."""
+    head = f"{MODEL_TEST}["
+    if head not in nodeid or not nodeid.endswith("]"):
+        return None
+    return nodeid.split(head, 1)[1][:-1]
+
+
+def coverage(outcomes: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
+    """Per clause, the model's cases this run exercised (an answer was judged: the test passed
+    or failed) and those it did not, with why; `outcomes` are (nodeid, outcome, message)."""
+    seen = {cid: (outcome, message) for nodeid, outcome, message in outcomes
+            if (cid := case_of(nodeid)) is not None}
+    by_clause: dict[str, dict[str, list[Any]]] = {}
+    exercised = 0
+    for case in cases():
+        row = by_clause.setdefault(case.clause, {"exercised": [], "not_exercised": []})
+        outcome, message = seen.get(case.id, ("not run", "not selected in this run"))
+        name = f"{case.partition.dimension}: {case.id}"
+        if outcome in ("passed", "failed"):
+            exercised += 1
+            row["exercised"].append(name)
+        else:
+            why = message.removeprefix("not checked: ") or outcome
+            row["not_exercised"].append({"case": name, "why": why})
+    return {
+        "cases": len(cases()),
+        "selected": len(seen),
+        "exercised": exercised,
+        "by_clause": by_clause,
+    }
+
+
+def coverage_line(summary: Mapping[str, Any]) -> str:
+    """One console line: how much of the model the run exercised, and what it did not."""
+    missing = [n for row in summary["by_clause"].values() for n in row["not_exercised"]]
+    line = f"model: {summary['exercised']} of {summary['cases']} cases exercised"
+    if missing:
+        shown = "; ".join(f"{m['case']} ({m['why']})" for m in missing[:3])
+        more = f"; and {len(missing) - 3} more in the report" if len(missing) > 3 else ""
+        line += f"; not exercised: {shown}{more}"
+    return line

@@ -644,6 +644,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         f"{len(results.tests)} checks, {results.requests} requests{preflight}{cost} in "
         f"{elapsed:.1f} s; clauses: {totals}"
     )
+    covered = results.coverage()
+    if covered["selected"]:
+        from tryon_suite.model import coverage_line
+
+        missing = covered["exercised"] < covered["cases"]
+        terminalreporter.write_line(coverage_line(covered), yellow=missing)
     if results.pace and results.pace[1] < results.pace[0]:
         first, last = results.pace
         terminalreporter.write_line(

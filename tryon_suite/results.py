@@ -6,10 +6,11 @@ import base64
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from PIL import Image
 
+from tryon_suite import model
 from tryon_suite.checks import ANSWER_CLAUSES
 from tryon_suite.clauses import Clause, catalogue
 from tryon_suite.client import Exchange
@@ -210,6 +211,11 @@ class RunResults:
     #: why the run ended before its end ("interrupted by the user (Ctrl-C)", "the target
     #: stopped answering at 12:03:04"); None for a run that went to its end
     stopped: str | None = None
+
+    def coverage(self) -> dict[str, Any]:
+        """The input-space model's cases this run exercised, per clause (`model.coverage`)."""
+        outcomes = [(t.nodeid, t.outcome, t.message) for t in self.tests]
+        return model.coverage(outcomes)
 
     def observe(self, clause_id: str, text: str) -> None:
         seen = self.observations.setdefault(clause_id, [])

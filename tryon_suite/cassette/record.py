@@ -34,6 +34,7 @@ from tryon_suite.cassette.layout import (
     sender,
 )
 from tryon_suite.errors import ConfigError
+from tryon_suite.exchange import readable
 from tryon_suite.secret import Secret, reveal
 
 __all__ = ["Recorder", "RecordingTransport", "stamp"]
@@ -162,6 +163,8 @@ class Recorder:
 
     def _body(self, message: httpx.Request | httpx.Response) -> str | dict[str, Any] | None:
         kind = message.headers.get("content-type", "")
+        if isinstance(message, httpx.Request):
+            message = readable(message)
         return body_value(message.content, kind, self._secrets, self._store)
 
     def _link_job(

@@ -178,6 +178,8 @@ def report_data(results: RunResults, secrets: Iterable[Secret | str] = ()) -> di
         "tests": len(results.tests),
         "clauses": clauses,
         "open_points": [c for c in clauses if c["level"] == "observe"],
+        # the input-space model's cases, per clause: exercised, and not exercised with why
+        "coverage": results.coverage(),
     }
     return mask_data(data, run_secrets(results, secrets))
 

@@ -62,7 +62,7 @@ class Simulator(Hooks):
     async def handle(self, request: SimRequest) -> SimResponse:
         """Answer one request; bad input gets a documented 4xx, never an exception."""
         try:
-            return self.answer(request, await self._route(request))
+            return _headless(self.answer(request, await self._route(request)), request.method)
         except Disconnected:
             raise
         except Exception as exc:
@@ -83,11 +83,11 @@ class Simulator(Hooks):
         if match := _JOB_PATH.match(path):
             if method not in ("GET", "HEAD"):
                 return await self._drained(request, self._not_allowed("GET, HEAD"))
-            return _headless(await self._job(request, match["job_id"]), method)
+            return await self._job(request, match["job_id"])
         if path == "/v1/credits":
             if method not in ("GET", "HEAD"):
                 return await self._drained(request, self._not_allowed("GET, HEAD"))
-            return _headless(await self._credits(request), method)
+            return await self._credits(request)
         if (match := _RESULT_PATH.match(path)) and method in ("GET", "HEAD"):
             return self._result(match["result_id"], head=method == "HEAD")
         return await self._drained(request, error_answer(404, "not_found", f"no route for {path}"))
@@ -331,7 +331,7 @@ class Simulator(Hooks):
 
 def _headless(response: SimResponse, method: str) -> SimResponse:
     """RFC 9110 9.3.2: HEAD is answered as GET is, without the content."""
-    if method != "HEAD":
+    if method.upper() != "HEAD" or not response.body:
         return response
     length = {"content-length": str(len(response.body))}
     return SimResponse(response.status, {**response.headers, **length}, b"")

@@ -211,7 +211,7 @@ class TryOnRequest:
 
 
 #: The API's two documented endpoints.
-Endpoint = Literal["try-on", "job"]
+Endpoint = Literal["try-on", "job", "credits"]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -222,6 +222,8 @@ def endpoint(method: str, url: str) -> Endpoint | None:
         return "try-on"
     if method == "GET" and f"{TRY_ON}/job/" in path:
         return "job"
+    if method == "GET" and path.endswith(CREDITS):
+        return "credits"
     return None
 
 

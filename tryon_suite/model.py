@@ -386,8 +386,11 @@ def case_of(nodeid: str) -> str | None:
 def coverage(outcomes: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
     """Per clause, the model's cases this run exercised (an answer was judged: the test passed
     or failed) and those it did not, with why; `outcomes` are (nodeid, outcome, message)."""
-    seen = {cid: (outcome, message) for nodeid, outcome, message in outcomes
-            if (cid := case_of(nodeid)) is not None}
+    seen = {
+        cid: (outcome, message)
+        for nodeid, outcome, message in outcomes
+        if (cid := case_of(nodeid)) is not None
+    }
     by_clause: dict[str, dict[str, list[Any]]] = {}
     exercised = 0
     for case in cases():

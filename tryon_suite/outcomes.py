@@ -97,7 +97,7 @@ def _clause_of_lost_request(clauses: tuple[str, ...], exchanges: Sequence[Exchan
     """The clause a request left without an answer was checking: a result download, the
     result's promise to be fetchable; else the test's first must clause."""
     lost = [e for e in exchanges if e.status is None]
-    if lost and endpoint_of(lost[-1]) is None:
+    if lost and endpoint_of(lost[-1]) in (None, "credits"):
         return "tryon.result.valid_one_hour"
     levels = _levels()
     musts = [c for c in clauses if levels.get(c) == "must"]

@@ -4,6 +4,7 @@ answer obeys (`judge_answer`, applied by the plugin to every exchange of a run).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from email.message import Message
 from typing import Any, Final, Literal
@@ -69,15 +70,32 @@ ANSWER_CLAUSES: Final[Mapping[str, str]] = {
     "tryon.error.body_shape": "no error answer was received",
     "tryon.error.code_fits_status": "no error answer was received",
     "tryon.auth.key_not_echoed": "no answer to a request carrying a key of 8 characters or more",
+    "tryon.error.no_internals": "no error answer was received",
 }
+#: What a refusal must not carry (OWASP API8: error messages that expose the server): a stack
+#: trace of the common runtimes, or a path of the server's file system.
+_INTERNALS: Final = re.compile(
+    r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+"
+    r"|\bat [\w$.]+\([\w$]+\.(?:java|kt|cs|go|js|ts):\d+\)"
+    r"|(?:^|[\s\"'(=])/(?:usr|home|srv|opt|app|var|tmp|root|etc)/[\w./-]+"
+    r"|[A-Za-z]:\\\\(?:Users|Program Files|inetpub)\\\\|site-packages|node_modules/"
+)
 #: roles of the run's own keys (`Exchange.key_role`): the keys an answer must not repeat
 _RUN_KEYS: Final = frozenset({"run key", "other key", "no-credits key"})
 
 
+#: GET /v1/credits: its balance's shape is not documented (not judged); its refusals are the
+#: API's errors, of the statuses every call may get.
+_CREDITS_SCHEMAS: Final[Mapping[int, str]] = {
+    401: RESPONSE_SCHEMAS[401],
+    429: RESPONSE_SCHEMAS[429],
+}
+
+
 def schema_for(endpoint: Endpoint, status: int) -> str | None:
     """The schema file for a status of an endpoint, or None when the status is not documented."""
-    table = RESPONSE_SCHEMAS if endpoint == "try-on" else _JOB_SCHEMAS
-    return table.get(status)
+    tables = {"try-on": RESPONSE_SCHEMAS, "job": _JOB_SCHEMAS, "credits": _CREDITS_SCHEMAS}
+    return tables[endpoint].get(status)
 
 
 def schema_clause(endpoint: Endpoint, status: int) -> str:
@@ -175,6 +193,21 @@ def _key_echo(exchange: Exchange) -> list[Evidence]:
     return [Evidence(clause, "held", expected, f"{exchange.status} without the key", exchange)]
 
 
+def _internals(exchange: Exchange) -> list[Evidence]:
+    """tryon.error.no_internals on one error answer: its body shows no stack trace and no path
+    of the server's file system (judged on the raw answer)."""
+    status = exchange.status
+    if status is None or status < 400:
+        return []
+    clause = "tryon.error.no_internals"
+    expected = "a refusal without a stack trace or a server file path"
+    found = _INTERNALS.search(exchange.response_body or "")
+    if found is not None:
+        seen = f"{status} carrying {found.group(0).strip()[:80]!r}"
+        return [Evidence(clause, "failed", expected, seen, exchange)]
+    return [Evidence(clause, "held", expected, f"{status} without internals", exchange)]
+
+
 def judge_answer(exchange: Exchange) -> list[Evidence]:
     """The rules every answer of the API obeys, judged on one recorded exchange: it is JSON
     (RFC 9110 media type, parameters allowed) and matches the schema for its status. An
@@ -184,7 +217,7 @@ def judge_answer(exchange: Exchange) -> list[Evidence]:
     status = exchange.status
     if endpoint is None or status is None:
         return []
-    found: list[Evidence] = _key_echo(exchange)
+    found: list[Evidence] = [*_key_echo(exchange), *_internals(exchange)]
     if schema_for(endpoint, status) is None:
         return found
     kind = exchange.response_headers.get("content-type") or next(

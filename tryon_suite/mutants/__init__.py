@@ -21,6 +21,7 @@ from tryon_suite.mutants import (
     rate_limits,
     robustness,
     statuses,
+    variations,
 )
 from tryon_suite.mutants._kit import Mutant, Need
 
@@ -38,6 +39,7 @@ CATALOGUE: list[Mutant] = [
     *rate_limits.MUTANTS,
     *robustness.MUTANTS,
     *one_path.MUTANTS,
+    *variations.MUTANTS,
 ]
 
 

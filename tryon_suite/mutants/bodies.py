@@ -62,7 +62,6 @@ MUTANTS: Final = (
         "error answers repeat the request's API key",
         ("tryon.auth.key_not_echoed",),
         filtered(_echo_key),
-        should_only=True,
     ),
     Mutant(
         "result_url_renamed",

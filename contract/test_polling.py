@@ -8,6 +8,7 @@ import pytest
 from contract.helpers import answer_text, expect_still_valid
 from tryon_suite import (
     NO_5XX,
+    ContractViolation,
     Target,
     TryOnClient,
     expect_job_accepted,
@@ -19,6 +20,8 @@ from tryon_suite import (
 )
 
 pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
+#: The sync purchase of the very images each job sends: what the target made of them waited on.
+SYNC_TWIN = {"json": "json-lower", "multipart": "multipart-defaults"}
 
 
 @pytest.mark.clause(
@@ -38,8 +41,9 @@ pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
     "tryon.result.valid_one_hour",
     "tryon.request.wait_for_result",
     "tryon.open.job_error_codes",
+    "tryon.job.valid_input_completes",
 )
-@pytest.mark.purchases("job-json", "job-multipart")
+@pytest.mark.purchases("job-json", "job-multipart", *SYNC_TWIN.values())
 @pytest.mark.parametrize("kind", ["json", "multipart"])
 def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
     client: TryOnClient, target: Target, bought, kind: str, observe
@@ -59,8 +63,15 @@ def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
         "tryon.open.extra_response_fields",
         f"job status body: {extra or 'none beyond the documented'}",
     )
+    twin = bought(SYNC_TWIN[kind]).response
     if trace.final == "failed":
         observe("tryon.open.job_error_codes", str(trace.last.get("error", {}).get("error_code")))
+        if twin is not None and twin.status_code == 200:
+            raise ContractViolation(
+                "tryon.job.valid_input_completes",
+                f"a completed job: the same images waited on ({SYNC_TWIN[kind]}) got a result",
+                f"failed with {trace.last.get('error')}",
+            )
         not_checked(
             f"the job failed ({trace.last.get('error')}), so no result to download",
             scope="reading",

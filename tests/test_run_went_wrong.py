@@ -211,6 +211,10 @@ def test_a_result_url_that_cannot_be_fetched_fails_the_run(served: Any, tmp_path
     assert "127.0.0.1:9" in reason, f"expected the lost URL in the evidence, got {reason!r}"
 
 
+def _ctrl_c_as_from_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("sent", "said"),
     [
@@ -234,6 +238,9 @@ def test_ctrl_c_writes_the_report_as_interrupted_and_exits_incomplete(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # as from a terminal: a test before this one in the same worker may have left Ctrl-C
+        # ignored (Locust, a process pool), and a child inherits an ignored signal
+        preexec_fn=_ctrl_c_as_from_a_terminal,
     ) as run:
         reached = core.reached.wait(timeout=60)
         run.send_signal(sent)

@@ -421,6 +421,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{r.mutant:<{width}}  {r.face:<10}  {verdict:<25}  {', '.join(r.failing[:4])}")
     figures = matrix_figures(rows)
     print(f"{figures['verdict']}; matrix: {paths[0]}")
+    # every case of the input-space model must have been exercised on the correct simulator:
+    # a partition no run reaches is a hole the matrix cannot show
+    covered = report.get("coverage") or {}
+    holes = [m for row in covered.get("by_clause", {}).values() for m in row["not_exercised"]]
+    if holes and not args.mutants:
+        shown = "; ".join(f"{m['case']} ({m['why']})" for m in holes[:5])
+        print(f"model cases not exercised on the correct simulator: {len(holes)}: {shown}")
+        return 1
     return 0 if figures["ok"] else 1
 
 

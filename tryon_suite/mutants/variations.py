@@ -10,7 +10,7 @@ from typing import Final, Literal
 from PIL import Image
 
 from tryon_suite.images import ImageInfo, ImageProblem
-from tryon_suite.mutants._kit import Mutant, body, filtered, variant, with_body
+from tryon_suite.mutants._kit import Mutant, body, configured, filtered, variant, with_body
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.messages import SimRequest, SimResponse, error_answer
 
@@ -90,6 +90,13 @@ def _balance_without_key(request: SimRequest, response: SimResponse) -> SimRespo
 
 
 MUTANTS: Final = (
+    Mutant(
+        "jobs_always_fail",
+        "every polled job ends failed (content_filter_error), while the same images waited on "
+        "get a result",
+        ("tryon.job.valid_input_completes",),
+        configured(job_failure_rate=1.0),
+    ),
     Mutant(
         "width_unbounded",
         "the maximum resolution is checked on the height only",

@@ -18,6 +18,7 @@ from tryon_suite import (
     expect_error,
     expect_key_found,
     expect_missing_key_refused,
+    expect_other_account_not_limited,
     expect_out_of_credits,
     expect_paced_requests_pass,
     expect_rate_limited,
@@ -117,6 +118,7 @@ def test_whether_a_refused_request_costs_credits(client: TryOnClient, quiet, obs
     "tryon.429.retry_after_format",
     "tryon.429.retry_after_honest",
     "tryon.rate_limit.per_account",
+    "tryon.rate_limit.accounts_apart",
     "tryon.error.code_fits_status",
     "tryon.open.retry_after",
 )
@@ -143,6 +145,12 @@ def test_a_burst_past_the_rate_limit_gets_429_and_waiting_recovers(
     observe(
         "tryon.open.retry_after", _retry_after_form(refused.headers.get("retry-after")), refused
     )
+    if target.other_key is not None:
+        # the limit is per account: the other account, quiet until now, is not limited
+        other = client.send(
+            "POST", "/v1/try-on", body=body, key=target.other_key, retry=False, pace=False
+        )
+        expect_other_account_not_limited(other)
     wait = expect_retry_after(refused)
     target.sleep(wait)
     again = client.send("POST", "/v1/try-on", body=body, retry=False, pace=False)

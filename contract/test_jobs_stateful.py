@@ -114,7 +114,7 @@ def test_jobs_behave_under_any_sequence_of_submits_polls_and_waits(
         settings=settings(
             base,
             max_examples=2 if target.live else max(3, base.max_examples // 10),
-            stateful_step_count=6 if target.live else 25,
+            stateful_step_count=5 if target.live else 25,
             suppress_health_check=list(HealthCheck),
             deadline=None,
         ),

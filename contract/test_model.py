@@ -107,6 +107,76 @@ def _once(memo: Memo, name: str, send: Callable[[], httpx.Response]) -> httpx.Re
 
 def _rides_on_credits(client: TryOnClient, target: Target, memo: Memo) -> tuple[bool, bool]:
     """Whether a key without credits is refused only after the body (a bad garment_mode) and
+    the images (one that cannot be decoded) are judged: then a variation riding on it is
+    examined before the 403. A target that judges the images first has judged the body: one
+    probe then says both."""
+    if target.no_credits_key is None:
+        return False, False
+    if memo.forms_ride_on_credits is None:
+        key = target.no_credits_key
+        bad_image = TryOnRequest.multipart(files(target, "truncated.jpg"))
+        first = _once(memo, "probe: image", lambda: client.try_on(bad_image, key=key))
+        memo.images_ride_on_credits = first.status_code == 400
+        memo.forms_ride_on_credits = memo.images_ride_on_credits
+        if not memo.images_ride_on_credits:
+            bad_mode = TryOnRequest.json(**urls(target), garment_mode=BAD_MODE)
+            second = _once(memo, "probe: mode", lambda: client.try_on(bad_mode, key=key))
+            memo.forms_ride_on_credits = second.status_code == 400
+    return bool(memo.forms_ride_on_credits), bool(memo.images_ride_on_credits)
+
+
+def _limit(case: Case) -> str:
+    """Which limit an image case crosses: resolution_too_high, TOO_SMALL, or '' (none)."""
+    expect = case.partition.expect
+    if case.partition.kind != "image" or expect.kind != "refused":
+        return ""
+    return "resolution_too_high" if expect.codes == {"resolution_too_high"} else "TOO_SMALL"
+
+
+def _marks(case: Case) -> list[pytest.MarkDecorator]:
+    also = LIMIT_CLAUSES.get(_limit(case), ())
+    if also:
+        also = (*also, "tryon.limits.both_images")
+    if case.partition.spec.get("field") in FLAGS:
+        also = (f"tryon.request.{case.partition.spec['field']}",)
+    marks = [pytest.mark.clause(case.clause, *also)]
+    if case.needs_job:
+        marks.append(pytest.mark.purchases("job-json"))
+    return marks
+
+
+CASES = [pytest.param(c, id=c.id, marks=_marks(c)) for c in model_cases()]
+
+
+@dataclass
+class Memo:
+    """What the cases of one target share: the riders the probes chose, the plain answers."""
+
+    target: Target
+    forms_ride_on_credits: bool | None = None
+    images_ride_on_credits: bool | None = None
+    answers: dict[str, httpx.Response] | None = None
+
+
+_MEMO: dict[int, Memo] = {}
+
+
+def _memo(target: Target) -> Memo:
+    found = _MEMO.get(id(target))
+    if found is None or found.target is not target:
+        found = _MEMO[id(target)] = Memo(target, answers={})
+    return found
+
+
+def _once(memo: Memo, name: str, send: Callable[[], httpx.Response]) -> httpx.Response:
+    assert memo.answers is not None
+    if name not in memo.answers:
+        memo.answers[name] = ask_bad_input(send)
+    return memo.answers[name]
+
+
+def _rides_on_credits(client: TryOnClient, target: Target, memo: Memo) -> tuple[bool, bool]:
+    """Whether a key without credits is refused only after the body (a bad garment_mode) and
     after the images (one that cannot be decoded) are judged: then a variation riding on it is
     examined before the 403."""
     if target.no_credits_key is None:

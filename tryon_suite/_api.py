@@ -22,6 +22,7 @@ from tryon_suite.checks.answers import (
 from tryon_suite.checks.auth import (
     expect_key_found,
     expect_missing_key_refused,
+    expect_other_account_not_limited,
     expect_out_of_credits,
     expect_paced_requests_pass,
     expect_rate_limited,
@@ -172,6 +173,7 @@ __all__ = [
     "expect_missing_key_refused",
     "expect_no_5xx",
     "expect_numeric_balance",
+    "expect_other_account_not_limited",
     "expect_out_of_credits",
     "expect_paced_requests_pass",
     "expect_rate_limited",

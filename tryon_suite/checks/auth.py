@@ -9,7 +9,7 @@ from typing import Final
 
 import httpx
 
-from tryon_suite.checks.answers import expect_no_5xx
+from tryon_suite.checks.answers import body_text, expect_no_5xx
 from tryon_suite.checks.refusals import expect_error
 from tryon_suite.errors import ContractViolation
 from tryon_suite.evidence import held, not_checked
@@ -18,6 +18,7 @@ from tryon_suite.retry import parse_retry_after
 __all__ = [
     "expect_key_found",
     "expect_missing_key_refused",
+    "expect_other_account_not_limited",
     "expect_out_of_credits",
     "expect_paced_requests_pass",
     "expect_rate_limited",
@@ -114,6 +115,16 @@ def _date_of(response: httpx.Response) -> datetime | None:
         return email.utils.parsedate_to_datetime(response.headers.get("date", ""))
     except (TypeError, ValueError, IndexError):
         return None
+
+
+def expect_other_account_not_limited(response: httpx.Response) -> None:
+    """Right after the run key met a 429, another account's request is not refused for the
+    rate limit: the limit is counted per account (API.md)."""
+    clause = "tryon.rate_limit.accounts_apart"
+    expected = "another account's request answered, not 429, while the run key is limited"
+    if response.status_code == 429:
+        raise ContractViolation(clause, expected, body_text(response), response)
+    held(clause, expected, response)
 
 
 def expect_retry_after(refused: httpx.Response) -> float:

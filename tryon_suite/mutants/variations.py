@@ -66,6 +66,13 @@ class _JsonCharsetRefused(Simulator):
         return given
 
 
+class _OneLimitForAll(Simulator):
+    """One rate limit shared by every account (a limiter keyed by nothing)."""
+
+    def rate_bucket(self, key: str) -> str:
+        return "everyone"
+
+
 def _head_refused(request: SimRequest, response: SimResponse) -> SimResponse:
     if request.method.upper() == "HEAD" and request.path.startswith("/v1/"):
         return error_answer(405, "method_not_allowed", "expected GET", allow="GET")
@@ -90,6 +97,13 @@ def _balance_without_key(request: SimRequest, response: SimResponse) -> SimRespo
 
 
 MUTANTS: Final = (
+    Mutant(
+        "one_limit_for_all",
+        "the rate limit is counted for all accounts together",
+        ("tryon.rate_limit.accounts_apart",),
+        variant(_OneLimitForAll),
+        needs=("burst", "other_key"),
+    ),
     Mutant(
         "jobs_always_fail",
         "every polled job ends failed (content_filter_error), while the same images waited on "

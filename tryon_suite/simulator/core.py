@@ -109,6 +109,7 @@ class Simulator(Hooks):
         if config.rate_limit <= 0:
             return None
         now = self.clock.now()
+        key = self.rate_bucket(key)
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = TokenBucket.full(

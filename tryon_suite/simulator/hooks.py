@@ -37,6 +37,7 @@ class Hooks:
             "result_ttl",
             "owns",
             "has_credits",
+            "rate_bucket",
         }
     )
 
@@ -100,6 +101,10 @@ class Hooks:
     def owns(self, job: Job, key: str) -> bool:
         """Whether `key` may see `job`: only its own account."""
         return job.owner == key
+
+    def rate_bucket(self, key: str) -> str:
+        """Which count a request of `key` goes to: its account's (API.md: per account)."""
+        return key
 
     def has_credits(self, key: str) -> bool:
         """Whether `key` can pay for one try-on."""

@@ -125,9 +125,11 @@ def _rides_on_credits(client: TryOnClient, target: Target, memo: Memo) -> tuple[
     return bool(memo.forms_ride_on_credits), bool(memo.images_ride_on_credits)
 
 
-def _image_request(target: Target, image: str, source: str, fixture: str, other: str | None):
-    """A waiting try-on with `fixture` as `image` from `source`, the other image plain (or
-    `other`, the rider)."""
+def _image_request(
+    target: Target, image: str, source: str, fixture: str, other: str | None, suffix: str = ""
+):
+    """A waiting try-on with `fixture` as `image` from `source` (its URL ending in `suffix`),
+    the other image plain (or `other`, the rider)."""
     names = {"person": "person.jpg", "garment": "garment.jpg"}
     names[image] = fixture
     if other is not None:
@@ -136,9 +138,9 @@ def _image_request(target: Target, image: str, source: str, fixture: str, other:
         return TryOnRequest.multipart(
             files(target, names["person"], names["garment"]), wait_for_result=True
         )
-    return TryOnRequest.json(
-        **urls(target, names["person"], names["garment"]), wait_for_result=True
-    )
+    found = urls(target, names["person"], names["garment"])
+    found[URL_FIELD[image]] += suffix
+    return TryOnRequest.json(**found, wait_for_result=True)
 
 
 def _check_image(case: Case, client: TryOnClient, target: Target, observe) -> None:
@@ -180,7 +182,11 @@ def _check_image(case: Case, client: TryOnClient, target: Target, observe) -> No
             f"the plain form was not refused ({plain.status_code}): nothing rides on it",
             scope="reading",
         )
-    variant = ask_bad_input(send(spec["fixture"]))
+    if "url_suffix" in spec:
+        body = _image_request(target, image, source, spec["fixture"], other, spec["url_suffix"])
+        variant = ask_bad_input(lambda: client.try_on(body, key=send_key))
+    else:
+        variant = ask_bad_input(send(spec["fixture"]))
     expect_like_plain(case, variant, plain)
 
 

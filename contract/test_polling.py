@@ -14,6 +14,7 @@ from tryon_suite import (
     expect_job_accepted,
     expect_jpeg,
     expect_refusal,
+    held,
     judge_job,
     location_of,
     not_checked,
@@ -64,6 +65,8 @@ def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
         f"job status body: {extra or 'none beyond the documented'}",
     )
     twin = bought(SYNC_TWIN[kind]).response
+    if trace.final == "completed":
+        held("tryon.job.valid_input_completes", "the job of valid images ended completed")
     if trace.final == "failed":
         observe("tryon.open.job_error_codes", str(trace.last.get("error", {}).get("error_code")))
         if twin is not None and twin.status_code == 200:

@@ -54,7 +54,7 @@ settings.register_profile(
 # would cost: a failing run costs what a passing one does, give or take the failing example).
 settings.register_profile(
     "live",
-    max_examples=3,
+    max_examples=2,
     derandomize=True,
     database=None,
     deadline=None,

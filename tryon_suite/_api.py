@@ -20,6 +20,7 @@ from tryon_suite.checks.answers import (
     schema_for,
 )
 from tryon_suite.checks.auth import (
+    FAR_PAST_THE_LIMIT,
     expect_key_found,
     expect_missing_key_refused,
     expect_other_account_not_limited,
@@ -106,6 +107,7 @@ __all__ = [
     "CATALOGUE",
     "DEFAULT_ACCOUNTS",
     "ERROR_400_CODES",
+    "FAR_PAST_THE_LIMIT",
     "JSON_FORMS",
     "NOT_AN_IMAGE",
     "NO_5XX",

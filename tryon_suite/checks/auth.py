@@ -16,6 +16,7 @@ from tryon_suite.evidence import held, not_checked
 from tryon_suite.retry import parse_retry_after
 
 __all__ = [
+    "FAR_PAST_THE_LIMIT",
     "expect_key_found",
     "expect_missing_key_refused",
     "expect_other_account_not_limited",

@@ -35,8 +35,8 @@ pytestmark = [pytest.mark.live]
 WRONG_KEY = "tryon-suite-wrong-key-0000000000"
 #: The most requests a burst sends (the rate it must reach is the check's).
 BURST = 40
-#: Requests at FAR_PAST_THE_LIMIT after which no 429 means none is coming: three times the
-#: documented 5/s, so past a bucket of a second and a half of the limit (the simulator's holds one second's worth)
+#: Requests at FAR_PAST_THE_LIMIT after which no 429 means none is coming: past a bucket of
+#: three seconds of the documented 5/s (the simulator's holds one second's worth)
 ENOUGH = 16
 #: requests in flight at once in a live burst: 8 reach 20/s past a target that takes 0.4 s to
 #: answer each

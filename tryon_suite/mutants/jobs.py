@@ -87,8 +87,7 @@ MUTANTS: Final = (
     Mutant(
         "job_never_finishes",
         "polled jobs stay pending for days (sync answers as usual)",
-        ("tryon.job.reaches_a_final_state",),
+        ("tryon.job.reaches_a_final_state", "tryon.job.valid_input_completes"),
         variant(_NeverFinishes),
-        should_only=True,
     ),
 )

@@ -23,6 +23,7 @@ from tryon_suite import (
     expect_out_of_credits,
     expect_paced_requests_pass,
     expect_rate_limited,
+    expect_refusal_free,
     expect_retry_after,
     expect_retry_after_honest,
     expect_status,
@@ -103,18 +104,29 @@ def test_a_key_without_credits_gets_403(client: TryOnClient, target: Target) -> 
         expect_out_of_credits(client.try_on(body, key=target.no_credits_key))
 
 
-@pytest.mark.clause("tryon.credits.failure_usually_free")
-def test_whether_a_refused_request_costs_credits(client: TryOnClient, quiet, observe) -> None:
-    """The balance around one refusal, with no paid request in flight (`quiet`)."""
+@pytest.mark.clause("tryon.credits.failure_usually_free", "tryon.credits.refusal_free")
+def test_a_refused_request_costs_no_credits(
+    client: TryOnClient, target: Target, quiet, observe
+) -> None:
+    """The balance around two refusals, one for the body and one for an image past the
+    maximum, read before and after each, with no paid request in flight (`quiet`)."""
     before = client.credits()
     if before.status_code != 200:
         not_checked(f"GET /v1/credits answered {before.status_code}", scope="optional")
-    client.try_on(TryOnRequest.json(garment_mode="sideways"))
-    after = client.credits()
-    observe(
-        "tryon.credits.failure_usually_free",
-        f"balance {before.text.strip()} -> {after.text.strip()} after a 400",
-    )
+    too_high = TryOnRequest.multipart(files(target, "too-high.jpg"), wait_for_result=True)
+    readings = [before]
+    for what, body in (
+        ("a bad garment_mode", TryOnRequest.json(garment_mode="sideways")),
+        ("an image past the maximum", too_high),
+    ):
+        refused = client.try_on(body)
+        readings.append(client.credits())
+        observe(
+            "tryon.credits.failure_usually_free",
+            f"balance {readings[-2].text.strip()} -> {readings[-1].text.strip()} after "
+            f"{refused.status_code} to {what}",
+        )
+        expect_refusal_free(readings[-2], readings[-1], refused, what)
 
 
 @pytest.mark.clause(

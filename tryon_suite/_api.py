@@ -34,6 +34,7 @@ from tryon_suite.checks.auth import (
 from tryon_suite.checks.credits import (
     expect_balance,
     expect_numeric_balance,
+    expect_refusal_free,
     expect_success_costs,
 )
 from tryon_suite.checks.images import (
@@ -180,6 +181,7 @@ __all__ = [
     "expect_paced_requests_pass",
     "expect_rate_limited",
     "expect_refusal",
+    "expect_refusal_free",
     "expect_refused_now_or_accepted",
     "expect_resolution_too_high",
     "expect_result_answer",

@@ -73,6 +73,18 @@ class _OneLimitForAll(Simulator):
         return "everyone"
 
 
+class _ChargesImageRefusals(Simulator):
+    """An image refused for its limits is charged (the credit taken before the checks)."""
+
+    def answer(self, request: SimRequest, response: SimResponse) -> SimResponse:
+        payload = body(response)
+        key = self.api_key(request)
+        refused = isinstance(payload, dict) and payload.get("error_code") == "resolution_too_high"
+        if refused and key in self.credits:
+            self.credits[key] -= self.config.credits_per_try_on
+        return super().answer(request, response)
+
+
 def _head_refused(request: SimRequest, response: SimResponse) -> SimResponse:
     if request.method.upper() == "HEAD" and request.path.startswith("/v1/"):
         return error_answer(405, "method_not_allowed", "expected GET", allow="GET")
@@ -97,6 +109,12 @@ def _balance_without_key(request: SimRequest, response: SimResponse) -> SimRespo
 
 
 MUTANTS: Final = (
+    Mutant(
+        "charges_image_refusals",
+        "a try-on refused for an image past the maximum is charged",
+        ("tryon.credits.refusal_free",),
+        variant(_ChargesImageRefusals),
+    ),
     Mutant(
         "one_limit_for_all",
         "the rate limit is counted for all accounts together",

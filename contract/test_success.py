@@ -11,6 +11,7 @@ from contract.helpers import LIVE_RECHECK, expect_still_valid, files
 from tryon_suite import (
     ERROR_400_CODES,
     NO_5XX,
+    PURCHASES,
     Sale,
     Target,
     TryOnClient,
@@ -237,3 +238,25 @@ def _shape(body: object) -> str:
     if isinstance(body, dict):
         return f"an object with keys {sorted(body)}"
     return f"a bare {type(body).__name__}"
+
+
+#: Every waited-on purchase: whatever it sent (PNG, WebP, GIF, a flat image, a form's
+#: spelling of a flag), a result it got is a JPEG.
+SYNC_PURCHASES = [name for name, p in PURCHASES.items() if p.kind == "sync"]
+
+
+@pytest.mark.clause("tryon.result.jpeg")
+@pytest.mark.purchases(*SYNC_PURCHASES)
+def test_every_result_is_a_jpeg_whatever_the_inputs_were(bought) -> None:
+    """API.md: the result is a JPEG, on every path and for every input format."""
+    judged = 0
+    for name in SYNC_PURCHASES:
+        sale = bought(name)
+        if sale.response is None or sale.response.status_code != 200:
+            continue
+        if sale.download is None:
+            raise AssertionError(f"expected the purchase {name} to have downloaded its result")
+        expect_jpeg(sale.download)
+        judged += 1
+    if not judged:
+        not_checked("no waited-on purchase got a result", scope="run")

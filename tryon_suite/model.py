@@ -32,7 +32,7 @@ __all__ = [
     "multipart_body",
 ]
 
-ExpectKind = Literal["refused", "like_plain", "method", "foreign"]
+ExpectKind = Literal["refused", "like_plain", "method", "foreign", "refused_or_job_failed"]
 #: Named sets of codes the documentation leaves to the server's reading (strategies.py's).
 CODE_SETS: Final[Mapping[str, frozenset[str]]] = {
     "WRONG_TYPE": frozenset({"invalid_parameter", "invalid_request_body"}),
@@ -143,6 +143,8 @@ def _expect(raw: object, where: str) -> Expect:
         )
     if kind == "foreign":
         return Expect("foreign")
+    if kind == "refused_or_job_failed":
+        return Expect("refused_or_job_failed", 400, _codes(spec["codes"], where))
     raise ConfigError(f"{where}: expected refused, like_plain, method or foreign, got {kind!r}")
 
 

@@ -16,6 +16,7 @@ from tryon_suite import (
     TryOnClient,
     TryOnRequest,
     ask_bad_input,
+    expect_balance_kept,
     expect_error,
     expect_key_found,
     expect_missing_key_refused,
@@ -127,6 +128,20 @@ def test_a_refused_request_costs_no_credits(
             f"{refused.status_code} to {what}",
         )
         expect_refusal_free(readings[-2], readings[-1], refused, what)
+
+
+@pytest.mark.clause("tryon.credits.charged_to_the_payer")
+def test_another_account_pays_for_nothing(client: TryOnClient, target: Target, quiet) -> None:
+    """The other account only polled, read and was refused all run: its balance, read before
+    the first purchase and now that every purchase has ended, has not fallen."""
+    ledger = target.ledger
+    if target.other_key is None:
+        not_checked("needs a second account's key (--tryon-other-key)", scope="option")
+    if ledger is None or ledger.other_before is None or ledger.other_before.status_code != 200:
+        not_checked("the other account's balance was not read before the run", scope="optional")
+    now = client.credits(key=target.other_key)
+    expected = "the other account's balance not fallen: it bought nothing"
+    expect_balance_kept(ledger.other_before, now, "tryon.credits.charged_to_the_payer", expected)
 
 
 @pytest.mark.clause(

@@ -84,6 +84,8 @@ def _marks(case: Case) -> list[pytest.MarkDecorator]:
     if case.partition.spec.get("field") in FLAGS:
         also = (f"tryon.request.{case.partition.spec['field']}",)
     marks = [pytest.mark.clause(case.clause, *also)]
+    if case.partition.spec.get("completed_ok"):
+        marks.append(pytest.mark.clause("tryon.400.unknown_foreground", "tryon.open.flat_image"))
     if case.needs_job:
         marks.append(pytest.mark.purchases("job-json"))
     return marks
@@ -217,6 +219,9 @@ def _check_polled_limit(case: Case, client: TryOnClient, target: Target) -> None
     spec, expect = case.partition.spec, case.partition.expect
     body = TryOnRequest.multipart(files(target, spec["fixture"]), wait_for_result=False)
     response = ask_bad_input(lambda: client.try_on(body))
+    if response.status_code != 202 and spec.get("completed_ok"):
+        expect_error(response, 400, expect.codes, "tryon.400.unknown_foreground")
+        not_checked("refused at once (a fair reading): no job failed", scope="reading")
     if response.status_code != 202:
         expect_error(response, 400, expect.codes, case.clause)
         return

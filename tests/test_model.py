@@ -115,8 +115,8 @@ def test_coverage_lists_what_was_not_exercised_with_why() -> None:
     node = "contract/test_model.py::test_each_partition_of_the_model_gets_its_answer[{}]"
     assert case_of(node.format(first.id)) == first.id
     outcomes = [
-        (node.format(first.id), "passed", ""),
-        (node.format(second.id), "not checked", "not checked: needs --tryon-other-key"),
+        (node.format(first.id), "passed", "", None),
+        (node.format(second.id), "not checked", "not checked: needs --tryon-other-key", "option"),
     ]
     summary = coverage(outcomes)
     assert summary["exercised"] == 1, f"expected 1 case exercised, got {summary['exercised']}"

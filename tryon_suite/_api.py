@@ -33,6 +33,7 @@ from tryon_suite.checks.auth import (
 )
 from tryon_suite.checks.credits import (
     expect_balance,
+    expect_balance_kept,
     expect_numeric_balance,
     expect_refusal_free,
     expect_success_costs,
@@ -156,6 +157,7 @@ __all__ = [
     "compose_result",
     "encode_form",
     "expect_balance",
+    "expect_balance_kept",
     "expect_code",
     "expect_content_type_refused",
     "expect_documented",

@@ -355,8 +355,8 @@ class TryOnClient:
         """GET /v1/try-on/job/{job_id}: the documented path, for a job known by its id."""
         return self.send("GET", f"{TRY_ON}/job/{job_id}", key=key)
 
-    def credits(self) -> httpx.Response:
-        return self.send("GET", CREDITS)
+    def credits(self, *, key: Secret | str | _DefaultKey | None = DEFAULT_KEY) -> httpx.Response:
+        return self.send("GET", CREDITS, key=key)
 
     def download(self, url: str) -> httpx.Response:
         """Fetch a result URL without pacing, following redirects (a result URL may fairly

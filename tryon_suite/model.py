@@ -385,26 +385,27 @@ def case_of(nodeid: str) -> str | None:
     return nodeid.split(head, 1)[1][:-1]
 
 
-def coverage(outcomes: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
+def coverage(outcomes: Sequence[tuple[str, str, str, str | None]]) -> dict[str, Any]:
     """Per clause, the model's cases this run exercised (an answer was judged: the test passed
-    or failed) and those it did not, with why; `outcomes` are (nodeid, outcome, message)."""
+    or failed) and those it did not, with why and its scope (`evidence.SCOPES`); `outcomes`
+    are (nodeid, outcome, message, scope)."""
     seen = {
-        cid: (outcome, message)
-        for nodeid, outcome, message in outcomes
+        cid: (outcome, message, scope)
+        for nodeid, outcome, message, scope in outcomes
         if (cid := case_of(nodeid)) is not None
     }
     by_clause: dict[str, dict[str, list[Any]]] = {}
     exercised = 0
     for case in cases():
         row = by_clause.setdefault(case.clause, {"exercised": [], "not_exercised": []})
-        outcome, message = seen.get(case.id, ("not run", "not selected in this run"))
+        outcome, message, scope = seen.get(case.id, ("not run", "not selected in this run", None))
         name = f"{case.partition.dimension}: {case.id}"
         if outcome in ("passed", "failed"):
             exercised += 1
             row["exercised"].append(name)
         else:
             why = message.removeprefix("not checked: ") or outcome
-            row["not_exercised"].append({"case": name, "why": why})
+            row["not_exercised"].append({"case": name, "why": why, "scope": scope})
     return {
         "cases": len(cases()),
         "selected": len(seen),

@@ -29,6 +29,7 @@ from tryon_suite.client import CreditBudgetExhausted, TryOnClient, TryOnRequest
 from tryon_suite.errors import ConfigError
 from tryon_suite.fixtures import UNSUPPORTED_FORMATS
 from tryon_suite.polling import JobTrace, follow_job, location_of
+from tryon_suite.secret import Secret
 
 if TYPE_CHECKING:
     from tryon_suite.targets import Target
@@ -348,6 +349,8 @@ class Ledger:
         #: the balance read before the run's first paid request and after its last one
         self.balance_before: httpx.Response | None = None
         self.balance_after: httpx.Response | None = None
+        #: the other account's balance before anything was bought (None: no other key)
+        self.other_before: httpx.Response | None = None
         #: the client that read them (its exchanges count in the run's requests)
         self.client = target.client()
 
@@ -356,6 +359,8 @@ class Ledger:
         any check spends (a credit budget goes to the purchases that serve most); live, buy
         everything now, concurrently."""
         self.balance_before = self._balance()
+        if self._target.other_key is not None:
+            self.other_before = self._balance(self._target.other_key)
         self._promised = {name: self._reserve(name) for name in self.names}
         if not self._concurrent or not self.names:
             return
@@ -432,9 +437,9 @@ class Ledger:
         sale = next((s for s in self.sales if s.purchase.name == name), None)
         return sale is not None and isinstance(sale.error, CreditBudgetExhausted)
 
-    def _balance(self) -> httpx.Response | None:
+    def _balance(self, key: Secret | None = None) -> httpx.Response | None:
         try:
-            return self.client.credits()
+            return self.client.credits() if key is None else self.client.credits(key=key)
         except Exception:  # a spent budget, the network: the spend is counted instead
             return None
 

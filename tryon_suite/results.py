@@ -214,7 +214,7 @@ class RunResults:
 
     def coverage(self) -> dict[str, Any]:
         """The input-space model's cases this run exercised, per clause (`model.coverage`)."""
-        outcomes = [(t.nodeid, t.outcome, t.message) for t in self.tests]
+        outcomes = [(t.nodeid, t.outcome, t.message, t.scope) for t in self.tests]
         return model.coverage(outcomes)
 
     def observe(self, clause_id: str, text: str) -> None:

@@ -424,7 +424,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # every case of the input-space model must have been exercised on the correct simulator:
     # a partition no run reaches is a hole the matrix cannot show
     covered = report.get("coverage") or {}
-    holes = [m for row in covered.get("by_clause", {}).values() for m in row["not_exercised"]]
+    # (a case the simulator's own reading of an open point leaves unexamined is listed in the
+    # report, not a hole: another reading examines it)
+    holes = [
+        m
+        for row in covered.get("by_clause", {}).values()
+        for m in row["not_exercised"]
+        if m.get("scope") != "reading"
+    ]
     if holes and not args.mutants:
         shown = "; ".join(f"{m['case']} ({m['why']})" for m in holes[:5])
         print(f"model cases not exercised on the correct simulator: {len(holes)}: {shown}")

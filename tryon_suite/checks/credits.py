@@ -14,6 +14,7 @@ from tryon_suite.evidence import held, not_checked
 __all__ = [
     "balance_figures",
     "expect_balance",
+    "expect_balance_kept",
     "expect_numeric_balance",
     "expect_refusal_free",
     "expect_success_costs",
@@ -99,14 +100,20 @@ def expect_refusal_free(
     """No figure of the balance went down across one refused request (`refused`, the answer
     to `what`), nothing paid in flight: API.md, failed requests do not cost (the exception it
     names, safety moderation, does not judge a request refused before processing)."""
-    clause = "tryon.credits.refusal_free"
     if not 400 <= refused.status_code < 500 or refused.status_code == 429:
         not_checked(f"{what} got {refused.status_code}, not a refusal", scope="reading")
+    expected = f"the balance unchanged by {refused.status_code} to {what}"
+    expect_balance_kept(before, after, "tryon.credits.refusal_free", expected)
+
+
+def expect_balance_kept(
+    before: httpx.Response | None, after: httpx.Response, clause: str, expected: str
+) -> None:
+    """No figure of the balance `after` is below what it was `before`."""
     old, new = balance_figures(before), balance_figures(after)
     common = sorted(set(old) & set(new))
     if not common:
         not_checked("the balance shows no figure to compare", scope="reading")
-    expected = f"the balance unchanged by {refused.status_code} to {what}"
     fell = {p: (old[p], new[p]) for p in common if new[p] < old[p]}
     if fell:
         shown = ", ".join(f"{p} {a:g} -> {b:g}" for p, (a, b) in fell.items())

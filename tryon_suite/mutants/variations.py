@@ -85,6 +85,19 @@ class _ChargesImageRefusals(Simulator):
         return super().answer(request, response)
 
 
+class _JobsChargedToAnother(Simulator):
+    """A polled job is charged to another account than the one that asked for it."""
+
+    def answer(self, request: SimRequest, response: SimResponse) -> SimResponse:
+        key = self.api_key(request)
+        if response.status == 202 and key in self.credits:
+            payer = next((k for k, left in self.credits.items() if k != key and left > 0), None)
+            if payer is not None:
+                self.credits[key] += self.config.credits_per_try_on
+                self.credits[payer] -= self.config.credits_per_try_on
+        return super().answer(request, response)
+
+
 def _head_refused(request: SimRequest, response: SimResponse) -> SimResponse:
     if request.method.upper() == "HEAD" and request.path.startswith("/v1/"):
         return error_answer(405, "method_not_allowed", "expected GET", allow="GET")
@@ -109,6 +122,13 @@ def _balance_without_key(request: SimRequest, response: SimResponse) -> SimRespo
 
 
 MUTANTS: Final = (
+    Mutant(
+        "jobs_charged_to_another",
+        "a polled job is charged to another account",
+        ("tryon.credits.charged_to_the_payer",),
+        variant(_JobsChargedToAnother),
+        needs=("other_key",),
+    ),
     Mutant(
         "charges_image_refusals",
         "a try-on refused for an image past the maximum is charged",

@@ -130,9 +130,15 @@ def test_a_refused_request_costs_no_credits(
 
 
 @pytest.mark.clause("tryon.credits.charged_to_the_payer")
-def test_another_account_pays_for_nothing(client: TryOnClient, target: Target, quiet) -> None:
+@pytest.mark.purchases("job-json", "job-multipart", "multipart-defaults")
+def test_another_account_pays_for_nothing(
+    client: TryOnClient, target: Target, bought, quiet
+) -> None:
     """The other account only polled, read and was refused all run: its balance, read before
-    the first purchase and now that every purchase has ended, has not fallen."""
+    the first purchase and now that the run key's jobs and successes have ended, has not
+    fallen."""
+    for name in ("job-json", "job-multipart", "multipart-defaults"):
+        bought(name)  # bought (in process: now), so their charges have landed somewhere
     ledger = target.ledger
     if target.other_key is None:
         not_checked("needs a second account's key (--tryon-other-key)", scope="option")

@@ -163,9 +163,9 @@ def test_every_clause_id_starts_with_a_known_prefix() -> None:
     )
 
 
-def test_the_catalogue_has_between_50_and_110_clauses() -> None:
+def test_the_catalogue_has_between_50_and_130_clauses() -> None:
     count = len(clauses())
-    assert 50 <= count <= 110, f"expected between 50 and 110 clauses, got {count}"
+    assert 50 <= count <= 130, f"expected between 50 and 130 clauses, got {count}"
 
 
 def test_every_clause_names_a_declared_source() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -208,11 +208,20 @@ def almost_keys(key: str) -> dict[str, str]:
 # -- requests written another way -------------------------------------------------------------
 
 
+class Chunks(list[bytes]):
+    """A body in pieces, which httpx sends with Transfer-Encoding: chunked; `whole` is what the
+    record shows (a streamed request's content is not kept by httpx)."""
+
+    @property
+    def whole(self) -> bytes:
+        return b"".join(self)
+
+
 @dataclass(frozen=True)
 class RawRequest:
     """A try-on written byte by byte: what `encode_form` makes of a plain body."""
 
-    content: bytes | Sequence[bytes]
+    content: bytes | Chunks
     headers: Mapping[str, str]
     path: str = "/v1/try-on"
 
@@ -243,15 +252,6 @@ def multipart_body(
     out.append(f"--{boundary}--\r\n".encode() + epilogue)
     shown = f'"{boundary}"' if quote_boundary else boundary
     return b"".join(out), f"multipart/form-data; boundary={shown}"
-
-
-class Chunks(list[bytes]):
-    """A body in pieces, which httpx sends with Transfer-Encoding: chunked; `whole` is what the
-    record shows (a streamed request's content is not kept by httpx)."""
-
-    @property
-    def whole(self) -> bytes:
-        return b"".join(self)
 
 
 def _chunks(content: bytes) -> Chunks:
@@ -291,20 +291,15 @@ def encode_form(
         raise ConfigError(f"model form {form!r}: expected a JSON form this module knows")
     text_parts: list[Part] = [(k, None, None, str(v).encode(), {}) for k, v in fields.items()]
     file_parts: list[Part] = [(k, n, c, d, {}) for k, (n, d, c) in files.items()]
-    if form == "flag_capitalised":  # what Python's str(True) writes
-        text_parts = [
-            (k, f, c, d.capitalize() if d in (b"true", b"false") else d, m)
-            for k, f, c, d, m in text_parts
-        ]
-    labels = {
+    labels: dict[str, Callable[[Part], Part]] = {
         "part_octet_stream": lambda p: (p[0], p[1], "application/octet-stream", p[3], {}),
         "part_image_jpg": lambda p: (p[0], p[1], "image/jpg", p[3], {}),
         "part_untyped": lambda p: (p[0], p[1], None, p[3], {}),
-        "filename_bare": lambda p: (p[0], p[1].rsplit(".", 1)[0], p[2], p[3], {}),
-        "filename_upper": lambda p: (p[0], p[1].upper(), p[2], p[3], {}),
+        "filename_bare": lambda p: (p[0], (p[1] or "").rsplit(".", 1)[0], p[2], p[3], {}),
+        "filename_upper": lambda p: (p[0], (p[1] or "").upper(), p[2], p[3], {}),
         "filename_unicode": lambda p: (
             p[0],
-            "photo-été-写真." + p[1].rsplit(".", 1)[-1],
+            "photo-été-写真." + (p[1] or "").rsplit(".", 1)[-1],
             p[2],
             p[3],
             {},
@@ -324,7 +319,6 @@ def encode_form(
         options = {"preamble": b"This is a preamble (RFC 2046).\r\n", "epilogue": b"\r\nepilogue"}
     known = {
         *labels,
-        "flag_capitalised",
         "text_part_charset",
         "files_first",
         "boundary_quoted",

@@ -98,6 +98,18 @@ class _JobsChargedToAnother(Simulator):
         return super().answer(request, response)
 
 
+class _PngInPngOut(Simulator):
+    """A PNG person gives a PNG result: the result keeps the person image's format."""
+
+    def compose(self, person: bytes, garment: bytes) -> bytes:
+        jpeg = super().compose(person, garment)
+        if not person.startswith(b"\x89PNG"):
+            return jpeg
+        out = io.BytesIO()
+        Image.open(io.BytesIO(jpeg)).save(out, "PNG")
+        return out.getvalue()
+
+
 def _head_refused(request: SimRequest, response: SimResponse) -> SimResponse:
     if request.method.upper() == "HEAD" and request.path.startswith("/v1/"):
         return error_answer(405, "method_not_allowed", "expected GET", allow="GET")
@@ -122,6 +134,12 @@ def _balance_without_key(request: SimRequest, response: SimResponse) -> SimRespo
 
 
 MUTANTS: Final = (
+    Mutant(
+        "png_in_png_out",
+        "a PNG person image gives a PNG result",
+        ("tryon.result.jpeg",),
+        variant(_PngInPngOut),
+    ),
     Mutant(
         "jobs_charged_to_another",
         "a polled job is charged to another account",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -173,9 +174,16 @@ def verdict_matches_exit(done: subprocess.CompletedProcess[str], report_dir: Pat
     return report
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def test_two_processes_keep_locust_to_real_requests_and_merge_the_suites_measures(
     tmp_path: Path,
 ) -> None:
+    port = _free_port()  # not Locust's fixed 5557: two runs on one machine must not collide
     done = locust(
         tmp_path,
         "-u",
@@ -184,6 +192,10 @@ def test_two_processes_keep_locust_to_real_requests_and_merge_the_suites_measure
         "12",
         "--processes",
         "2",
+        "--master-bind-port",
+        str(port),
+        "--master-port",
+        str(port),
         "--csv",
         str(tmp_path / "locust"),
     )

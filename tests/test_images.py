@@ -125,3 +125,15 @@ def test_the_result_is_a_real_jpeg_composed_of_both_inputs() -> None:
 def test_rendered_fixtures_are_deterministic_per_seed() -> None:
     assert render_image(300, 300, "PNG", seed=4) == render_image(300, 300, "PNG", seed=4)
     assert render_image(300, 300, "PNG", seed=4) != render_image(300, 300, "PNG", seed=5)
+
+
+@pytest.mark.parametrize(
+    "name", ["grey16.png", "palette.png", "grey.png", "cmyk.jpg", "progressive.jpg"]
+)
+def test_the_variety_of_real_files_passes_as_a_plain_image_does(name: str) -> None:
+    """Modes resampling does not take (16-bit greyscale) are valid images all the same."""
+    from tryon_suite.fixtures import FixtureImages
+
+    data = FixtureImages(limit_profile("reference"))[name]
+    checked = inspect_image(data, limit_profile("reference"), "person_image")
+    assert isinstance(checked, ImageInfo), f"expected {name} taken as an image, got {checked}"

@@ -16,6 +16,8 @@ from tryon_suite.client import TryOnRequest
 from tryon_suite.contract import load_schema
 from tryon_suite.fixtures import FixtureImages
 from tryon_suite.images import render_image
+from tryon_suite.model import TOO_SMALL as TOO_SMALL
+from tryon_suite.model import WRONG_TYPE as WRONG_TYPE
 
 __all__ = [
     "Violation",
@@ -32,23 +34,8 @@ GARMENT_MODES: Final[tuple[str, ...]] = tuple(_REQUEST["properties"]["garment_mo
 FLAGS: Final[tuple[str, ...]] = tuple(
     name for name, spec in _REQUEST["properties"].items() if spec.get("type") == "boolean"
 )
-#: A value of the wrong type: invalid_parameter by the letter of API.md; a server validating
-#: the body as a whole may fairly say invalid_request_body.
-WRONG_TYPE: Final = frozenset({"invalid_parameter", "invalid_request_body"})
 #: Bytes that are no image: undecodable, or of no format the server knows.
 NOT_AN_IMAGE: Final = frozenset({"malformed_image", "unsupported_image_format"})
-#: The codes a reasonable server could give an image below the minimum (there is no
-#: resolution_too_low): a bad parameter, an image it cannot use or take, a resolution out of
-#: range. Not these: a missing parameter, a content type, a body, a file size.
-TOO_SMALL: Final = frozenset(
-    {
-        "invalid_parameter",
-        "malformed_image",
-        "resolution_too_high",
-        "unknown_foreground",
-        "unsupported_image_format",
-    }
-)
 #: Spellings a lenient server may fairly read as a boolean; never used as a wrong value.
 _BOOLEANISH: Final = frozenset(
     {"", "true", "false", "1", "0", "yes", "no", "on", "off", "t", "f", "y", "n"}

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tryon_suite.pytest_plugin"]
+pytest_plugins = ["tryon_suite.suite.plugin"]

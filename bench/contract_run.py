@@ -28,7 +28,7 @@ RESULTS = ROOT / "bench" / "results" / "contract_run.md"
 
 def run(args: list[str], report_dir: Path) -> tuple[float, int, int, int]:
     """(seconds, requests, checks, exit code) of one pytest run of the contract suite."""
-    from tryon_suite.selftest import run_contract
+    from tryon_suite.selftest.run import run_contract
 
     done = run_contract(args, report_dir)
     return done.seconds, done.report["requests"], done.report["tests"], done.exit_code

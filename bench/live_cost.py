@@ -34,7 +34,7 @@ from typing import Any
 
 from published import publish, ran_on
 
-from tryon_suite.clock import RealClock
+from tryon_suite.http.clock import RealClock
 from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY, SimulatorConfig
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.messages import SimRequest, SimResponse

@@ -33,7 +33,7 @@ from typing import Any
 from live_cost import ROOT, suite
 from published import publish, ran_on
 
-from tryon_suite.clock import RealClock
+from tryon_suite.http.clock import RealClock
 from tryon_suite.mutants import CATALOGUE, mutant
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.core import Simulator

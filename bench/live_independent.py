@@ -25,7 +25,7 @@ from pathlib import Path
 
 from live_cost import PACE, ROOT, counted
 
-from tryon_suite.clock import RealClock
+from tryon_suite.http.clock import RealClock
 from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY, SimulatorConfig
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.server import serving

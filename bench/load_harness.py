@@ -37,7 +37,7 @@ KEY = DEMO_KEY
 
 def start_mock(*args: str) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tryon_suite.simulator.cli", "--port", "0", *args],
+        [sys.executable, "-m", "tryon_suite.cli.mock", "--port", "0", *args],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -49,9 +49,9 @@ def start_mock(*args: str) -> tuple[subprocess.Popen[str], str]:
 
 
 def body() -> tuple[bytes, dict[str, str]]:
-    from tryon_suite.client import TryOnRequest
-    from tryon_suite.contract import limit_profile
-    from tryon_suite.fixtures import FixtureImages
+    from tryon_suite.http.client import TryOnRequest
+    from tryon_suite.spec.fixture_images import FixtureImages
+    from tryon_suite.spec.schemas import limit_profile
 
     images = FixtureImages(limit_profile())
     files = {

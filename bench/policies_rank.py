@@ -30,9 +30,9 @@ from pathlib import Path
 
 from published import publish, ran_on
 
-from tryon_suite.policies import LabSettings, Outcome, rankings, run_lab
-from tryon_suite.retry import POLICY_KINDS
-from tryon_suite.secret import Secret
+from tryon_suite.cli.policies import LabSettings, Outcome, rankings, run_lab
+from tryon_suite.http.retry import POLICY_KINDS
+from tryon_suite.http.secret import Secret
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "policies_rank.md"
@@ -43,7 +43,7 @@ def default_run() -> tuple[float, dict[str, list[dict[str, object]]], str]:
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "tryon_suite.selftest", "policies", "--report-dir", out],
+            [sys.executable, "-m", "tryon_suite.cli", "policies", "--report-dir", out],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -57,7 +57,7 @@ def default_run() -> tuple[float, dict[str, list[dict[str, object]]], str]:
 
 def over_http(settings: LabSettings, at_once: int) -> tuple[float, list[Outcome]]:
     keys = [f"bench-key-{i}" for i in range(at_once)]
-    args = [sys.executable, "-m", "tryon_suite.simulator.cli", "--port", "0"]
+    args = [sys.executable, "-m", "tryon_suite.cli.mock", "--port", "0"]
     args += ["--rate-limit", "5", "--processing-time", "2"]
     for key in keys:
         args += ["--key", f"{key}:1000000"]

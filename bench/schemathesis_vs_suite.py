@@ -25,7 +25,7 @@ from pathlib import Path
 
 from published import publish, ran_on
 
-from tryon_suite.clock import RealClock
+from tryon_suite.http.clock import RealClock
 from tryon_suite.mutants import CATALOGUE, mutant
 from tryon_suite.simulator.config import DEMO_KEY, SimulatorConfig
 from tryon_suite.simulator.core import Simulator
@@ -66,7 +66,7 @@ def schemathesis(url: str, examples: int, exclude: list[str]) -> tuple[bool, flo
 
 
 def suite(url: str, report_dir: Path) -> tuple[bool, float, int]:
-    from tryon_suite.selftest import PERMISSIONS, run_contract
+    from tryon_suite.selftest.run import PERMISSIONS, run_contract
 
     args = ["--tryon-base-url", url, "--tryon-api-key", KEY, "--tryon-rate", "15", *PERMISSIONS]
     done = run_contract(args, report_dir)

@@ -31,7 +31,7 @@ from published import publish, ran_on
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from tryon_suite.clock import RealClock
+from tryon_suite.http.clock import RealClock
 from tryon_suite.simulator.asgi import SimulatorApp
 from tryon_suite.simulator.config import DEMO_KEY, SimulatorConfig
 from tryon_suite.simulator.core import Simulator
@@ -154,7 +154,7 @@ def main() -> int:
 
 
 def _image(kind: str) -> bytes:
-    from tryon_suite.images import render_image
+    from tryon_suite.spec.images import render_image
 
     return render_image(400, 500, "JPEG" if kind == "person" else "PNG", kind=kind)  # type: ignore[arg-type]
 

@@ -15,8 +15,8 @@ from typing import Any, NoReturn
 from locust import events
 
 from tryon_suite.errors import ExitCode
+from tryon_suite.http.retry import POLICY_KINDS
 from tryon_suite.load.summary import DEFAULT_THRESHOLDS
-from tryon_suite.retry import POLICY_KINDS
 
 
 def _limit(text: str) -> float | None:

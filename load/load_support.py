@@ -31,6 +31,9 @@ from locust.runners import (
 )
 
 from tryon_suite.errors import ExitCode, PreflightError
+from tryon_suite.http.preflight import KeyToCheck, preflight, unusable_key
+from tryon_suite.http.redact import redact
+from tryon_suite.http.secret import Secret
 from tryon_suite.load.console import (
     measure_rows,
     measures_csv,
@@ -46,9 +49,6 @@ from tryon_suite.load.summary import (
     Thresholds,
     summarise,
 )
-from tryon_suite.preflight import KeyToCheck, preflight, unusable_key
-from tryon_suite.redact import redact
-from tryon_suite.secret import Secret
 from tryon_suite.simulator.config import DEFAULT_ACCOUNTS
 
 # The preflight sends with httpx, whose transport (httpcore) imports trio when it is installed,
@@ -67,7 +67,7 @@ class _Embedded:
         command = [
             sys.executable,
             "-m",
-            "tryon_suite.simulator.cli",
+            "tryon_suite.cli.mock",
             "--port",
             "0",
             "--serve-fixtures",

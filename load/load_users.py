@@ -13,14 +13,14 @@ from load_support import METRICS, RUN
 from locust import FastHttpUser, between
 from locust.env import Environment
 
-from tryon_suite.client import NAME, TryOnClient, TryOnRequest
-from tryon_suite.contract import limit_profile
-from tryon_suite.fixtures import FixtureImages
+from tryon_suite.http.client import NAME, TryOnClient, TryOnRequest
+from tryon_suite.http.polling import PollPolicy, follow_job, location_of
+from tryon_suite.http.retry import RetryDecision, RetryPolicy, RetryState
+from tryon_suite.http.secret import Secret
 from tryon_suite.load.metrics import RESULT
 from tryon_suite.load.transport import HTTP_MS, LocustTransport
-from tryon_suite.polling import PollPolicy, follow_job, location_of
-from tryon_suite.retry import RetryDecision, RetryPolicy, RetryState
-from tryon_suite.secret import Secret
+from tryon_suite.spec.fixture_images import FixtureImages
+from tryon_suite.spec.schemas import limit_profile
 
 
 class _Bodies:

@@ -9,9 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from tests.conftest import QUIET
-from tryon_suite.clock import RealClock
+from tryon_suite.http.clock import RealClock
 from tryon_suite.mutants import mutant
-from tryon_suite.selftest import contract_process
+from tryon_suite.selftest.run import contract_process
 from tryon_suite.simulator.config import Account
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.server import serving

@@ -15,16 +15,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tryon_suite.clock import Clock, VirtualClock
-from tryon_suite.contract import limit_profile
-from tryon_suite.fixtures import FixtureImages
-from tryon_suite.images import render_image
-from tryon_suite.imageserver import ImageServer
+from tryon_suite.http.clock import Clock, VirtualClock
 from tryon_suite.simulator.config import DEMO_KEY, SimulatorConfig
 from tryon_suite.simulator.core import Simulator
+from tryon_suite.simulator.imageserver import ImageServer
 from tryon_suite.simulator.inprocess import InProcessSimulator
 from tryon_suite.simulator.server import serving
-from tryon_suite.targets import IMAGE_HOST
+from tryon_suite.spec.fixture_images import FixtureImages
+from tryon_suite.spec.images import render_image
+from tryon_suite.spec.schemas import limit_profile
+from tryon_suite.suite.targets import IMAGE_HOST
 
 #: A quiet simulator: no rate limit, instant processing; tests turn on what they test.
 QUIET = SimulatorConfig(rate_limit=0, processing_time=0.0)
@@ -130,7 +130,7 @@ def fixture_images() -> FixtureImages:
 class Opened:
     """One simulator (a mutant, another reading) open in process on a virtual clock, with a
     client holding the demo key; image URLs name the fixture images at IMAGE_HOST, which the
-    simulator fetches through `tryon_suite.targets.fixture_fetcher`."""
+    simulator fetches through `tryon_suite.suite.targets.fixture_fetcher`."""
 
     def __init__(
         self, sim: InProcessSimulator, client: httpx.Client, images: FixtureImages, pace: float
@@ -201,7 +201,7 @@ class SelftestRun:
 def selftest_run(tmp_path_factory: pytest.TempPathFactory) -> SelftestRun:
     """The self-test, run once for every test that reads it (they share an xdist group): the
     correct simulator's run in it is the suite's run against a correct server."""
-    from tryon_suite.selftest import CORRECT, run_selftest
+    from tryon_suite.selftest.run import CORRECT, run_selftest
 
     folder = tmp_path_factory.mktemp("selftest")
     rows = run_selftest(folder=folder)

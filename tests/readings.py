@@ -24,12 +24,12 @@ from typing import Any, ClassVar, Final
 from PIL import Image
 
 from tests.conftest import QUIET
-from tryon_suite.clock import Clock, RealClock
-from tryon_suite.contract import limit_profile
-from tryon_suite.images import RECOGNISED_FORMATS, ImageInfo, ImageProblem, inspect_image
+from tryon_suite.http.clock import Clock, RealClock
 from tryon_suite.simulator import bodies, params
 from tryon_suite.simulator.core import Job, SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.fetch import FetchProblem, HttpFetcher, ImageFetcher
+from tryon_suite.spec.images import RECOGNISED_FORMATS, ImageInfo, ImageProblem, inspect_image
+from tryon_suite.spec.schemas import limit_profile
 
 __all__ = ["OtherReadings", "json_answer", "refusal"]
 

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from tests.canaries import ALL_KEYS, CANARIES, leaks, pytest_contract
-from tryon_suite.cassette import (
+from tryon_suite.errors import ConfigError
+from tryon_suite.http.cassette import (
     CASSETTE_FILE,
     IMAGES_DIR,
     Cassette,
@@ -23,12 +24,11 @@ from tryon_suite.cassette import (
     ReplayTransport,
     attributed,
 )
-from tryon_suite.cassette.record import stamp
-from tryon_suite.errors import ConfigError
-from tryon_suite.model import MODEL_TEST
-from tryon_suite.secret import Secret
-from tryon_suite.selftest import contract_process
+from tryon_suite.http.cassette.record import stamp
+from tryon_suite.http.secret import Secret
+from tryon_suite.selftest.run import contract_process
 from tryon_suite.simulator.config import DEFAULT_ACCOUNTS
+from tryon_suite.spec.model import MODEL_TEST
 
 pytestmark = pytest.mark.slow(15)
 

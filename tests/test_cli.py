@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tryon_suite.simulator.cli import main
+from tryon_suite.cli.mock import main
 from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
 
 pytestmark = pytest.mark.slow(19)
 
-COMMAND = [sys.executable, "-m", "tryon_suite.simulator.cli"]
+COMMAND = [sys.executable, "-m", "tryon_suite.cli.mock"]
 
 
 def _read_until(proc: subprocess.Popen[str], marker: str, limit: float = 30.0) -> list[str]:
@@ -125,14 +125,14 @@ def test_keys_given_on_the_command_line_are_the_accounts_and_are_not_printed(
 def test_a_bad_option_prints_one_line_and_exits_2(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(args) == 2, f"expected exit code 2 for {args}"
+    assert main(args) == 4, f"expected exit code 4 (usage) for {args}"
     err = capsys.readouterr().err
     assert err == f"tryon-mock: error: {message}\n", f"expected one line naming it, got {err!r}"
 
 
 def test_an_unknown_option_prints_one_line_not_the_usage() -> None:
     done = subprocess.run([*COMMAND, "--bogus"], capture_output=True, text=True)
-    assert done.returncode == 2, f"expected exit 2, got {done.returncode}"
+    assert done.returncode == 4, f"expected exit 4 (usage), got {done.returncode}"
     assert done.stderr == "tryon-mock: error: unrecognized arguments: --bogus\n", done.stderr
 
 
@@ -141,7 +141,7 @@ def test_a_port_in_use_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> N
 
     with bind("127.0.0.1", 0) as taken:
         port = taken.getsockname()[1]
-        assert main(["--port", str(port)]) == 2
+        assert main(["--port", str(port)]) == 4
     err = capsys.readouterr().err
     assert err.startswith(f"tryon-mock: error: expected to listen on 127.0.0.1:{port}, got: "), (
         f"expected one line naming the port, got {err!r}"
@@ -176,7 +176,7 @@ def test_the_listening_socket_is_tcp_so_answers_are_not_delayed_by_nagle() -> No
 
 # -- `tryon-suite`: every tool's usage mistakes are exit 4 (ExitCode.USAGE), one line --------
 
-SUITE = [sys.executable, "-m", "tryon_suite.selftest"]
+SUITE = [sys.executable, "-m", "tryon_suite.cli"]
 
 
 def assert_usage_exit(
@@ -197,15 +197,15 @@ def assert_usage_exit(
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        ([], "tryon-suite: error: the following arguments are required: command\n"),
-        (["--bogus"], "tryon-suite: error: the following arguments are required: command\n"),
+        ([], "tryon-suite: error: the following arguments are required: COMMAND\n"),
+        (["--bogus"], "tryon-suite: error: the following arguments are required: COMMAND\n"),
         (
             ["frob"],
-            "tryon-suite: error: argument command: invalid choice: 'frob' (choose from "
-            "'policies', 'limiter', 'diff', 'selftest', 'list')\n",
+            "tryon-suite: error: argument COMMAND: invalid choice: 'frob' (choose from "
+            "'mock', 'selftest', 'mutants', 'fixtures', 'policies', 'limiter', 'diff')\n",
         ),
-        (["selftest", "--bogus"], "tryon-suite: error: unrecognized arguments: --bogus\n"),
-        (["list", "extra"], "tryon-suite: error: unrecognized arguments: extra\n"),
+        (["selftest", "--bogus"], "tryon-suite selftest: error: unrecognized arguments: --bogus\n"),
+        (["mutants", "extra"], "tryon-suite mutants: error: unrecognized arguments: extra\n"),
         (["policies", "--bogus"], "tryon-suite policies: error: unrecognized arguments: --bogus\n"),
         (
             ["diff", "a.json"],
@@ -220,13 +220,13 @@ def assert_usage_exit(
 def test_a_bad_option_to_any_tool_is_one_line_and_exit_4(
     args: list[str], expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tryon_suite.selftest import main as suite_main
+    from tryon_suite.cli import main as suite_main
 
     assert_usage_exit(suite_main, args, expected, capsys)
 
 
 def test_an_unknown_mutant_is_one_line_and_exit_4(capsys: pytest.CaptureFixture[str]) -> None:
-    from tryon_suite.selftest import main as suite_main
+    from tryon_suite.cli import main as suite_main
 
     code = suite_main(["selftest", "no_such_mutant"])
     err = capsys.readouterr().err
@@ -260,7 +260,11 @@ def test_an_unknown_mutant_is_one_line_and_exit_4(capsys: pytest.CaptureFixture[
         ),
         (["diff", "gone.json", "gone.json"], {}, "tryon-suite diff: error: gone.json: "),
         (["policies", "--bogus"], {}, "tryon-suite policies: error: unrecognized arguments"),
-        (["selftest", "--bogus"], {}, "tryon-suite: error: unrecognized arguments: --bogus\n"),
+        (
+            ["selftest", "--bogus"],
+            {},
+            "tryon-suite selftest: error: unrecognized arguments: --bogus\n",
+        ),
     ],
     ids=[
         "policies-unreachable",

@@ -10,12 +10,12 @@ import httpx
 import pytest
 import respx
 
-from tryon_suite.client import Budget, BudgetExhausted, TryOnClient, TryOnRequest
-from tryon_suite.clock import VirtualClock
 from tryon_suite.errors import ConfigError
+from tryon_suite.http.client import Budget, BudgetExhausted, TryOnClient, TryOnRequest
+from tryon_suite.http.clock import VirtualClock
+from tryon_suite.http.polling import PollPolicy, follow_job
+from tryon_suite.http.retry import Pacer, RetryDecision, RetryPolicy, parse_retry_after
 from tryon_suite.load.transport import LocustTransport
-from tryon_suite.polling import PollPolicy, follow_job
-from tryon_suite.retry import Pacer, RetryDecision, RetryPolicy, parse_retry_after
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 
@@ -308,7 +308,7 @@ def test_a_request_without_an_answer_is_asked_once_more_while_the_target_answers
     error: type[httpx.TransportError], sent: int
 ) -> None:
     """Asked again once (never after a timeout), then raised for its check to judge."""
-    from tryon_suite.watch import Watch
+    from tryon_suite.http.watch import Watch
 
     transport = _NoAnswer(error)
     probes: list[int] = []
@@ -327,7 +327,7 @@ def test_a_request_without_an_answer_is_asked_once_more_while_the_target_answers
 
 
 def test_a_target_silent_to_the_probe_stops_the_run_at_the_first_lost_request() -> None:
-    from tryon_suite.watch import RunStopped, Watch
+    from tryon_suite.http.watch import RunStopped, Watch
 
     transport = _NoAnswer()
     watch = Watch(probe=lambda: False)
@@ -343,7 +343,7 @@ def test_a_target_silent_to_the_probe_stops_the_run_at_the_first_lost_request() 
 def test_the_probe_takes_any_answer_from_the_job_endpoint_or_the_balance() -> None:
     """One endpoint that stops answering (the balance, say) is a failure a check judges, not a
     target that stopped answering."""
-    from tryon_suite.watch import answers
+    from tryon_suite.http.watch import answers
 
     def balance_hangs(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v1/credits":
@@ -379,7 +379,7 @@ class _Trickle(httpx.SyncByteStream):
 
 
 def test_an_answer_that_trickles_past_its_timeout_is_cut_as_a_read_timeout() -> None:
-    from tryon_suite.watch import Timeouts, Watch
+    from tryon_suite.http.watch import Timeouts, Watch
 
     clock = VirtualClock()
     trickle = _Trickle(clock)

@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from tryon_suite.errors import ConfigError
-from tryon_suite.redact import redact, redact_headers, scrub
+from tryon_suite.http.redact import redact, redact_headers, scrub
 from tryon_suite.simulator import bodies
 from tryon_suite.simulator.config import Account, SimulatorConfig, parse_account
 from tryon_suite.simulator.ratelimit import TokenBucket
@@ -129,7 +129,7 @@ def test_against_a_live_target_hypothesis_does_not_shrink() -> None:
     failing run sent 217 and 340 requests with shrinking, 184 and 167 without; passing, 179."""
     from hypothesis import Phase, settings
 
-    import tryon_suite.options  # noqa: F401  (registers the profiles)
+    import tryon_suite.suite.options  # noqa: F401  (registers the profiles)
 
     phases = settings.get_profile("live").phases
     assert Phase.shrink not in phases, f"expected no shrink phase live, got {phases}"

@@ -19,8 +19,9 @@ from tests.conftest import QUIET
 from tests.readings import OtherReadings
 from tests.test_cli import assert_usage_exit
 from tests.test_suite_verdicts import run_contract
-from tryon_suite.clock import RealClock
-from tryon_suite.drift import main, normalize_reading, path_template
+from tryon_suite.cli.diff import main
+from tryon_suite.http.clock import RealClock
+from tryon_suite.report.drift import normalize_reading, path_template
 from tryon_suite.simulator.config import NO_CREDITS_KEY, OTHER_KEY
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.server import serving

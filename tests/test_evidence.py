@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tryon_suite import selftest
-from tryon_suite.clauses import catalogue, clause
-from tryon_suite.evidence import Evidence
-from tryon_suite.results import CheckOutcome, RunResults
+from tryon_suite.selftest import run as selftest
+from tryon_suite.spec.clauses import catalogue, clause
+from tryon_suite.suite.evidence import Evidence
+from tryon_suite.suite.results import CheckOutcome, RunResults
 
 
 def test_an_open_point_is_observed_never_failed() -> None:

@@ -8,8 +8,14 @@ import os
 import pytest
 from PIL import Image
 
-from tryon_suite.contract import limit_profile
-from tryon_suite.images import ImageInfo, ImageProblem, compose_result, inspect_image, render_image
+from tryon_suite.spec.images import (
+    ImageInfo,
+    ImageProblem,
+    compose_result,
+    inspect_image,
+    render_image,
+)
+from tryon_suite.spec.schemas import limit_profile
 
 REFERENCE = limit_profile()
 NEWER = limit_profile("vendor-2025")
@@ -132,7 +138,7 @@ def test_rendered_fixtures_are_deterministic_per_seed() -> None:
 )
 def test_the_variety_of_real_files_passes_as_a_plain_image_does(name: str) -> None:
     """Modes resampling does not take (16-bit greyscale) are valid images all the same."""
-    from tryon_suite.fixtures import FixtureImages
+    from tryon_suite.spec.fixture_images import FixtureImages
 
     data = FixtureImages(limit_profile("reference"))[name]
     checked = inspect_image(data, limit_profile("reference"), "person_image")

@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tryon_suite.clock import VirtualClock
-from tryon_suite.limiter import Measure, Prober, Settings, main, measure
+from tryon_suite.cli.limiter import main
+from tryon_suite.http.clock import VirtualClock
+from tryon_suite.lab.limiter import Measure, Prober, Settings, measure
 from tryon_suite.mutants import mutant
 from tryon_suite.mutants._kit import filtered
 from tryon_suite.simulator.config import DEMO_KEY, SimulatorConfig
@@ -208,7 +209,7 @@ def mock() -> Iterator[Callable[..., str]]:
 
     def start(*args: str) -> str:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tryon_suite.simulator.cli", "--port", "0", *args],
+            [sys.executable, "-m", "tryon_suite.cli.mock", "--port", "0", *args],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -296,11 +297,11 @@ def test_a_host_that_does_not_answer_is_one_line_and_exit_4(
 def test_tryon_mock_refuses_an_unknown_mutant_with_exit_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from tryon_suite.simulator.cli import main as mock_main
+    from tryon_suite.cli.mock import main as mock_main
 
     code = mock_main(["--mutant", "no_such_mutant"])
     err = capsys.readouterr().err
-    assert code == 2, f"expected exit 2, got {code}"
+    assert code == 4, f"expected exit 4 (usage), got {code}"
     assert err.startswith("tryon-mock: error: expected a mutant among "), (
         f"expected one line naming the catalogue, got {err!r}"
     )
@@ -310,7 +311,7 @@ def test_tryon_mock_refuses_an_unknown_mutant_with_exit_2(
 def test_the_table_puts_long_reasons_under_it_as_numbered_notes(
     limiter: Callable[..., Measured],
 ) -> None:
-    from tryon_suite.limiter.output import table
+    from tryon_suite.lab.limiter.output import table
 
     lines = table(list(limiter(rate_limit=0.0).values())).splitlines()
     assert lines[1].split() == [
@@ -332,7 +333,7 @@ def test_the_table_puts_long_reasons_under_it_as_numbered_notes(
 def test_the_limiter_report_renders_in_chromium_with_its_chart(
     tmp_path: Path, browser: object
 ) -> None:
-    from tryon_suite.limiter.output import write_report
+    from tryon_suite.lab.limiter.output import write_report
 
     clock = VirtualClock()
     simulator = Simulator(SimulatorConfig(rate_limit=3.0), clock)

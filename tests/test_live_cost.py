@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import QUIET
-from tryon_suite.client import (
+from tryon_suite.http.client import (
     Budget,
     BudgetExhausted,
     CreditBudgetExhausted,
@@ -26,18 +26,18 @@ from tryon_suite.client import (
     TryOnClient,
     TryOnRequest,
 )
-from tryon_suite.clock import RealClock, VirtualClock
-from tryon_suite.contract import limit_profile
-from tryon_suite.fixtures import FixtureImages
-from tryon_suite.polling import PollPolicy
-from tryon_suite.purchases import PURCHASES, Ledger
-from tryon_suite.retry import Pacer
-from tryon_suite.secret import Secret
-from tryon_suite.selftest import contract_process
+from tryon_suite.http.clock import RealClock, VirtualClock
+from tryon_suite.http.polling import PollPolicy
+from tryon_suite.http.retry import Pacer
+from tryon_suite.http.secret import Secret
+from tryon_suite.selftest.run import contract_process
 from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.server import serving
-from tryon_suite.targets import Target
+from tryon_suite.spec.fixture_images import FixtureImages
+from tryon_suite.spec.schemas import limit_profile
+from tryon_suite.suite.purchases import PURCHASES, Ledger
+from tryon_suite.suite.targets import Target
 
 # -- one pacer for every thread ---------------------------------------------------------------
 

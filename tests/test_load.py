@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
+from tryon_suite.http.retry import RetryDecision
 from tryon_suite.load.console import measure_rows, verdict
 from tryon_suite.load.latency import Latency
 from tryon_suite.load.metrics import IN_FLIGHT, RESULT, UNFINISHED, LoadMetrics
 from tryon_suite.load.summary import DEFAULT_THRESHOLDS, Thresholds, summarise
 from tryon_suite.load.transport import failure_text
-from tryon_suite.retry import RetryDecision
 from tryon_suite.simulator.config import DEMO_KEY
 
 pytestmark = pytest.mark.slow(33)

@@ -1,7 +1,7 @@
 """Verdicts are made on what really came back; keys are masked only where bytes leave the
 process (report, console, JUnit, pytest's output), by exact value, never as a prefix.
 
-The masking rule is `tryon_suite.secret.mask`: a key of 8 characters or more is masked
+The masking rule is `tryon_suite.http.secret.mask`: a key of 8 characters or more is masked
 wherever it occurs (raw, JSON-escaped, HTML-escaped, percent-encoded); a shorter one only where
 a whole value is it, so `/v1/try-on` and `application/json` survive the keys `v1` and `json`.
 """
@@ -19,12 +19,12 @@ import pytest
 
 from tests.canaries import leaks, pytest_contract
 from tests.conftest import QUIET
-from tryon_suite.client import TryOnClient
-from tryon_suite.clock import RealClock
+from tryon_suite.http.client import TryOnClient
+from tryon_suite.http.clock import RealClock
+from tryon_suite.http.redact import redact, redact_headers
+from tryon_suite.http.secret import MASK, Secret, mask
 from tryon_suite.mutants import mutant
 from tryon_suite.mutants._kit import Build, body, filtered
-from tryon_suite.redact import redact, redact_headers
-from tryon_suite.secret import MASK, Secret, mask
 from tryon_suite.simulator.config import Account
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.messages import SimRequest, SimResponse

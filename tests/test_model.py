@@ -9,11 +9,10 @@ from collections import Counter
 
 import pytest
 
-from tryon_suite.clauses import catalogue
-from tryon_suite.contract import limit_profile
 from tryon_suite.errors import ConfigError
-from tryon_suite.fixtures import FixtureImages
-from tryon_suite.model import (
+from tryon_suite.spec.clauses import catalogue
+from tryon_suite.spec.fixture_images import FixtureImages
+from tryon_suite.spec.model import (
     JSON_FORMS,
     Chunks,
     almost_keys,
@@ -23,6 +22,7 @@ from tryon_suite.model import (
     encode_form,
     load_partitions,
 )
+from tryon_suite.spec.schemas import limit_profile
 
 SLOTS = {
     "image": {"person file", "person url", "garment file", "garment url"},

@@ -13,15 +13,15 @@ import pytest
 from PIL import Image
 
 from tests.conftest import QUIET, Opened
-from tryon_suite.clauses import catalogue
-from tryon_suite.clock import VirtualClock
-from tryon_suite.fixtures import FixtureImages
+from tryon_suite.http.clock import VirtualClock
 from tryon_suite.mutants import CATALOGUE, mutant
 from tryon_suite.simulator.config import OTHER_KEY
 from tryon_suite.simulator.core import Job, SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.fetch import StaticFetcher
 from tryon_suite.simulator.hooks import Hooks
-from tryon_suite.targets import fixture_fetcher
+from tryon_suite.spec.clauses import catalogue
+from tryon_suite.spec.fixture_images import FixtureImages
+from tryon_suite.suite.targets import fixture_fetcher
 
 NEVER_ISSUED = "00000000-0000-4000-8000-000000000000"
 

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from tests.test_cli import assert_usage_exit
-from tryon_suite.client import LocallyThrottled, TryOnClient
-from tryon_suite.clock import VirtualClock
-from tryon_suite.policies import LabSettings, Outcome, arrival_trace, main, rank, run_lab
-from tryon_suite.retry import POLICY_KINDS, PolicyKind, RetryLoop, RetryPolicy
+from tryon_suite.cli.policies import LabSettings, Outcome, arrival_trace, main, rank, run_lab
+from tryon_suite.http.client import LocallyThrottled, TryOnClient
+from tryon_suite.http.clock import VirtualClock
+from tryon_suite.http.retry import POLICY_KINDS, PolicyKind, RetryLoop, RetryPolicy
 
 SHORT = LabSettings(duration=30.0, policies=("none", "fixed", "budget", "adaptive"))
 
@@ -393,7 +393,7 @@ def test_the_client_retries_a_local_refusal_with_backoff_when_retries_remain() -
 def test_the_ranking_over_http_against_tryon_mock_never_contradicts_in_process() -> None:
     policies: tuple[PolicyKind, ...] = ("none", "fixed", "budget")
     keys = [f"lab-key-{i}" for i in range(len(policies))]
-    args = [sys.executable, "-m", "tryon_suite.simulator.cli", "--port", "0", "--rate-limit",
+    args = [sys.executable, "-m", "tryon_suite.cli.mock", "--port", "0", "--rate-limit",
             "5", "--processing-time", "2"]  # fmt: skip
     for key in keys:
         args += ["--key", f"{key}:100000"]
@@ -404,7 +404,7 @@ def test_the_ranking_over_http_against_tryon_mock_never_contradicts_in_process()
         assert line.startswith("Listening on "), f"expected tryon-mock to start, got {line!r}"
         url = line.removeprefix("Listening on ").strip()
         settings = LabSettings(duration=12.0, modes=("sync",), policies=policies)
-        from tryon_suite.secret import Secret
+        from tryon_suite.http.secret import Secret
 
         over_http = run_lab(
             LabSettings(
@@ -447,7 +447,7 @@ def test_the_ranking_over_http_against_tryon_mock_never_contradicts_in_process()
 def test_the_policy_report_renders_in_chromium_with_its_charts(
     tmp_path: Path, browser: object
 ) -> None:
-    from tryon_suite.policylab.report import write_report
+    from tryon_suite.lab.policies.report import write_report
 
     settings = LabSettings(duration=20.0, policies=("none", "retry-after"))
     # Playwright's sync API keeps an event loop running on this thread: the lab's own goes

@@ -14,10 +14,10 @@ from PIL import Image
 from tests.conftest import Opened
 from tests.readings import OtherReadings
 from tests.readings_variants import OtherReadings2, OtherReadings3
-from tryon_suite.clock import VirtualClock
-from tryon_suite.fixtures import FixtureImages
+from tryon_suite.http.clock import VirtualClock
 from tryon_suite.simulator.config import NO_CREDITS_KEY, OTHER_KEY
-from tryon_suite.targets import fixture_fetcher
+from tryon_suite.spec.fixture_images import FixtureImages
+from tryon_suite.suite.targets import fixture_fetcher
 
 NEVER_ISSUED = "00000000-0000-4000-8000-000000000000"
 

@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import QUIET
 from tests.readings import OtherReadings
-from tryon_suite.clock import RealClock
-from tryon_suite.selftest import contract_process
+from tryon_suite.http.clock import RealClock
+from tryon_suite.selftest.run import contract_process
 from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.server import serving

@@ -11,12 +11,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tryon_suite.clauses import catalogue
-from tryon_suite.client import TryOnClient, TryOnRequest
-from tryon_suite.evidence import Evidence
-from tryon_suite.images import render_image
-from tryon_suite.report import write_report
-from tryon_suite.results import STATUS_ORDER, CheckOutcome, CreditsSpent, RunResults, thumbnail
+from tryon_suite.http.client import TryOnClient, TryOnRequest
+from tryon_suite.spec.clauses import catalogue
+from tryon_suite.spec.images import render_image
+from tryon_suite.suite.evidence import Evidence
+from tryon_suite.suite.report import write_report
+from tryon_suite.suite.results import (
+    STATUS_ORDER,
+    CheckOutcome,
+    CreditsSpent,
+    RunResults,
+    thumbnail,
+)
 
 SECRET = "report-secret-key-1234567890"
 BASE = "https://api.example.test"
@@ -358,7 +364,7 @@ def test_without_javascript_every_clause_shows_and_no_filter(
 def test_a_kill_matrix_given_to_the_report_becomes_its_last_section(
     tmp_path: Path, run_factory: RunFactory
 ) -> None:
-    from tryon_suite.selftest import KillResult, write_matrix
+    from tryon_suite.selftest.run import KillResult, write_matrix
 
     rows = [
         KillResult("(correct simulator)", "no deviation", [], [], "in process", False, False),

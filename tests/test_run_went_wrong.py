@@ -24,8 +24,8 @@ import pytest
 
 from tests.canaries import ACCOUNTS, MAIN, ROOT, leaks, pytest_contract
 from tests.conftest import QUIET
-from tryon_suite.clock import RealClock
 from tryon_suite.errors import ExitCode
+from tryon_suite.http.clock import RealClock
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.server import serving
 

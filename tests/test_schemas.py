@@ -9,7 +9,8 @@ import pytest
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 
-from tryon_suite.contract import (
+from tryon_suite.errors import ConfigError
+from tryon_suite.spec.schemas import (
     ERROR_400_CODES,
     RESPONSE_SCHEMAS,
     limit_profile,
@@ -18,7 +19,6 @@ from tryon_suite.contract import (
     schema_dir,
     validation_problem,
 )
-from tryon_suite.errors import ConfigError
 
 MESSAGE_SCHEMAS = sorted(
     p.name for p in schema_dir().glob("*.json") if p.name != "clauses.schema.json"

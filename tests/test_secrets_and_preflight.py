@@ -14,9 +14,9 @@ import pytest
 
 from tests.canaries import ALL_KEYS, MAIN, leaks, pytest_contract
 from tests.conftest import QUIET
-from tryon_suite.clock import RealClock
+from tryon_suite.http.clock import RealClock
+from tryon_suite.http.secret import MASK, Secret, mask
 from tryon_suite.mutants import mutant
-from tryon_suite.secret import MASK, Secret, mask
 from tryon_suite.simulator.config import Account
 from tryon_suite.simulator.server import serving
 
@@ -108,7 +108,7 @@ def test_a_short_key_is_masked_only_where_a_whole_value_is_it() -> None:
 def test_a_key_the_target_echoes_back_is_judged_as_it_came_and_masked_in_the_record() -> None:
     import httpx
 
-    from tryon_suite.client import TryOnClient
+    from tryon_suite.http.client import TryOnClient
 
     def echo(request: httpx.Request) -> httpx.Response:
         told = f"key {request.headers['x-api-key']} is not valid"

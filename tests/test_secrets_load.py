@@ -50,7 +50,7 @@ def test_a_key_the_target_echoes_in_its_refusals_stays_out_of_locusts_failures(
     on the console and in its CSV; the key is masked where it is read."""
     from tests.conftest import QUIET
     from tests.test_load import locust
-    from tryon_suite.clock import RealClock
+    from tryon_suite.http.clock import RealClock
     from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
     from tryon_suite.simulator.messages import error_answer
     from tryon_suite.simulator.server import serving

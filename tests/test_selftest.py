@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import SelftestRun
-from tryon_suite.clauses import catalogue
 from tryon_suite.mutants import CATALOGUE, Mutant
 from tryon_suite.mutants._kit import variant
-from tryon_suite.selftest import (
+from tryon_suite.selftest.run import (
     HTTP_SELECTION,
     KillResult,
     judged,
@@ -26,6 +25,7 @@ from tryon_suite.selftest import (
     write_matrix,
 )
 from tryon_suite.simulator.core import Simulator
+from tryon_suite.spec.clauses import catalogue
 
 pytestmark = pytest.mark.slow(60)
 

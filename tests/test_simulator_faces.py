@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Face
-from tryon_suite.checks import Endpoint, answer_problem
-from tryon_suite.imageserver import ImageServer
 from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
+from tryon_suite.simulator.imageserver import ImageServer
+from tryon_suite.suite.checks import Endpoint, answer_problem
 
 FaceFactory = Callable[..., Face]
 

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import QUIET
 from tests.test_simulator_fuzz import _check
-from tryon_suite.imageserver import ImageServer
 from tryon_suite.simulator.config import DEMO_KEY
 from tryon_suite.simulator.fetch import FetchProblem, HttpFetcher
+from tryon_suite.simulator.imageserver import ImageServer
 from tryon_suite.simulator.inprocess import InProcessSimulator
 
 PERSON_URL = "http://127.0.0.1:9/person.jpg"

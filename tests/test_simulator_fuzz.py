@@ -11,11 +11,11 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from tests.conftest import QUIET
-from tryon_suite.checks import answer_problem
-from tryon_suite.images import render_image
 from tryon_suite.simulator.config import DEMO_KEY
 from tryon_suite.simulator.fetch import StaticFetcher
 from tryon_suite.simulator.inprocess import InProcessSimulator
+from tryon_suite.spec.images import render_image
+from tryon_suite.suite.checks import answer_problem
 
 PERSON = render_image(300, 400, "JPEG", kind="person", seed=7)
 GARMENT = render_image(300, 300, "PNG", kind="garment", seed=8)

@@ -24,9 +24,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import QUIET
-from tryon_suite.contract import schema_dir
 from tryon_suite.simulator.config import DEMO_KEY
 from tryon_suite.simulator.server import serving
+from tryon_suite.spec.schemas import schema_dir
 
 schema = schemathesis.openapi.from_path(str(schema_dir() / "openapi.yaml"))
 

@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from tests.test_simulator_faces import conforming, expect, files
-from tryon_suite.clock import VirtualClock
-from tryon_suite.imageserver import ImageServer
+from tryon_suite.http.clock import VirtualClock
 from tryon_suite.simulator.config import DEMO_KEY, SimulatorConfig
+from tryon_suite.simulator.imageserver import ImageServer
 from tryon_suite.simulator.inprocess import InProcessSimulator
 
 SimFactory = Callable[..., InProcessSimulator]

@@ -1,7 +1,7 @@
 """One contract: the simulator, the strategies and openapi.yaml say what `schemas/` says.
 
 Each expectation is read from the files themselves (json and yaml, not through
-tryon_suite.contract), so a copy that drifts anywhere fails here.
+tryon_suite.spec.schemas), so a copy that drifts anywhere fails here.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import pytest
 import yaml
 from jsonschema.validators import validator_for
 
-from tryon_suite import strategies
-from tryon_suite.contract import limit_profile, schema_dir
 from tryon_suite.simulator import bodies, params
 from tryon_suite.simulator.config import DEFAULT_ACCOUNTS, DEMO_KEY, SimulatorConfig
 from tryon_suite.simulator.core import Simulator
+from tryon_suite.spec.schemas import limit_profile, schema_dir
+from tryon_suite.suite import strategies
 
 URLS = {
     "person_image_url": "https://images.test/person.jpg",

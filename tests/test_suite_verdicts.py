@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import QUIET
-from tryon_suite import selftest
-from tryon_suite.clock import RealClock
+from tryon_suite.http.clock import RealClock
+from tryon_suite.selftest import run as selftest
 from tryon_suite.simulator.config import DEMO_KEY
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.server import serving

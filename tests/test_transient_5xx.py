@@ -14,14 +14,14 @@ import pytest
 from tests.conftest import QUIET
 from tests.test_suite_verdicts import run_contract
 from tryon_suite import ContractViolation, TryOnClient, ask_bad_input, expect_error
-from tryon_suite.checks import judge_answer
-from tryon_suite.client import Exchange
-from tryon_suite.clock import RealClock
-from tryon_suite.evidence import collecting
+from tryon_suite.http.client import Exchange
+from tryon_suite.http.clock import RealClock
 from tryon_suite.mutants._kit import Rewrite, filtered
 from tryon_suite.simulator.config import DEMO_KEY
 from tryon_suite.simulator.core import SimRequest, SimResponse
 from tryon_suite.simulator.server import serving
+from tryon_suite.suite.checks import judge_answer
+from tryon_suite.suite.evidence import collecting
 
 NO_5XX = "tryon.robustness.no_5xx_on_bad_input"
 HTML_500 = SimResponse(500, {"content-type": "text/html"}, b"<h1>Internal Server Error</h1>")

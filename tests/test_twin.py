@@ -15,9 +15,9 @@ import pytest
 from tests.conftest import QUIET
 from tests.readings import OtherReadings
 from tests.test_suite_verdicts import run_contract
-from tryon_suite.clock import RealClock
+from tryon_suite.cli.mock import main as tryon_mock
 from tryon_suite.errors import ConfigError
-from tryon_suite.simulator.cli import main as tryon_mock
+from tryon_suite.http.clock import RealClock
 from tryon_suite.simulator.config import NO_CREDITS_KEY, OTHER_KEY
 from tryon_suite.simulator.server import serving
 from tryon_suite.simulator.twin import CALIBRATED, Twin, calibration_from
@@ -129,7 +129,7 @@ def test_bad_calibration_files_are_one_line_and_exit_2(tmp_path: Path, capsys) -
         (["--calibrate", str(tmp_path / "broken.json")], "expected JSON in"),
         (["--calibrate-load", str(tmp_path / "load.json")], "expected --calibrate REPORT.json"),
     ):
-        assert tryon_mock(argv) == 2, f"expected exit 2 for {argv}"
+        assert tryon_mock(argv) == 4, f"expected exit 4 (usage) for {argv}"
         err = capsys.readouterr().err
         assert (wanted in err, err.count("\n")) == (True, 1), (
             f"expected one line: {wanted!r}: {err!r}"

@@ -9,7 +9,9 @@ TryonError                      every error the suite raises on purpose
 
 from __future__ import annotations
 
+import argparse
 from enum import IntEnum
+from typing import NoReturn
 
 __all__ = [
     "ConfigError",
@@ -64,3 +66,11 @@ class ContractViolation(TryonError, AssertionError):
         #: the answer that broke the clause (an httpx.Response), so the report can lead with it
         self.response = response
         super().__init__(f"[{clause}] expected {expected}, got {received}")
+
+
+class UsageParser(argparse.ArgumentParser):
+    """The argument parser of every command: a bad option is a usage mistake, one line and exit
+    4 (`ExitCode.USAGE`), no usage block (scripts read the line)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")

@@ -16,8 +16,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from tryon_suite.http.retry import RetryDecision
 from tryon_suite.load.latency import Latency
-from tryon_suite.retry import RetryDecision
 
 __all__ = ["IN_FLIGHT", "MODES", "RESULT", "UNFINISHED", "LoadMetrics", "Second"]
 

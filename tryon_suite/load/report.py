@@ -186,7 +186,7 @@ def write_load_report(
 ) -> Path:
     """Write load.html, load.json, load_timeline.csv and load_measures.csv; then the index.
     Returns the HTML path."""
-    from tryon_suite.report.render import _environment
+    from tryon_suite.report.pages import environment
 
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "load_timeline.csv").open("w", newline="") as handle:
@@ -228,7 +228,7 @@ def write_load_report(
             ("load", chart_load(rows, 5)),
         ]
     html = (
-        _environment()
+        environment()
         .get_template("load.html.j2")
         .render(report=data, charts=charts, modes=summary.modes, checks=checks)
     )

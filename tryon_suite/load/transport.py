@@ -13,8 +13,8 @@ from typing import Any, Final
 
 import httpx
 
-from tryon_suite.client import NAME
-from tryon_suite.redact import scrub
+from tryon_suite.http.client import NAME
+from tryon_suite.http.redact import scrub
 
 __all__ = ["HTTP_MS", "LocustTransport", "failure_text"]
 

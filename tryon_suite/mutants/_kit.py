@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
-from tryon_suite.clock import Clock
-from tryon_suite.images import render_image
+from tryon_suite.http.clock import Clock
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.fetch import ImageFetcher
+from tryon_suite.spec.images import render_image
 
 Need = Literal["burst", "no_credits", "other_key"]
 Rewrite = Callable[[SimRequest, SimResponse], SimResponse]

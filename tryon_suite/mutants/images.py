@@ -6,8 +6,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
 
-from tryon_suite.contract import limit_profile
-from tryon_suite.images import ImageInfo, ImageProblem, render_image
 from tryon_suite.mutants._kit import (
     Build,
     Mutant,
@@ -20,6 +18,8 @@ from tryon_suite.mutants._kit import (
     variant,
 )
 from tryon_suite.simulator.core import SimRequest, SimResponse
+from tryon_suite.spec.images import ImageInfo, ImageProblem, render_image
+from tryon_suite.spec.schemas import limit_profile
 
 # Retired: unsupported_format_accepted and flat_image_accepted. Taking every format and
 # processing a single-colour image are fair readings of open points (API.md), which the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from tryon_suite.clock import Clock
+from tryon_suite.http.clock import Clock
 from tryon_suite.mutants._kit import Mutant, body, filtered, is_job, variant, with_body
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator

@@ -12,8 +12,7 @@ from typing import Final, Literal
 
 from PIL import Image
 
-from tryon_suite.clock import Clock
-from tryon_suite.images import ImageInfo, ImageProblem
+from tryon_suite.http.clock import Clock
 from tryon_suite.mutants._kit import (
     Build,
     Mutant,
@@ -33,6 +32,7 @@ from tryon_suite.mutants._kit import (
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.fetch import ImageFetcher
+from tryon_suite.spec.images import ImageInfo, ImageProblem
 
 _SIZE_AND_RESOLUTION: Final = frozenset({"file_size_too_large", "resolution_too_high"})
 _LIMITS: Final = (

@@ -9,10 +9,10 @@ from typing import Final, Literal
 
 from PIL import Image
 
-from tryon_suite.images import ImageInfo, ImageProblem
 from tryon_suite.mutants._kit import Mutant, body, configured, filtered, variant, with_body
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.messages import SimRequest, SimResponse, error_answer
+from tryon_suite.spec.images import ImageInfo, ImageProblem
 
 
 class _WidthUnbounded(Simulator):

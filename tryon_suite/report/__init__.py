@@ -1,7 +1,2 @@
-"""The compliance report: one self-contained HTML page and the same data as JSON."""
-
-from __future__ import annotations
-
-from tryon_suite.report.render import render_report, report_data, write_report
-
-__all__ = ["render_report", "report_data", "write_report"]
+"""The HTML kit every report uses: the Jinja environment and templates, charts as PNG data
+URIs, the dashboard of the latest run of each kind; `drift/`, what changed between two runs."""

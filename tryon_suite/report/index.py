@@ -56,7 +56,7 @@ def _card(name: str, title: str, data: dict[str, Any]) -> dict[str, Any]:
 def write_index(folder: Path) -> Path:
     """reports/index.html: the latest run of each kind present in the folder, its verdict and
     when it finished, linking its report; a JSON file that cannot be read says so."""
-    from tryon_suite.report.render import _environment  # render writes the index too
+    from tryon_suite.report.pages import environment  # render writes the index too
 
     cards = []
     for name, title in _RUNS:
@@ -79,7 +79,7 @@ def write_index(folder: Path) -> Path:
                     "target": "",
                 }
             )
-    html = _environment().get_template("index.html.j2").render(cards=cards, written=finished_now())
+    html = environment().get_template("index.html.j2").render(cards=cards, written=finished_now())
     path = folder / "index.html"
     path.write_text(html, encoding="utf-8")
     return path

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from tryon_suite.contract import LimitProfile, limit_profile
 from tryon_suite.errors import ConfigError
+from tryon_suite.spec.schemas import LimitProfile, limit_profile
 
 __all__ = [
     "DEFAULT_ACCOUNTS",

@@ -13,8 +13,7 @@ import re
 import uuid
 from typing import Final, Literal
 
-from tryon_suite.clock import Clock
-from tryon_suite.images import ImageInfo
+from tryon_suite.http.clock import Clock
 from tryon_suite.simulator import bodies, params
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.fetch import FetchProblem, HttpFetcher, ImageFetcher
@@ -28,6 +27,7 @@ from tryon_suite.simulator.messages import (
 )
 from tryon_suite.simulator.ratelimit import TokenBucket
 from tryon_suite.simulator.store import Job, Jobs, Results
+from tryon_suite.spec.images import ImageInfo
 
 __all__ = ["Disconnected", "Job", "SimRequest", "SimResponse", "Simulator"]
 
@@ -46,7 +46,7 @@ class Simulator(Hooks):
         clock: Clock | None = None,
         fetcher: ImageFetcher | None = None,
     ) -> None:
-        from tryon_suite.clock import RealClock
+        from tryon_suite.http.clock import RealClock
 
         self.config = config or SimulatorConfig()
         self.clock: Clock = clock or RealClock()

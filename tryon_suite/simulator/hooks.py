@@ -10,11 +10,11 @@ from __future__ import annotations
 import random
 from typing import ClassVar, Literal
 
-from tryon_suite.images import ImageInfo, ImageProblem, inspect_image
 from tryon_suite.simulator import params
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.messages import SimRequest, SimResponse
 from tryon_suite.simulator.store import Job, Results
+from tryon_suite.spec.images import ImageInfo, ImageProblem, inspect_image
 
 __all__ = ["Hooks"]
 

@@ -18,7 +18,7 @@ import anyio.to_thread
 import httpx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from tryon_suite.clock import Clock, VirtualClock
+from tryon_suite.http.clock import Clock, VirtualClock
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.core import SimRequest, Simulator
 from tryon_suite.simulator.fetch import ImageFetcher

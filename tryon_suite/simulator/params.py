@@ -9,8 +9,8 @@ from typing import Final, Literal, TypeGuard
 
 import httpx
 
-from tryon_suite import contract
 from tryon_suite.simulator.bodies import Form
+from tryon_suite.spec import schemas as contract
 
 __all__ = [
     "FLAG_DEFAULTS",

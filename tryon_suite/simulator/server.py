@@ -10,7 +10,7 @@ from types import FrameType
 
 import uvicorn
 
-from tryon_suite.clock import RealClock
+from tryon_suite.http.clock import RealClock
 from tryon_suite.simulator.asgi import SimulatorApp
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.core import Simulator

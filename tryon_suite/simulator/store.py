@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal, TypeVar
 
-from tryon_suite.images import compose_result
+from tryon_suite.spec.images import compose_result
 
 __all__ = ["Job", "Jobs", "Results"]
 

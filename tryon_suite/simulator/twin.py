@@ -25,15 +25,15 @@ from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any, Final
 
-from tryon_suite.clock import Clock
 from tryon_suite.errors import ConfigError
-from tryon_suite.images import ImageInfo, ImageProblem
+from tryon_suite.http.clock import Clock
 from tryon_suite.simulator import bodies, params
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.fetch import FetchProblem, ImageFetcher
 from tryon_suite.simulator.messages import error_answer, json_answer
 from tryon_suite.simulator.store import Job
+from tryon_suite.spec.images import ImageInfo, ImageProblem
 
 __all__ = ["CALIBRATED", "Calibration", "Twin", "calibration_from", "load_calibration"]
 

@@ -1,0 +1,140 @@
+"""Evidence: what a check examined and what it concluded, clause by clause.
+
+A clause holds only on evidence: an answer that could have failed it and did not. Checks call
+`held(...)` when an assertion passes on a real answer; a failure is a `ContractViolation`,
+turned into failing evidence by `outcomes.outcome_of`. The plugin opens a `Collector` around each
+test call; outside one (a load run, a script) recording is a no-op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Final, Literal, NoReturn
+
+import httpx
+import pytest
+
+from tryon_suite.http.exchange import Exchange, exchange_of
+
+__all__ = [
+    "NOT_CHECKED",
+    "SCOPES",
+    "Collector",
+    "Evidence",
+    "NotChecked",
+    "Scope",
+    "collecting",
+    "held",
+    "not_checked",
+    "observed",
+]
+
+#: How a skip says "not checked" (the report shows the reason after it).
+NOT_CHECKED: Final = "not checked: "
+
+Verdict = Literal["held", "failed", "observed"]
+
+#: Why a check examined nothing, which decides whether the run is still complete:
+#: "run" - the target or the run went wrong (it stopped answering, a budget ran out, retries
+#:         were exhausted, an interrupt): the clause was in scope, and the run is INCOMPLETE;
+#: the others put the clause out of this run's scope (listed as such, never INCOMPLETE):
+#: "option"   - it needs an option that was not given (a second key, the burst, a profile);
+#: "reading"  - the target read an open point so that the case never arose (a fair reading);
+#: "outside"  - no single run can observe it from outside (a result's full hour);
+#: "optional" - it rests on an optional endpoint the target does not offer (the balance).
+Scope = Literal["run", "option", "reading", "outside", "optional"]
+SCOPES: Final[dict[str, str]] = {
+    "run": "the target or the run went wrong",
+    "option": "needs an option this run was not given",
+    "reading": "the target's reading of an open point: the case never arose",
+    "outside": "no single run can observe it from outside",
+    "optional": "rests on an optional endpoint the target does not offer",
+}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One assertion about one clause, made on one recorded exchange (when there was one).
+    `part` names which part of the claim it covers, for a clause whose catalogue entry lists
+    the `evidence` it needs (a limit: accepted at it, refused past it, on each path)."""
+
+    clause: str
+    verdict: Verdict
+    expected: str
+    received: str = ""
+    exchange: Exchange | None = None
+    part: str | None = None
+
+
+@dataclass
+class Collector:
+    """The evidence one test gathered."""
+
+    items: list[Evidence] = field(default_factory=list)
+
+    def add(self, item: Evidence) -> None:
+        self.items.append(item)
+
+
+_CURRENT: ContextVar[Collector | None] = ContextVar("tryon_evidence", default=None)
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[Collector]:
+    """Gather the evidence recorded inside the block."""
+    collector = Collector()
+    token = _CURRENT.set(collector)
+    try:
+        yield collector
+    finally:
+        _CURRENT.reset(token)
+
+
+def _describe(response: httpx.Response | None) -> str:
+    if response is None:
+        return ""
+    return f"{response.status_code} {response.headers.get('content-type', '')}".strip()
+
+
+def held(
+    clause: str,
+    expected: str,
+    response: httpx.Response | None = None,
+    *,
+    part: str | None = None,
+) -> None:
+    """`clause` held on `response`: the check asserted `expected` and the answer met it;
+    `part`: which part of the clause's claim this answer covers (clauses.yaml `evidence`)."""
+    collector = _CURRENT.get()
+    if collector is not None:
+        collector.add(
+            Evidence(
+                clause, "held", expected, _describe(response), exchange_of(response), part=part
+            )
+        )
+
+
+def observed(clause: str, text: str, response: httpx.Response | None = None) -> None:
+    """An open point's reading, recorded (never judged)."""
+    collector = _CURRENT.get()
+    if collector is not None:
+        collector.add(Evidence(clause, "observed", "", text, exchange_of(response)))
+
+
+class NotChecked(pytest.skip.Exception):  # type: ignore[name-defined,misc]
+    """A check that examined nothing: a skip that says why, and whether that leaves the run
+    incomplete (`scope` "run") or puts the clause out of this run's scope."""
+
+    def __init__(self, reason: str, scope: Scope) -> None:
+        super().__init__(NOT_CHECKED + reason)
+        self.reason = reason
+        self.scope: Scope = scope
+
+
+def not_checked(reason: str, *, scope: Scope) -> NoReturn:
+    """Stop this check and report it "not checked" with the reason: no evidence, so never
+    passed. `scope` says why (`SCOPES`): only "run" makes the run INCOMPLETE."""
+    raise NotChecked(reason, scope)

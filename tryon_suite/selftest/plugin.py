@@ -24,8 +24,9 @@ import pytest
 
 from tryon_suite.mutants import CATALOGUE, Mutant, mutant
 from tryon_suite.spec.clauses import catalogue
-from tryon_suite.suite.options import MUTANT_OUTCOMES, mutant_of, option
+from tryon_suite.suite.options import option
 from tryon_suite.suite.results import CheckOutcome, RunResults
+from tryon_suite.suite.run import RUN, mutant_of
 
 __all__ = ["failing_clauses", "is_settled"]
 
@@ -124,7 +125,7 @@ def pytest_runtest_makereport(
         return report
     seconds = item.config.stash[_SECONDS]
     seconds[name] = seconds.get(name, 0.0) + report.duration
-    outcomes = item.config.stash.get(MUTANT_OUTCOMES, {}).get(name, [])
+    outcomes = item.config.stash[RUN].mutant_outcomes.get(name, [])
     if not outcomes or outcomes[-1].nodeid != item.nodeid:
         return report
     # A clause can fail in a test that passed: every answer is judged (a 202 labelled
@@ -164,7 +165,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     from tryon_suite.selftest.run import ROWS, judged, write_rows
 
-    by_mutant = config.stash.get(MUTANT_OUTCOMES, {})
+    by_mutant = config.stash[RUN].mutant_outcomes
     seconds = config.stash[_SECONDS]
     known = {c.id for c in catalogue()}
     rows = [

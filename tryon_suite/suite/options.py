@@ -17,21 +17,14 @@ from tryon_suite.errors import ConfigError
 from tryon_suite.http.secret import Secret, key_problem
 from tryon_suite.http.watch import Timeouts
 from tryon_suite.spec.schemas import limit_profile
-from tryon_suite.suite.results import CheckOutcome
 from tryon_suite.suite.targets import TargetOptions
 
 __all__ = [
-    "MUTANT_OUTCOMES",
-    "OPTIONS",
     "add_options",
-    "mutant_of",
     "option",
     "record_folder",
     "target_options",
 ]
-
-#: the run's options, resolved once at configure time
-OPTIONS = pytest.StashKey[TargetOptions]()
 
 # -- Hypothesis profiles: CI passes --hypothesis-profile=ci; nothing guesses -----------------
 settings.register_profile(
@@ -411,15 +404,3 @@ def _flag(config: pytest.Config, flag: str, env: str) -> bool:
     if value is None:
         return os.environ.get(env, "").lower() in ("1", "true", "yes")
     return bool(value)
-
-
-def mutant_of(item: pytest.Item) -> str | None:
-    """The mutant a self-test item runs against, None for the run's own target."""
-    callspec = getattr(item, "callspec", None)
-    mutant = callspec.params.get("target") if callspec is not None else None
-    options = item.config.stash[OPTIONS]
-    return mutant if isinstance(mutant, str) and mutant != options.mutant else None
-
-
-#: the outcomes of self-test items, by mutant (kept apart from the run's own report)
-MUTANT_OUTCOMES = pytest.StashKey[dict[str, list[CheckOutcome]]]()

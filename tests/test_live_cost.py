@@ -36,7 +36,8 @@ from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.server import serving
 from tryon_suite.spec.fixture_images import FixtureImages
 from tryon_suite.spec.schemas import limit_profile
-from tryon_suite.suite.purchases import PURCHASES, Ledger
+from tryon_suite.suite.ledger import Ledger
+from tryon_suite.suite.purchases import PURCHASES
 from tryon_suite.suite.targets import Target
 
 # -- one pacer for every thread ---------------------------------------------------------------

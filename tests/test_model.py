@@ -11,17 +11,9 @@ import pytest
 
 from tryon_suite.errors import ConfigError
 from tryon_suite.spec.clauses import catalogue
+from tryon_suite.spec.encodings import JSON_FORMS, Chunks, encode_form
 from tryon_suite.spec.fixture_images import FixtureImages
-from tryon_suite.spec.model import (
-    JSON_FORMS,
-    Chunks,
-    almost_keys,
-    case_of,
-    cases,
-    coverage,
-    encode_form,
-    load_partitions,
-)
+from tryon_suite.spec.model import almost_keys, case_of, cases, coverage, load_partitions
 from tryon_suite.spec.schemas import limit_profile
 
 SLOTS = {

@@ -25,9 +25,9 @@ _PUBLIC: dict[str, str] = {
     "Pacer": "tryon_suite.http.retry",
     "UNSUPPORTED_FORMATS": "tryon_suite.spec.fixture_images",
     "Case": "tryon_suite.spec.model",
-    "JSON_FORMS": "tryon_suite.spec.model",
+    "JSON_FORMS": "tryon_suite.spec.encodings",
     "almost_keys": "tryon_suite.spec.model",
-    "encode_form": "tryon_suite.spec.model",
+    "encode_form": "tryon_suite.spec.encodings",
     "model_cases": "tryon_suite.spec.model:cases",
     "ERROR_400_CODES": "tryon_suite.spec.schemas",
     "expect_job_accepted": "tryon_suite.suite.checks.accepted",
@@ -78,7 +78,7 @@ _PUBLIC: dict[str, str] = {
     "judge_job": "tryon_suite.suite.follow",
     "poll_once": "tryon_suite.suite.follow",
     "PURCHASES": "tryon_suite.suite.purchases",
-    "Sale": "tryon_suite.suite.purchases",
+    "Sale": "tryon_suite.suite.ledger",
     "fixture_files": "tryon_suite.suite.purchases",
     "fixture_urls": "tryon_suite.suite.purchases",
     "NOT_AN_IMAGE": "tryon_suite.suite.strategies",
@@ -99,12 +99,12 @@ if TYPE_CHECKING:
     from tryon_suite.http.polling import JobTrace as JobTrace
     from tryon_suite.http.polling import location_of as location_of
     from tryon_suite.http.retry import Pacer as Pacer
+    from tryon_suite.spec.encodings import JSON_FORMS as JSON_FORMS
+    from tryon_suite.spec.encodings import encode_form as encode_form
     from tryon_suite.spec.fixture_images import UNSUPPORTED_FORMATS as UNSUPPORTED_FORMATS
-    from tryon_suite.spec.model import JSON_FORMS as JSON_FORMS
     from tryon_suite.spec.model import Case as Case
     from tryon_suite.spec.model import almost_keys as almost_keys
     from tryon_suite.spec.model import cases as model_cases  # noqa: F401
-    from tryon_suite.spec.model import encode_form as encode_form
     from tryon_suite.spec.schemas import ERROR_400_CODES as ERROR_400_CODES
     from tryon_suite.suite.checks.accepted import expect_job_accepted as expect_job_accepted
     from tryon_suite.suite.checks.accepted import (
@@ -179,8 +179,8 @@ if TYPE_CHECKING:
     from tryon_suite.suite.follow import follow as follow
     from tryon_suite.suite.follow import judge_job as judge_job
     from tryon_suite.suite.follow import poll_once as poll_once
+    from tryon_suite.suite.ledger import Sale as Sale
     from tryon_suite.suite.purchases import PURCHASES as PURCHASES
-    from tryon_suite.suite.purchases import Sale as Sale
     from tryon_suite.suite.purchases import fixture_files as fixture_files
     from tryon_suite.suite.purchases import fixture_urls as fixture_urls
     from tryon_suite.suite.strategies import NOT_AN_IMAGE as NOT_AN_IMAGE

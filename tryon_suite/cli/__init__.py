@@ -17,7 +17,7 @@ from tryon_suite.errors import UsageParser
 #: every subcommand: its module (with `parser()` and `main(argv)`) and one line of help
 COMMANDS: dict[str, tuple[str, str]] = {
     "mock": ("tryon_suite.cli.mock", "serve the simulator over HTTP (also `tryon-mock`)"),
-    "selftest": ("tryon_suite.selftest.run", "run the suite against every mutant: the kill matrix"),
+    "selftest": ("tryon_suite.cli.selftest", "run the suite against every mutant: the kill matrix"),
     "mutants": ("tryon_suite.cli.mutants", "list the mutant catalogue"),
     "fixtures": ("tryon_suite.cli.fixtures", "write the fixture images to a folder"),
     "policies": ("tryon_suite.cli.policies", "the retry-policy lab: one trace, every policy"),

@@ -134,7 +134,7 @@ def record_exchange(
 
 
 def readable(request: httpx.Request) -> httpx.Request:
-    """`request` with its content readable: a body sent in chunks from a list (model.Chunks)
+    """`request` with its content readable: a body sent in chunks from a list (encodings.Chunks)
     is read again, which a list allows."""
     try:
         request.content  # noqa: B018

@@ -1,5 +1,5 @@
 """The suite's command-line options (each also read from the environment) resolved into
-`TargetOptions`, and the Hypothesis profiles a run picks from.
+`TargetOptions`.
 
 Keys are parsed straight into a `Secret`: not even pytest's option namespace holds the text.
 """
@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
 
 from tryon_suite.errors import ConfigError
 from tryon_suite.http.secret import Secret, key_problem
 from tryon_suite.http.watch import Timeouts
 from tryon_suite.spec.schemas import limit_profile
+from tryon_suite.suite import profiles  # noqa: F401  (registers the Hypothesis profiles)
 from tryon_suite.suite.targets import TargetOptions
 
 __all__ = [
@@ -25,47 +25,6 @@ __all__ = [
     "record_folder",
     "target_options",
 ]
-
-# -- Hypothesis profiles: CI passes --hypothesis-profile=ci; nothing guesses -----------------
-settings.register_profile(
-    "default", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "ci",
-    derandomize=True,
-    database=None,
-    deadline=None,
-    max_examples=100,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile(
-    "thorough", max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck)
-)
-# Against a live target every example is a paid request: few of them, derandomized, and no
-# shrinking (a failure found is reported as found, without the requests a smaller example
-# would cost: a failing run costs what a passing one does, give or take the failing example).
-settings.register_profile(
-    "live",
-    max_examples=2,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-)
-# The self-test runs the suite once per mutant: fewer examples, the same every time, and no
-# shrinking (a killed mutant needs the first failing example, not the smallest one).
-settings.register_profile(
-    "selftest",
-    max_examples=25,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-)
-settings.load_profile("default")
 
 _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     (

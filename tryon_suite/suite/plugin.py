@@ -27,8 +27,8 @@ from tryon_suite.http.client import TryOnClient, tls_context
 from tryon_suite.spec.clauses import catalogue
 from tryon_suite.suite.console import failing_clause_lines
 from tryon_suite.suite.evidence import collecting, not_checked, observed
+from tryon_suite.suite.ledger import Ledger, Sale
 from tryon_suite.suite.options import add_options
-from tryon_suite.suite.purchases import Ledger, Sale
 from tryon_suite.suite.run import BOUGHT, CLIENTS, EVIDENCE, RUN, Run, purchases_of
 from tryon_suite.suite.targets import Target, TargetOptions, open_target
 

@@ -23,7 +23,7 @@ from tryon_suite.simulator.imageserver import ImageServer
 from tryon_suite.simulator.inprocess import InProcessSimulator
 from tryon_suite.spec.fixture_images import FixtureImages
 from tryon_suite.spec.schemas import LimitProfile, limit_profile
-from tryon_suite.suite.purchases import Ledger
+from tryon_suite.suite.ledger import Ledger
 
 __all__ = ["IMAGE_HOST", "Target", "TargetOptions", "fixture_fetcher", "open_target"]
 

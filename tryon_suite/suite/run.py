@@ -33,9 +33,13 @@ from tryon_suite.suite.targets import Target, TargetOptions
 __all__ = ["RUN", "Run", "clause_ids", "mutant_of", "purchases_of"]
 
 
-@dataclass
+@dataclass(repr=False)
 class Run:
-    """Everything one run holds. On an xdist worker it gathers; the controller writes."""
+    """Everything one run holds. On an xdist worker it gathers; the controller writes.
+
+    Its repr is one line: a repr of the whole run (every exchange, every outcome) would take
+    seconds to build wherever one is asked for (a signal handler holding the run, a traceback).
+    """
 
     options: TargetOptions
     report_dir: Path
@@ -64,6 +68,9 @@ class Run:
     results: RunResults | None = None
     written: list[Path] = field(default_factory=list)
     plan: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"Run(target={self.options.base_url or 'in process'}, {len(self.outcomes)} outcomes)"
 
     @classmethod
     def configure(cls, config: pytest.Config) -> Run:

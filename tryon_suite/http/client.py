@@ -1,5 +1,7 @@
-"""The one client layer: request builders, pacing, the retry loop, a request budget, and a
-record of every exchange (as it came, keys masked only where shown) for the report.
+"""The one client layer: pacing, the retry loop, a request budget, and a record of every
+exchange (as it came, keys masked only where shown) for the report. The request bodies and
+endpoints are `tryon_suite.http.request`; the budget and the credit account
+`tryon_suite.http.account`.
 
 The contract suite and the load scenarios both send through `TryOnClient`; what differs is the
 httpx transport under it (the network, the in-process simulator, Locust's client) and the
@@ -11,18 +13,31 @@ from __future__ import annotations
 import functools
 import random
 import ssl
-import threading
 import time
-import unittest
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import httpx
 
-from tryon_suite.errors import TryonError
+from tryon_suite.http.account import (
+    Budget,
+    BudgetExhausted,
+    CreditBudgetExhausted,
+    Credits,
+    is_paid,
+)
 from tryon_suite.http.exchange import Exchange, exchange_of, record_exchange
+from tryon_suite.http.request import (
+    CREDITS,
+    JOB,
+    NAME,
+    TRY_ON,
+    Endpoint,
+    TryOnRequest,
+    endpoint,
+    request_name,
+)
 from tryon_suite.http.retry import (
     Pacer,
     RetryDecision,
@@ -35,7 +50,11 @@ from tryon_suite.http.secret import Secret, reveal
 from tryon_suite.http.watch import RequestKind, Watch
 
 __all__ = [
+    "CREDITS",
     "DEFAULT_KEY",
+    "JOB",
+    "NAME",
+    "TRY_ON",
     "Budget",
     "BudgetExhausted",
     "CreditBudgetExhausted",
@@ -50,11 +69,8 @@ __all__ = [
     "exchange_of",
     "is_paid",
     "request_name",
+    "tls_context",
 ]
-
-TRY_ON: Final = "/v1/try-on"
-CREDITS: Final = "/v1/credits"
-JOB: Final = "/v1/try-on/job/{job_id}"
 
 #: Called with every answer and what the retry policy decided about it (None: not retried by
 #: request of the caller); load scenarios count 429s, retries and give-ups through it.
@@ -77,165 +93,9 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-class BudgetExhausted(TryonError, unittest.SkipTest):
-    """The run's request budget is spent: what remains is not checked, never passed.
-
-    A skip by kind, so that pytest reports it as one and Hypothesis stops at once instead of
-    shrinking an "error" that every further example repeats."""
-
-
 class LocallyThrottled(httpx.TransportError):
     """The client's adaptive throttle refused a request, and its retries, locally: nothing was
     sent. A transport error by kind, so code that handles "no answer" handles it too."""
-
-
-class Budget:
-    """The most requests a run may send (None: no limit); counts what was sent, from any
-    thread of the run."""
-
-    def __init__(self, limit: int | None = None) -> None:
-        self.limit = limit
-        self.sent = 0
-        self._lock = threading.Lock()
-
-    def spend(self) -> None:
-        with self._lock:
-            if self.limit is not None and self.sent >= self.limit:
-                raise BudgetExhausted(
-                    f"expected at most {self.limit} requests (--tryon-budget), all are spent"
-                )
-            self.sent += 1
-
-
-class CreditBudgetExhausted(BudgetExhausted):
-    """The run's credit budget is spent or promised: the check is "not checked: credit
-    budget", never passed."""
-
-
-#: What a skip for want of credits says (the report shows it as the reason).
-CREDIT_BUDGET: Final = "credit budget"
-
-
-def is_paid(status: int | None) -> bool:
-    """Whether an answer to POST /v1/try-on with `status` is a success, which costs credits
-    (API.md: a result, or a job accepted; a job that fails later is usually refunded)."""
-    return status in (200, 202)
-
-
-class Credits:
-    """The run's credits: the most it may spend (None: no limit), what successes were counted,
-    and what is promised to requests in flight that may succeed.
-
-    A request that may cost reserves one credit before it goes; its answer settles the
-    reservation (kept when it was a success, released otherwise). A request sent without a
-    reservation (one the contract says must be refused) is still counted when it succeeds."""
-
-    def __init__(self, limit: int | None = None) -> None:
-        self.limit = limit
-        self.spent = 0
-        self.reserved = 0
-        #: the most ever spent and promised at once: the budget under which nothing was refused
-        self.peak = 0
-        self._lock = threading.Lock()
-
-    def reserve(self, what: str = "a try-on that may succeed") -> None:
-        with self._lock:
-            if self.limit is not None and self.spent + self.reserved >= self.limit:
-                raise CreditBudgetExhausted(
-                    f"{CREDIT_BUDGET}: {what} would pass --tryon-credit-budget {self.limit} "
-                    f"({self.spent} spent, {self.reserved} promised to requests in flight)"
-                )
-            self.reserved += 1
-            self.peak = max(self.peak, self.spent + self.reserved)
-
-    def settle(self, reserved: bool, paid: bool) -> None:
-        with self._lock:
-            if reserved:
-                self.reserved -= 1
-            if paid:
-                self.spent += 1
-
-
-@dataclass(frozen=True)
-class TryOnRequest:
-    """A try-on body, JSON or multipart, that knows how to send and describe itself."""
-
-    kind: Literal["json", "multipart"]
-    fields: Mapping[str, Any]
-    files: Mapping[str, tuple[str, bytes, str]] = field(default_factory=dict)
-    #: the body already encoded (bytes, Content-Type), sent as it is every time: see `frozen`
-    encoded: tuple[bytes, str] | None = None
-
-    @classmethod
-    def json(cls, **fields: Any) -> TryOnRequest:
-        return cls("json", fields)
-
-    @classmethod
-    def multipart(
-        cls, files: Mapping[str, tuple[str, bytes, str]] | None = None, **fields: Any
-    ) -> TryOnRequest:
-        """Flags may be given as booleans; they travel as the text true or false."""
-        text = {
-            k: (("true" if v else "false") if isinstance(v, bool) else v) for k, v in fields.items()
-        }
-        return cls("multipart", text, dict(files or {}))
-
-    def frozen(self) -> TryOnRequest:
-        """The same body, encoded once (one multipart boundary) for a sender that repeats it
-        thousands of times: a load run, where encoding per request is the harness's time."""
-        content, headers = self.encode()
-        return TryOnRequest(self.kind, self.fields, self.files, (content, headers["Content-Type"]))
-
-    def httpx_kwargs(self) -> dict[str, Any]:
-        if self.encoded is not None:
-            return {"content": self.encoded[0]}
-        if self.kind == "json":
-            return {"json": dict(self.fields)}
-        # Text fields go in as parts without a filename, so the body is multipart even when
-        # no file is sent (httpx would otherwise fall back to a urlencoded form).
-        parts: list[tuple[str, Any]] = [(k, (None, str(v))) for k, v in self.fields.items()]
-        parts += list(self.files.items())
-        return {"files": parts}
-
-    def encode(self) -> tuple[bytes, dict[str, str]]:
-        """The body bytes and Content-Type, for clients other than httpx (Locust's, say)."""
-        if self.encoded is not None:
-            return self.encoded[0], {"Content-Type": self.encoded[1]}
-        request = httpx.Request("POST", "http://encode.invalid/", **self.httpx_kwargs())
-        return request.read(), {"Content-Type": request.headers["content-type"]}
-
-    @property
-    def waits(self) -> bool:
-        value = self.fields.get("wait_for_result", True)
-        return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-#: The API's two documented endpoints.
-Endpoint = Literal["try-on", "job", "credits"]
-
-
-@functools.lru_cache(maxsize=4096)
-def endpoint(method: str, url: str) -> Endpoint | None:
-    """Which documented endpoint a request calls, by method and path (None: another one)."""
-    path = httpx.URL(url).path.rstrip("/")
-    if method == "POST" and path.endswith(TRY_ON):
-        return "try-on"
-    if method == "GET" and f"{TRY_ON}/job/" in path:
-        return "job"
-    if method == "GET" and path.endswith(CREDITS):
-        return "credits"
-    return None
-
-
-def request_name(method: str, url: str, body: TryOnRequest | None = None) -> str:
-    """The name a request goes by in statistics: its endpoint, not its URL (one job is not
-    another endpoint), and for a try-on whether it waits for the result."""
-    called = endpoint(method, url)
-    if called == "try-on":
-        return f"POST {TRY_ON} ({'sync' if body is None or body.waits else 'polling'})"
-    if called == "job":
-        return f"GET {JOB}"
-    return f"{method} {httpx.URL(url).path.rstrip('/')}"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -245,10 +105,6 @@ def _resolve(base_url: str, path_or_url: str) -> str:
     if httpx.URL(path_or_url).is_absolute_url:
         return path_or_url
     return base_url + "/" + path_or_url.lstrip("/")
-
-
-#: Where a request carries its statistics name, for a transport that reports it (Locust's).
-NAME: Final = "tryon_suite.name"
 
 
 class TryOnClient:

@@ -21,7 +21,7 @@ from tryon_suite.http.redact import redact_headers
 from tryon_suite.http.secret import Secret, mask, mask_data
 
 if TYPE_CHECKING:
-    from tryon_suite.http.client import TryOnRequest
+    from tryon_suite.http.request import TryOnRequest
 
 __all__ = ["Exchange", "exchange_of", "record_exchange"]
 

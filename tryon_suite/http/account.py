@@ -1,4 +1,10 @@
-"""What a run may spend: requests (`Budget`) and credits (`Credits`)."""
+"""What a run may spend: requests (`Budget`) and credits (`Credits`), and the two transports
+that keep a client within them.
+
+`BudgetTransport` counts each attempt that goes on, and refuses one past the budget before it
+is sent. `CreditsTransport` reserves a credit before a try-on that may succeed goes (once,
+whatever its retries) and settles the reservation on the answer its caller gets.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,25 @@ import threading
 import unittest
 from typing import Final
 
+import httpx
+
 from tryon_suite.errors import TryonError
+from tryon_suite.http.request import endpoint
 
 __all__ = [
     "CREDIT_BUDGET",
+    "PREPAID",
     "Budget",
     "BudgetExhausted",
+    "BudgetTransport",
     "CreditBudgetExhausted",
     "Credits",
+    "CreditsTransport",
     "is_paid",
 ]
+
+#: Per request: its caller reserved the try-on's credit itself (`Credits.reserve`).
+PREPAID: Final = "tryon_suite.prepaid"
 
 #: What a skip for want of credits says (the report shows it as the reason).
 CREDIT_BUDGET: Final = "credit budget"
@@ -89,3 +104,51 @@ class Credits:
                 self.reserved -= 1
             if paid:
                 self.spent += 1
+
+
+class BudgetTransport(httpx.BaseTransport):
+    """Spends one request of `budget` per attempt it passes on (a redirect chain followed
+    below is one); past the budget, raises BudgetExhausted and sends nothing."""
+
+    def __init__(self, inner: httpx.BaseTransport, budget: Budget) -> None:
+        self.inner = inner
+        self.budget = budget
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.budget.spend()
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class CreditsTransport(httpx.BaseTransport):
+    """Keeps the account of each POST /v1/try-on in `credits`: with `may_spend`, a credit is
+    reserved before it goes (none for a request `PREPAID` by its caller); its answer, or its
+    failure, settles the reservation, and a success is counted even without one (a check
+    the contract says is refused sends without: `may_spend` False)."""
+
+    def __init__(
+        self, inner: httpx.BaseTransport, credits: Credits, *, may_spend: bool = True
+    ) -> None:
+        self.inner = inner
+        self.credits = credits
+        self.may_spend = may_spend
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST" or endpoint("POST", str(request.url)) != "try-on":
+            return self.inner.handle_request(request)
+        prepaid = bool(request.extensions.get(PREPAID, False))
+        reserved = self.may_spend and not prepaid
+        if reserved:
+            self.credits.reserve()
+        response = None
+        try:
+            response = self.inner.handle_request(request)
+            return response
+        finally:
+            paid = response is not None and is_paid(response.status_code)
+            self.credits.settle(reserved or prepaid, paid)
+
+    def close(self) -> None:
+        self.inner.close()

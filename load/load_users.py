@@ -13,7 +13,7 @@ from load_support import METRICS, RUN
 from locust import FastHttpUser, between
 from locust.env import Environment
 
-from tryon_suite.http.client import NAME, TryOnClient, TryOnRequest
+from tryon_suite.http.client import NAME, Stack, TryOnClient, TryOnRequest
 from tryon_suite.http.polling import PollPolicy, follow_job, location_of
 from tryon_suite.http.retry import RetryDecision, RetryPolicy, RetryState
 from tryon_suite.http.secret import Secret
@@ -78,15 +78,16 @@ class TryOnUser(FastHttpUser):
         self.tryon = TryOnClient(
             environment.host or "",
             Secret(options.tryon_key),
-            transport=LocustTransport(self.client),
-            retry=_shared_retry_state(options).policy,
-            # one retry budget and one adaptive throttle per process, as an application
-            # would keep them, not one per user
-            retry_state=_shared_retry_state(options),
-            sleep=gevent.sleep,  # a waiting user yields to the others
-            seed=None,
-            record=False,
-            on_answer=self._answered,
+            transport=Stack(
+                LocustTransport(self.client),
+                # one retry budget and one adaptive throttle per process, as an application
+                # would keep them, not one per user
+                retry=_shared_retry_state(options),
+                seed=None,
+                on_answer=self._answered,
+                record=False,
+                sleep=gevent.sleep,  # a waiting user yields to the others
+            ),
         )
         self.rng = random.Random()
         #: open workload: try-ons per second this user offers, on a fixed schedule

@@ -11,7 +11,7 @@ import pytest
 import respx
 
 from tryon_suite.errors import ConfigError
-from tryon_suite.http.client import Budget, BudgetExhausted, TryOnClient, TryOnRequest
+from tryon_suite.http.client import Budget, BudgetExhausted, Stack, TryOnClient, TryOnRequest
 from tryon_suite.http.clock import VirtualClock
 from tryon_suite.http.polling import PollPolicy, follow_job
 from tryon_suite.http.retry import Pacer, RetryDecision, RetryPolicy, parse_retry_after
@@ -74,9 +74,7 @@ def test_the_budget_stops_the_run_before_a_request_is_sent() -> None:
         return httpx.Response(200, json={})
 
     transport = httpx.MockTransport(answer)
-    client = TryOnClient(
-        "https://t.test", "k" * 20, http=httpx.Client(transport=transport), budget=Budget(2)
-    )
+    client = TryOnClient("https://t.test", "k" * 20, transport=Stack(transport, budget=Budget(2)))
     client.credits()
     client.credits()
     with pytest.raises(BudgetExhausted, match="expected at most 2 requests"):
@@ -92,7 +90,7 @@ def test_a_multipart_body_without_files_is_still_multipart() -> None:
         return httpx.Response(400, json={})
 
     transport = httpx.MockTransport(answer)
-    client = TryOnClient("https://t.test", "k" * 20, http=httpx.Client(transport=transport))
+    client = TryOnClient("https://t.test", "k" * 20, transport=transport)
     client.try_on(
         TryOnRequest.multipart(person_image_url="https://x.test/p.jpg", wait_for_result=False)
     )
@@ -111,9 +109,7 @@ def test_429_is_retried_honouring_retry_after_and_recorded_without_the_key() -> 
     clock = VirtualClock()
     transport = httpx.MockTransport(lambda r: next(answers))
     key = "secret-key-abcdefghijkl"
-    client = TryOnClient(
-        "https://t.test", key, http=httpx.Client(transport=transport), sleep=clock.advance
-    )
+    client = TryOnClient("https://t.test", key, transport=Stack(transport, sleep=clock.advance))
     assert client.credits().status_code == 200
     assert clock.now() == 3.0, f"expected to wait the 3 s Retry-After named, waited {clock.now()}"
     assert client.retries == 1
@@ -129,10 +125,9 @@ def _routed(router: respx.MockRouter, clock: VirtualClock, **kwargs: Any) -> Try
     return TryOnClient(
         "https://t.test",
         "k" * 20,
-        transport=httpx.MockTransport(router.handler),
-        now=clock.now,
-        sleep=clock.advance,
-        **kwargs,
+        transport=Stack(
+            httpx.MockTransport(router.handler), now=clock.now, sleep=clock.advance, **kwargs
+        ),
     )
 
 
@@ -237,10 +232,7 @@ def test_locust_times_each_request_under_the_endpoint_name_the_client_gives_it()
     client = TryOnClient(
         "https://t.test",
         "k" * 20,
-        transport=LocustTransport(session),
-        now=clock.now,
-        sleep=clock.advance,
-        record=False,
+        transport=Stack(LocustTransport(session), now=clock.now, sleep=clock.advance, record=False),
     )
     body = TryOnRequest.json(person_image_url="https://x/p", wait_for_result=False)
     accepted = client.try_on(body)
@@ -318,7 +310,9 @@ def test_a_request_without_an_answer_is_asked_once_more_while_the_target_answers
         return True
 
     watch = Watch(probe=answered)
-    client = TryOnClient("http://target.test", "k-0123456789", transport=transport, watch=watch)
+    client = TryOnClient(
+        "http://target.test", "k-0123456789", transport=Stack(transport, watch=watch)
+    )
     with pytest.raises(error):
         client.download("http://results.test/r.jpg")
     assert transport.sent == sent, f"expected {sent} attempts, got {transport.sent}"
@@ -331,7 +325,9 @@ def test_a_target_silent_to_the_probe_stops_the_run_at_the_first_lost_request() 
 
     transport = _NoAnswer()
     watch = Watch(probe=lambda: False)
-    client = TryOnClient("http://target.test", "k-0123456789", transport=transport, watch=watch)
+    client = TryOnClient(
+        "http://target.test", "k-0123456789", transport=Stack(transport, watch=watch)
+    )
     with pytest.raises(RunStopped, match="stopped answering"):
         client.credits()
     assert transport.sent == 1, f"expected no second attempt, got {transport.sent}"
@@ -386,7 +382,9 @@ def test_an_answer_that_trickles_past_its_timeout_is_cut_as_a_read_timeout() -> 
     transport = httpx.MockTransport(lambda request: httpx.Response(200, stream=trickle))
     watch = Watch(Timeouts(poll=1.0), probe=lambda: True, now=clock.now)
     client = TryOnClient(
-        "http://target.test", "k-0123456789", transport=transport, watch=watch, now=clock.now
+        "http://target.test",
+        "k-0123456789",
+        transport=Stack(transport, watch=watch, now=clock.now),
     )
     with pytest.raises(httpx.ReadTimeout, match="whole answer within 1 s"):
         client.credits()

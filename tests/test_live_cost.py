@@ -23,6 +23,7 @@ from tryon_suite.http.client import (
     BudgetExhausted,
     CreditBudgetExhausted,
     Credits,
+    Stack,
     TryOnClient,
     TryOnRequest,
 )
@@ -121,10 +122,7 @@ def _paced_client(transport: httpx.BaseTransport) -> tuple[TryOnClient, Pacer]:
     client = TryOnClient(
         "https://t.test",
         Secret("k" * 20),
-        transport=transport,
-        pacer=pacer,
-        now=clock.now,
-        sleep=clock.advance,
+        transport=Stack(transport, pacer=pacer, now=clock.now, sleep=clock.advance),
     )
     return client, pacer
 
@@ -221,7 +219,9 @@ def test_a_try_on_that_may_cost_reserves_a_credit_and_its_answer_settles_it(
 ) -> None:
     wallet = Credits(1)
     client = TryOnClient(
-        "https://t.test", "k" * 20, transport=_answering(status), wallet=wallet, may_spend=True
+        "https://t.test",
+        "k" * 20,
+        transport=Stack(_answering(status), credits=wallet, may_spend=True),
     )
     client.try_on(TryOnRequest.json(person_image_url="u", garment_image_url="v"))
     assert (wallet.spent, wallet.reserved) == (spent, 0), (
@@ -233,12 +233,16 @@ def test_a_try_on_that_may_cost_reserves_a_credit_and_its_answer_settles_it(
 def test_a_check_that_must_be_refused_sends_without_credit_but_a_success_still_counts() -> None:
     wallet = Credits(0)
     client = TryOnClient(
-        "https://t.test", "k" * 20, transport=_answering(200), wallet=wallet, may_spend=False
+        "https://t.test",
+        "k" * 20,
+        transport=Stack(_answering(200), credits=wallet, may_spend=False),
     )
     client.try_on(TryOnRequest.json(garment_mode="sideways"))
     assert wallet.spent == 1, f"expected the unexpected success counted, got {wallet.spent}"
     spending = TryOnClient(
-        "https://t.test", "k" * 20, transport=_answering(200), wallet=wallet, may_spend=True
+        "https://t.test",
+        "k" * 20,
+        transport=Stack(_answering(200), credits=wallet, may_spend=True),
     )
     with pytest.raises(CreditBudgetExhausted):
         spending.try_on(TryOnRequest.json(person_image_url="u", garment_image_url="v"))

@@ -122,8 +122,7 @@ def test_an_echoed_key_is_kept_for_the_verdict_and_masked_in_the_exchange_repr()
             json={"error": told, "error_code": "invalid_auth_token"},
         )
 
-    http = httpx.Client(transport=httpx.MockTransport(echo))
-    client = TryOnClient("http://target.test", Secret(MAIN), http=http)
+    client = TryOnClient("http://target.test", Secret(MAIN), transport=httpx.MockTransport(echo))
     answer = client.credits()
     client.close()
     exchange = client.exchanges[-1]

@@ -14,7 +14,7 @@ import pytest
 
 from tests.test_cli import assert_usage_exit
 from tryon_suite.cli.policies import LabSettings, Outcome, arrival_trace, main, rank, run_lab
-from tryon_suite.http.client import LocallyThrottled, TryOnClient
+from tryon_suite.http.client import LocallyThrottled, Stack, TryOnClient
 from tryon_suite.http.clock import VirtualClock
 from tryon_suite.http.retry import POLICY_KINDS, PolicyKind, RetryLoop, RetryPolicy
 
@@ -355,10 +355,7 @@ def test_the_client_raises_locally_throttled_and_sends_nothing(
     client = TryOnClient(
         "https://t.test",
         "k" * 20,
-        http=httpx.Client(transport=httpx.MockTransport(answer)),
-        retry=refusing_state,
-        retry_state=state,
-        sleep=clock.advance,
+        transport=Stack(httpx.MockTransport(answer), retry=state, sleep=clock.advance),
     )
     with pytest.raises(LocallyThrottled, match="refused it locally") as caught:
         client.credits()
@@ -376,10 +373,11 @@ def test_the_client_retries_a_local_refusal_with_backoff_when_retries_remain() -
     client = TryOnClient(
         "https://t.test",
         "k" * 20,
-        http=httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json={}))),
-        retry=policy,
-        retry_state=state,
-        sleep=clock.advance,
+        transport=Stack(
+            httpx.MockTransport(lambda r: httpx.Response(200, json={})),
+            retry=state,
+            sleep=clock.advance,
+        ),
     )
     assert client.credits().status_code == 200
     assert client.locally_throttled > 0, "expected local refusals first, got none"

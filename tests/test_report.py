@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tryon_suite.http.client import TryOnClient, TryOnRequest
+from tryon_suite.http.client import Stack, TryOnClient, TryOnRequest
 from tryon_suite.spec.clauses import catalogue
 from tryon_suite.spec.images import render_image
 from tryon_suite.suite.evidence import Evidence
@@ -59,8 +59,9 @@ def run_factory() -> Iterator[RunFactory]:
     clients: list[TryOnClient] = []
 
     def build(key: str) -> RunResults:
-        http = httpx.Client(transport=httpx.MockTransport(_answer))
-        client = TryOnClient(BASE, key, http=http, sleep=lambda _: None)
+        client = TryOnClient(
+            BASE, key, transport=Stack(httpx.MockTransport(_answer), sleep=lambda _: None)
+        )
         clients.append(client)
         body = TryOnRequest.multipart(
             {"person_image": ("person.jpg", PERSON, "image/jpeg")},

@@ -114,9 +114,7 @@ def test_a_key_the_target_echoes_back_is_judged_as_it_came_and_masked_in_the_rec
         told = f"key {request.headers['x-api-key']} is not valid"
         return httpx.Response(401, json={"error": told, "error_code": "invalid_auth_token"})
 
-    client = TryOnClient(
-        "http://target.test", Secret(MAIN), http=httpx.Client(transport=httpx.MockTransport(echo))
-    )
+    client = TryOnClient("http://target.test", Secret(MAIN), transport=httpx.MockTransport(echo))
     answer = client.credits()
     said = f"key {MAIN} is not valid"
     assert answer.json()["error"] == said, f"expected the answer as it came, got {answer.json()}"

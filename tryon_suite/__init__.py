@@ -17,11 +17,11 @@ __version__ = "0.1.0"
 #: each public name and the module that defines it
 _PUBLIC: dict[str, str] = {
     "ContractViolation": "tryon_suite.errors",
-    "BudgetExhausted": "tryon_suite.http.client",
+    "BudgetExhausted": "tryon_suite.http.account",
     "TryOnClient": "tryon_suite.http.client",
-    "TryOnRequest": "tryon_suite.http.client",
     "JobTrace": "tryon_suite.http.polling",
     "location_of": "tryon_suite.http.polling",
+    "TryOnRequest": "tryon_suite.http.request",
     "Pacer": "tryon_suite.http.retry",
     "UNSUPPORTED_FORMATS": "tryon_suite.spec.fixture_images",
     "Case": "tryon_suite.spec.model",
@@ -93,11 +93,11 @@ __all__ = sorted(_PUBLIC)
 
 if TYPE_CHECKING:
     from tryon_suite.errors import ContractViolation as ContractViolation
-    from tryon_suite.http.client import BudgetExhausted as BudgetExhausted
+    from tryon_suite.http.account import BudgetExhausted as BudgetExhausted
     from tryon_suite.http.client import TryOnClient as TryOnClient
-    from tryon_suite.http.client import TryOnRequest as TryOnRequest
     from tryon_suite.http.polling import JobTrace as JobTrace
     from tryon_suite.http.polling import location_of as location_of
+    from tryon_suite.http.request import TryOnRequest as TryOnRequest
     from tryon_suite.http.retry import Pacer as Pacer
     from tryon_suite.spec.encodings import JSON_FORMS as JSON_FORMS
     from tryon_suite.spec.encodings import encode_form as encode_form

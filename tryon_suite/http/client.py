@@ -1,41 +1,77 @@
-"""The one client layer: request builders, pacing, the retry loop, a request budget, and a
-record of every exchange (as it came, keys masked only where shown) for the report.
+"""The one client layer: `TryOnClient`, the API's calls over a `Stack` of httpx transports.
+
+Each concern is a transport wrapping the next (`handle_request`), told per request through
+`request.extensions` (the client sets them). Outermost first, and why in this order:
+
+1. `CreditsTransport`: a try-on's credit is reserved once, whatever its attempts, and settled
+   on the answer its caller gets;
+2. `RetryTransport`: each attempt below is one the policy let go, so every later layer sees,
+   counts, paces and records retries as requests; its local refusals send nothing;
+3. `BudgetTransport`: counts each attempt sent, and refuses before the pace is waited for;
+4. `PaceTransport`: the wait for a slot of the run's one `Pacer`; the answer says which, so
+   the retries above hold the run and slow the pace on a 429;
+5. `WatchTransport` (live runs): in flight from after the pace's wait to the answer; on a
+   lost answer it probes the target, once the attempt is recorded;
+6. `RecordTransport`: times and keeps each attempt as an `Exchange`;
+7. `WireTransport`: httpx.Client's machinery (or Locust's session, `direct`), a redirect chain
+   followed as one attempt, the answer read whole.
 
 The contract suite and the load scenarios both send through `TryOnClient`; what differs is the
-httpx transport under it (the network, the in-process simulator, Locust's client) and the
-clock it sleeps on. Following a job is `tryon_suite.http.polling`.
+transport under the stack (the network, the in-process simulator, Locust's client) and the
+clock it waits on. Following a job is `tryon_suite.http.polling`.
 """
 
 from __future__ import annotations
 
 import functools
-import random
-import ssl
-import threading
 import time
-import unittest
-from collections.abc import Callable, Mapping
-from contextlib import nullcontext
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Final
 
 import httpx
 
-from tryon_suite.errors import TryonError
-from tryon_suite.http.exchange import Exchange, exchange_of, record_exchange
-from tryon_suite.http.retry import (
-    Pacer,
-    RetryDecision,
-    RetryLoop,
-    RetryPolicy,
-    RetryState,
-    parse_retry_after,
+from tryon_suite.http.account import (
+    PREPAID,
+    Budget,
+    BudgetExhausted,
+    BudgetTransport,
+    CreditBudgetExhausted,
+    Credits,
+    CreditsTransport,
+    is_paid,
+)
+from tryon_suite.http.exchange import BODY, KEYS, Exchange, Keys, RecordTransport, exchange_of
+from tryon_suite.http.request import (
+    CREDITS,
+    JOB,
+    NAME,
+    TRY_ON,
+    Endpoint,
+    TryOnRequest,
+    endpoint,
+    request_name,
+)
+from tryon_suite.http.retry import Pacer, RetryPolicy, RetryState
+from tryon_suite.http.retrying import (
+    AGAIN,
+    PACE,
+    RETRY,
+    LocallyThrottled,
+    OnAnswer,
+    PaceTransport,
+    RetryTransport,
 )
 from tryon_suite.http.secret import Secret, reveal
-from tryon_suite.http.watch import RequestKind, Watch
+from tryon_suite.http.watch import KIND, RequestKind, Watch, WatchTransport
+from tryon_suite.http.wire import FOLLOW, WireTransport, tls_context
 
 __all__ = [
+    "CREDITS",
     "DEFAULT_KEY",
+    "JOB",
+    "NAME",
+    "TRY_ON",
     "Budget",
     "BudgetExhausted",
     "CreditBudgetExhausted",
@@ -44,21 +80,15 @@ __all__ = [
     "Exchange",
     "LocallyThrottled",
     "OnAnswer",
+    "Stack",
     "TryOnClient",
     "TryOnRequest",
     "endpoint",
     "exchange_of",
     "is_paid",
     "request_name",
+    "tls_context",
 ]
-
-TRY_ON: Final = "/v1/try-on"
-CREDITS: Final = "/v1/credits"
-JOB: Final = "/v1/try-on/job/{job_id}"
-
-#: Called with every answer and what the retry policy decided about it (None: not retried by
-#: request of the caller); load scenarios count 429s, retries and give-ups through it.
-OnAnswer = Callable[[httpx.Response, "RetryDecision | None"], None]
 
 
 class _DefaultKey:
@@ -70,174 +100,6 @@ class _DefaultKey:
 DEFAULT_KEY: Final = _DefaultKey()
 
 
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """One TLS context for every client of the run: loading the CA bundle costs about 50 ms,
-    and a contract run makes a client per check."""
-    return ssl.create_default_context()
-
-
-class BudgetExhausted(TryonError, unittest.SkipTest):
-    """The run's request budget is spent: what remains is not checked, never passed.
-
-    A skip by kind, so that pytest reports it as one and Hypothesis stops at once instead of
-    shrinking an "error" that every further example repeats."""
-
-
-class LocallyThrottled(httpx.TransportError):
-    """The client's adaptive throttle refused a request, and its retries, locally: nothing was
-    sent. A transport error by kind, so code that handles "no answer" handles it too."""
-
-
-class Budget:
-    """The most requests a run may send (None: no limit); counts what was sent, from any
-    thread of the run."""
-
-    def __init__(self, limit: int | None = None) -> None:
-        self.limit = limit
-        self.sent = 0
-        self._lock = threading.Lock()
-
-    def spend(self) -> None:
-        with self._lock:
-            if self.limit is not None and self.sent >= self.limit:
-                raise BudgetExhausted(
-                    f"expected at most {self.limit} requests (--tryon-budget), all are spent"
-                )
-            self.sent += 1
-
-
-class CreditBudgetExhausted(BudgetExhausted):
-    """The run's credit budget is spent or promised: the check is "not checked: credit
-    budget", never passed."""
-
-
-#: What a skip for want of credits says (the report shows it as the reason).
-CREDIT_BUDGET: Final = "credit budget"
-
-
-def is_paid(status: int | None) -> bool:
-    """Whether an answer to POST /v1/try-on with `status` is a success, which costs credits
-    (API.md: a result, or a job accepted; a job that fails later is usually refunded)."""
-    return status in (200, 202)
-
-
-class Credits:
-    """The run's credits: the most it may spend (None: no limit), what successes were counted,
-    and what is promised to requests in flight that may succeed.
-
-    A request that may cost reserves one credit before it goes; its answer settles the
-    reservation (kept when it was a success, released otherwise). A request sent without a
-    reservation (one the contract says must be refused) is still counted when it succeeds."""
-
-    def __init__(self, limit: int | None = None) -> None:
-        self.limit = limit
-        self.spent = 0
-        self.reserved = 0
-        #: the most ever spent and promised at once: the budget under which nothing was refused
-        self.peak = 0
-        self._lock = threading.Lock()
-
-    def reserve(self, what: str = "a try-on that may succeed") -> None:
-        with self._lock:
-            if self.limit is not None and self.spent + self.reserved >= self.limit:
-                raise CreditBudgetExhausted(
-                    f"{CREDIT_BUDGET}: {what} would pass --tryon-credit-budget {self.limit} "
-                    f"({self.spent} spent, {self.reserved} promised to requests in flight)"
-                )
-            self.reserved += 1
-            self.peak = max(self.peak, self.spent + self.reserved)
-
-    def settle(self, reserved: bool, paid: bool) -> None:
-        with self._lock:
-            if reserved:
-                self.reserved -= 1
-            if paid:
-                self.spent += 1
-
-
-@dataclass(frozen=True)
-class TryOnRequest:
-    """A try-on body, JSON or multipart, that knows how to send and describe itself."""
-
-    kind: Literal["json", "multipart"]
-    fields: Mapping[str, Any]
-    files: Mapping[str, tuple[str, bytes, str]] = field(default_factory=dict)
-    #: the body already encoded (bytes, Content-Type), sent as it is every time: see `frozen`
-    encoded: tuple[bytes, str] | None = None
-
-    @classmethod
-    def json(cls, **fields: Any) -> TryOnRequest:
-        return cls("json", fields)
-
-    @classmethod
-    def multipart(
-        cls, files: Mapping[str, tuple[str, bytes, str]] | None = None, **fields: Any
-    ) -> TryOnRequest:
-        """Flags may be given as booleans; they travel as the text true or false."""
-        text = {
-            k: (("true" if v else "false") if isinstance(v, bool) else v) for k, v in fields.items()
-        }
-        return cls("multipart", text, dict(files or {}))
-
-    def frozen(self) -> TryOnRequest:
-        """The same body, encoded once (one multipart boundary) for a sender that repeats it
-        thousands of times: a load run, where encoding per request is the harness's time."""
-        content, headers = self.encode()
-        return TryOnRequest(self.kind, self.fields, self.files, (content, headers["Content-Type"]))
-
-    def httpx_kwargs(self) -> dict[str, Any]:
-        if self.encoded is not None:
-            return {"content": self.encoded[0]}
-        if self.kind == "json":
-            return {"json": dict(self.fields)}
-        # Text fields go in as parts without a filename, so the body is multipart even when
-        # no file is sent (httpx would otherwise fall back to a urlencoded form).
-        parts: list[tuple[str, Any]] = [(k, (None, str(v))) for k, v in self.fields.items()]
-        parts += list(self.files.items())
-        return {"files": parts}
-
-    def encode(self) -> tuple[bytes, dict[str, str]]:
-        """The body bytes and Content-Type, for clients other than httpx (Locust's, say)."""
-        if self.encoded is not None:
-            return self.encoded[0], {"Content-Type": self.encoded[1]}
-        request = httpx.Request("POST", "http://encode.invalid/", **self.httpx_kwargs())
-        return request.read(), {"Content-Type": request.headers["content-type"]}
-
-    @property
-    def waits(self) -> bool:
-        value = self.fields.get("wait_for_result", True)
-        return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-#: The API's two documented endpoints.
-Endpoint = Literal["try-on", "job", "credits"]
-
-
-@functools.lru_cache(maxsize=4096)
-def endpoint(method: str, url: str) -> Endpoint | None:
-    """Which documented endpoint a request calls, by method and path (None: another one)."""
-    path = httpx.URL(url).path.rstrip("/")
-    if method == "POST" and path.endswith(TRY_ON):
-        return "try-on"
-    if method == "GET" and f"{TRY_ON}/job/" in path:
-        return "job"
-    if method == "GET" and path.endswith(CREDITS):
-        return "credits"
-    return None
-
-
-def request_name(method: str, url: str, body: TryOnRequest | None = None) -> str:
-    """The name a request goes by in statistics: its endpoint, not its URL (one job is not
-    another endpoint), and for a try-on whether it waits for the result."""
-    called = endpoint(method, url)
-    if called == "try-on":
-        return f"POST {TRY_ON} ({'sync' if body is None or body.waits else 'polling'})"
-    if called == "job":
-        return f"GET {JOB}"
-    return f"{method} {httpx.URL(url).path.rstrip('/')}"
-
-
 @functools.lru_cache(maxsize=4096)
 def _resolve(base_url: str, path_or_url: str) -> str:
     """`path_or_url` against `base_url` (a URL is taken as it is); parsed once per pair, as a
@@ -247,8 +109,59 @@ def _resolve(base_url: str, path_or_url: str) -> str:
     return base_url + "/" + path_or_url.lstrip("/")
 
 
-#: Where a request carries its statistics name, for a transport that reports it (Locust's).
-NAME: Final = "tryon_suite.name"
+class Stack(httpx.BaseTransport):
+    """A client's transports composed over `transport` (None: the network), outermost first
+    (the module's docstring says why): one per client, as it keeps the client's counts, its
+    record and its backoff jitter.
+
+    Each setting goes to its own layer: `credits` and `may_spend` (each try-on reserves a credit
+    before it goes) to the credits account; `retry` (a policy, or the state several clients
+    share), `seed` (None: jitter unseeded) and `on_answer` to the retries; `budget` to the
+    request count; `pacer` to the pace; `watch` (a live run's timeouts and liveness) to the
+    watch; `record` keeps every exchange (a load run turns it off). `now` and `sleep` are the
+    clock retries and the whole answer's bound run on."""
+
+    def __init__(
+        self,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        credits: Credits | None = None,
+        may_spend: bool = True,
+        retry: RetryPolicy | RetryState | None = None,
+        seed: int | None = 0,
+        on_answer: OnAnswer | None = None,
+        budget: Budget | None = None,
+        pacer: Pacer | None = None,
+        watch: Watch | None = None,
+        record: bool = True,
+        now: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.now = now
+        self.wire = WireTransport(transport, now=now)
+        self.exchanges: list[Exchange] = []
+        inner: httpx.BaseTransport = self.wire
+        if record:
+            inner = RecordTransport(inner, self.exchanges)
+        if watch is not None:
+            inner = WatchTransport(inner, watch)
+        self.pacing = PaceTransport(inner, pacer)
+        self.retrying = RetryTransport(
+            BudgetTransport(self.pacing, budget or Budget()),
+            retry,
+            sleep=sleep,
+            now=now,
+            seed=seed,
+            on_answer=on_answer,
+            ask_again=watch is not None,
+        )
+        self._top = CreditsTransport(self.retrying, credits or Credits(), may_spend=may_spend)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._top.handle_request(request)
+
+    def close(self) -> None:
+        self._top.close()
 
 
 class TryOnClient:
@@ -261,71 +174,73 @@ class TryOnClient:
         *,
         other_key: Secret | None = None,
         no_credits_key: Secret | None = None,
-        http: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
-        pacer: Pacer | None = None,
-        retry: RetryPolicy | None = None,
-        retry_state: RetryState | None = None,
-        budget: Budget | None = None,
-        wallet: Credits | None = None,
-        may_spend: bool = True,
-        now: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        seed: int | None = 0,
-        record: bool = True,
-        on_answer: OnAnswer | None = None,
-        watch: Watch | None = None,
     ) -> None:
-        """`transport` (or a ready `http` client) says how requests travel; `now` and `sleep`
-        are the clock retries, pacing and polling run on; `record` keeps every exchange for
-        the report (a load run turns it off); `seed` None draws backoff jitter unseeded.
-        `retry_state` is what the policy remembers across requests (a retry budget, the adaptive
-        throttle's counts): by default this client's own, or one shared by several clients.
-        `wallet` counts the run's successes; with `may_spend`, each try-on reserves a credit
-        before it goes (a check the contract says is refused sends without one)."""
+        """`other_key` and `no_credits_key` are masked wherever an exchange is shown, and named
+        by role in it. `transport` is a `Stack`, or what reaches the target (None: the network)
+        under a stack with its defaults: unpaced, retried by Retry-After, recorded."""
         self.base_url = base_url.rstrip("/")
         self.key = Secret(key)
-        self._roles = {
+        roles = {
             reveal(k): role
             for k, role in ((no_credits_key, "no-credits key"), (other_key, "other key"))
             if k
         }
-        self._roles[self.key.reveal()] = "run key"
-        # A sync try-on waits for an image model: tens of seconds are normal.
-        self.http = http or httpx.Client(
-            timeout=httpx.Timeout(300.0, connect=10.0),
-            verify=tls_context(),
-            transport=transport,
-        )
-        #: a transport that needs none of httpx.Client's machinery (its own timeouts, no
-        #: cookies; redirects still go through the client): sent to directly, which a load
-        #: run's harness time shows
-        self._direct: httpx.BaseTransport | None = (
-            transport if getattr(transport, "direct", False) else None
-        )
-        self.pacer = pacer
-        self.retry = retry or RetryPolicy("retry-after")
-        self.retry_state = retry_state or self.retry.new_state(now)
-        self.budget = budget or Budget()
-        self.wallet = wallet or Credits()
-        self.may_spend = may_spend
-        self.now = now
-        self.sleep = sleep
-        self._rng = random.Random(seed)
-        self._record = record
-        self._on_answer = on_answer
-        #: a live run's timeouts per kind of request, deadline and liveness (None: none)
-        self.watch = watch
-        self.secrets = tuple(Secret(k) for k in (self.key, other_key, no_credits_key) if k)
-        self.exchanges: list[Exchange] = []
-        self.retries = 0
-        #: attempts the adaptive throttle refused locally (never sent)
-        self.locally_throttled = 0
+        roles[self.key.reveal()] = "run key"
+        secrets = tuple(Secret(k) for k in (self.key, other_key, no_credits_key) if k)
+        self._keys = Keys(roles, secrets)
+        self.stack = transport if isinstance(transport, Stack) else Stack(transport)
+
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        return self._keys.secrets
 
     def also_secret(self, *values: str) -> None:
         """Mask `values` too wherever this client's exchanges are shown: keys a check made
         from the run key (almost right), which the run key's mask would not cover."""
-        self.secrets = (*self.secrets, *(Secret(v) for v in values if v))
+        extra = tuple(Secret(v) for v in values if v)
+        self._keys = replace(self._keys, secrets=(*self._keys.secrets, *extra))
+
+    # -- what its layers keep -------------------------------------------------------------
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        """Every attempt recorded, in order (none when the stack does not record)."""
+        return self.stack.exchanges
+
+    @property
+    def retries(self) -> int:
+        return self.stack.retrying.retries
+
+    @property
+    def locally_throttled(self) -> int:
+        """Attempts the adaptive throttle refused locally (never sent)."""
+        return self.stack.retrying.locally_throttled
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self.stack.retrying.policy
+
+    @property
+    def pacer(self) -> Pacer | None:
+        return self.stack.pacing.pacer
+
+    @pacer.setter
+    def pacer(self, pacer: Pacer | None) -> None:
+        self.stack.pacing.pacer = pacer
+
+    @property
+    def now(self) -> Callable[[], float]:
+        return self.stack.now
+
+    @property
+    def sleep(self) -> Callable[[float], None]:
+        """What waits, between retries and between polls."""
+        return self.stack.retrying.sleep
+
+    @sleep.setter
+    def sleep(self, sleep: Callable[[float], None]) -> None:
+        self.stack.retrying.sleep = sleep
 
     # -- the API --------------------------------------------------------------------------
 
@@ -369,8 +284,6 @@ class TryOnClient:
         key = DEFAULT_KEY if same_origin else None
         return self.send("GET", str(absolute), key=key, pace=False, follow_redirects=True)
 
-    # -- the machinery --------------------------------------------------------------------
-
     def url(self, path_or_url: str) -> str:
         """Resolve a path (or take a URL) against the target's base URL."""
         return _resolve(self.base_url, path_or_url)
@@ -402,201 +315,41 @@ class TryOnClient:
             kwargs.update(body.httpx_kwargs())
             if body.encoded is not None:
                 headers["Content-Type"] = body.encoded[1]
-        name = request_name(method, self.url(path_or_url), body)
-        paid_call = endpoint(method, self.url(path_or_url)) == "try-on"
-        if self.watch is not None:
-            kind: RequestKind = "poll"
-            if not pace and kwargs.get("follow_redirects"):
-                kind = "download"
-            elif paid_call and body is not None and body.waits:
-                kind = "sync"
-            kwargs["extensions"] = {"timeout": self.watch.timeouts.of(kind).as_dict()}
-        reserved = paid_call and self.may_spend and not prepaid
-        if reserved:
-            self.wallet.reserve()
-        response = None
-        try:
-            response = self._send(method, path_or_url, headers, kwargs, body, name, retry, pace)
-            return response
-        finally:
-            if paid_call:
-                paid = response is not None and is_paid(response.status_code)
-                self.wallet.settle(reserved or prepaid, paid)
-
-    def _send(
-        self,
-        method: str,
-        path_or_url: str,
-        headers: dict[str, str],
-        kwargs: dict[str, Any],
-        body: TryOnRequest | None,
-        name: str,
-        retry: bool,
-        pace: bool,
-    ) -> httpx.Response:
+        url = self.url(path_or_url)
         follow_redirects = bool(kwargs.pop("follow_redirects", False))
-        loop = RetryLoop(self.retry_state, self._rng)
-        alone = False
-        asked_again = False
-        while True:
-            direct = self._direct if not follow_redirects else None
-            build = httpx.Request if direct is not None else self.http.build_request
-            extensions = {NAME: name, **kwargs.get("extensions", {})}
-            sent = {k: v for k, v in kwargs.items() if k != "extensions"}
-            request = build(
-                method, self.url(path_or_url), headers=headers, extensions=extensions, **sent
+        kind: RequestKind = "poll"
+        if not pace and follow_redirects:
+            kind = "download"
+        elif endpoint(method, url) == "try-on" and body is not None and body.waits:
+            kind = "sync"
+        name, keys = request_name(method, url, body), self._keys
+        given = kwargs.pop("extensions", {})
+
+        def build() -> httpx.Request:
+            """The request, told what each layer needs to know of it; built afresh for each
+            attempt, as the retries ask (`AGAIN`)."""
+            extensions = {
+                NAME: name,
+                KIND: kind,
+                RETRY: retry,
+                PACE: pace,
+                PREPAID: prepaid,
+                FOLLOW: follow_redirects,
+                BODY: body,
+                KEYS: keys,
+                AGAIN: build,
+                **given,
+            }
+            return self.stack.wire.build(
+                method,
+                url,
+                follow_redirects=follow_redirects,
+                headers=headers,
+                extensions=extensions,
+                **kwargs,
             )
-            refused = loop.admit()
-            if refused is not None:
-                self.locally_throttled += 1
-                if not retry or refused.delay is None:
-                    raise LocallyThrottled(
-                        f"expected the adaptive throttle to let {name} go, it refused it "
-                        f"locally ({refused.reason}); nothing was sent",
-                        request=request,
-                    )
-                self.retries += 1
-                self.sleep(refused.delay)
-                continue
-            self.budget.spend()
-            slot = None
-            if pace and self.pacer is not None:
-                slot = self.pacer.wait(alone=alone)
-            started = time.perf_counter()
-            watching = self.watch.sending() if self.watch is not None else nullcontext()
-            try:
-                with watching:
-                    if direct is not None:
-                        response = direct.handle_request(request)
-                        response.read()
-                    elif self.watch is not None:
-                        response = self._within_timeout(request, follow_redirects)
-                    else:
-                        response = self.http.send(request, follow_redirects=follow_redirects)
-                        response.read()
-                if self.watch is not None:
-                    self.watch.answered()
-            except httpx.HTTPError as exc:
-                loop.failed()
-                self._keep(request, body, None, time.perf_counter() - started, repr(exc))
-                if self.watch is not None:
-                    # the target stopped answering altogether: RunStopped; else the request's
-                    # own failure, raised for its check to judge once asked again: a
-                    # connection closed or reset as it was reused is the network's, not the
-                    # API's (a request that waited its whole timeout is not sent twice)
-                    self.watch.failed(exc)
-                    if not asked_again and not isinstance(exc, httpx.TimeoutException):
-                        asked_again = True
-                        if self._record:
-                            self.exchanges[
-                                -1
-                            ].note = f"{exc!r}; the target answered others: asked once more"
-                        continue
-                raise
-            self._keep(request, body, response, time.perf_counter() - started)
-            if not retry or (method == "POST" and response.status_code >= 500):
-                # A POST that may have started paid work is not sent twice on a 5xx.
-                loop.answered(response.status_code, None, retry=False)
-                self._answered(response, None)
-                self._hold_on_429(response, slot)
-                return response
-            decision = loop.answered(response.status_code, response.headers.get("retry-after"))
-            self._answered(response, decision)
-            if decision.gave_up and self._ask_alone(response, slot, alone):
-                alone = True
-                continue
-            if decision.delay is None:
-                self._hold_on_429(response, slot)
-                return response
-            self.retries += 1
-            if self._record:
-                self.exchanges[
-                    -1
-                ].note = f"retried after {decision.delay:.2f} s ({decision.reason})"
-            if response.status_code == 429 and pace and self.pacer is not None:
-                # the whole run waits, not only this request: the pacer holds every sender,
-                # and goes slower after (the pace was above the target's limit)
-                if slot is not None:
-                    self.pacer.slow_down(slot)
-                self.pacer.hold(decision.delay)
-            else:
-                self.sleep(decision.delay)
 
-    def _within_timeout(self, request: httpx.Request, follow_redirects: bool) -> httpx.Response:
-        """Send and read the whole answer within the request's read timeout, counted from the
-        send: httpx bounds each read, so a body that trickles in a byte at a time would hold
-        the run for ever; past the timeout it is a ReadTimeout, as a silent answer is."""
-        limit = float(request.extensions.get("timeout", {}).get("read") or 300.0)
-        started = self.now()
-        response = self.http.send(request, follow_redirects=follow_redirects, stream=True)
-        try:
-            chunks = []
-            for chunk in response.iter_bytes():
-                chunks.append(chunk)
-                if self.now() - started > limit:
-                    raise httpx.ReadTimeout(
-                        f"expected the whole answer within {limit:g} s, it was still coming",
-                        request=request,
-                    )
-            response._content = b"".join(chunks)  # what Response.read() does
-        finally:
-            response.close()
-        return response
-
-    def _ask_alone(self, response: httpx.Response, slot: int | None, asked: bool) -> bool:
-        """A paced request refused 429 through every retry is asked once more, alone: the whole
-        run pauses for the 429's wait, then it goes first. Many threads under one limit can
-        starve one request; a request refused even then was refused for itself, and the check
-        that keeps that 429 judges an answer the limit alone does not explain."""
-        if asked or slot is None or response.status_code != 429 or self.pacer is None:
-            return False
-        wait = self._hold_on_429(response, slot)
-        self.retries += 1
-        if self._record:
-            self.exchanges[-1].note = (
-                f"refused through every retry: asked once more, alone, after the run paused "
-                f"{wait:.2f} s"
-            )
-        return True
-
-    def _hold_on_429(self, response: httpx.Response, slot: int | None) -> float:
-        """A 429 the caller keeps (a check provoking it, a policy that gave up) still pauses
-        the run's other senders for what it asked: the limit is the account's, not one test's.
-        Refusing a paced request, it also slows the pace (a burst's refusals do not). Returns
-        the pause (0: none)."""
-        if response.status_code != 429 or self.pacer is None:
-            return 0.0
-        if slot is not None:
-            self.pacer.slow_down(slot)
-        asked = parse_retry_after(response.headers.get("retry-after"))
-        wait = 1.0 if asked is None else min(asked, self.retry.max_delay)
-        self.pacer.hold(wait)
-        return wait
-
-    def _answered(self, response: httpx.Response, decision: RetryDecision | None) -> None:
-        if self._on_answer is not None:
-            self._on_answer(response, decision)
-
-    def _keep(
-        self,
-        request: httpx.Request,
-        body: TryOnRequest | None,
-        response: httpx.Response | None,
-        elapsed: float,
-        note: str = "",
-    ) -> None:
-        if self._record:
-            self.exchanges.append(
-                record_exchange(
-                    request,
-                    body,
-                    response,
-                    elapsed,
-                    roles=self._roles,
-                    secrets=self.secrets,
-                    note=note,
-                )
-            )
+        return self.stack.handle_request(build())
 
     def close(self) -> None:
-        self.http.close()
+        self.stack.close()

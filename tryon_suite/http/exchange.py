@@ -1,7 +1,8 @@
 """A recorded request and its answer, raw as the checks judge it; masked where it is shown.
 
-The client records one `Exchange` per answer (or transport error) and hangs it on the response,
-so a check's evidence can point at the exact answer it judged. What came back is kept as it
+The client's `RecordTransport` records one `Exchange` per attempt (answered, or a transport
+error) and hangs it on the response, so a check's evidence can point at the exact answer it
+judged. What came back is kept as it
 came (URL, headers, body, transport error): a key's value must not change a verdict. Only the
 request's key headers are replaced, by name (no check judges them; `key_role` says whose key
 went). The run's keys travel with the exchange, so its `repr` and `masked()` copy, what
@@ -10,23 +11,27 @@ output is made of, show none (`secret.mask`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import httpx
 
 from tryon_suite.http.curl import curl_command
 from tryon_suite.http.redact import redact_headers
+from tryon_suite.http.request import TryOnRequest
 from tryon_suite.http.secret import Secret, mask, mask_data
 
-if TYPE_CHECKING:
-    from tryon_suite.http.client import TryOnRequest
+__all__ = ["BODY", "KEYS", "Exchange", "Keys", "RecordTransport", "exchange_of", "record_exchange"]
 
-__all__ = ["Exchange", "exchange_of", "record_exchange"]
-
-#: Where a response keeps the Exchange that recorded it.
+#: Where a response (and, for a transport error, the request) keeps the Exchange that
+#: recorded it.
 _EXCHANGE: Final = "tryon_suite.http.exchange"
+#: Per request: the `TryOnRequest` it was built from, described by its parts (None: none).
+BODY: Final = "tryon_suite.body"
+#: Per request: the sender's `Keys`.
+KEYS: Final = "tryon_suite.keys"
 #: A request body longer than this is described by its size.
 _TEXT_LIMIT: Final = 4000
 
@@ -79,11 +84,21 @@ class Exchange:
         return f"Exchange({', '.join(parts)})"
 
 
-def exchange_of(response: httpx.Response | None) -> Exchange | None:
-    """The recorded exchange behind a response from TryOnClient, if any."""
-    if response is None:
+@dataclass(frozen=True)
+class Keys:
+    """A sender's keys, as its exchanges name and mask them: whose each value is (`roles`: the
+    value to "run key", "other key" or "no-credits key") and every key to mask (`secrets`)."""
+
+    roles: Mapping[str, str] = field(default_factory=dict, repr=False)
+    secrets: tuple[Secret, ...] = ()
+
+
+def exchange_of(message: httpx.Response | httpx.Request | None) -> Exchange | None:
+    """The recorded exchange behind a response from TryOnClient, if any; or behind an attempt
+    that got none (its request)."""
+    if message is None:
         return None
-    found = response.extensions.get(_EXCHANGE)
+    found = message.extensions.get(_EXCHANGE)
     return found if isinstance(found, Exchange) else None
 
 
@@ -98,7 +113,7 @@ def record_exchange(
     note: str = "",
 ) -> Exchange:
     """The exchange of `request` (sent as `body`) and `response` (None: a transport error, told
-    by `note`), as it was; it is hung on the response for `exchange_of`."""
+    by `note`), as it was; it is hung on the response (else the request) for `exchange_of`."""
     request_text, images = _describe_request(readable(request), body)
     sent_key = next((v for k, v in request.headers.items() if k.lower() == "x-api-key"), None)
     role = "no key" if sent_key is None else roles.get(sent_key, "another value")
@@ -128,8 +143,7 @@ def record_exchange(
         curl=_curl(request, body, role),
         secrets=tuple(secrets),
     )
-    if response is not None:
-        response.extensions[_EXCHANGE] = exchange
+    (request if response is None else response).extensions[_EXCHANGE] = exchange
     return exchange
 
 
@@ -174,3 +188,48 @@ def _curl(request: httpx.Request, sent: TryOnRequest | None, role: str) -> str:
 
 def _key_header(request: httpx.Request) -> dict[str, str]:
     return {k: v for k, v in request.headers.items() if k.lower() == "x-api-key"}
+
+
+class RecordTransport(httpx.BaseTransport):
+    """Keeps each attempt that passes through as an `Exchange`, in `exchanges` and on its
+    answer: the request as sent, described by the `BODY` it was built from; the answer as it
+    came (read whole below), or the transport error; and the time it took from here down.
+    The sender's `KEYS` say whose key went and what to mask where the record is shown."""
+
+    def __init__(self, inner: httpx.BaseTransport, exchanges: list[Exchange] | None = None) -> None:
+        self.inner = inner
+        self.exchanges: list[Exchange] = [] if exchanges is None else exchanges
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.perf_counter()
+        try:
+            response = self.inner.handle_request(request)
+        except httpx.HTTPError as exc:
+            self._keep(request, None, time.perf_counter() - started, repr(exc))
+            raise
+        self._keep(request, response, time.perf_counter() - started)
+        return response
+
+    def _keep(
+        self,
+        request: httpx.Request,
+        response: httpx.Response | None,
+        elapsed: float,
+        note: str = "",
+    ) -> None:
+        keys = request.extensions.get(KEYS) or Keys()
+        body = request.extensions.get(BODY)
+        self.exchanges.append(
+            record_exchange(
+                request,
+                body,
+                response,
+                elapsed,
+                roles=keys.roles,
+                secrets=keys.secrets,
+                note=note,
+            )
+        )
+
+    def close(self) -> None:
+        self.inner.close()

@@ -14,7 +14,9 @@ from typing import Any, Final
 import httpx
 
 from tryon_suite.errors import ConfigError
-from tryon_suite.http.client import JOB, LocallyThrottled, TryOnClient
+from tryon_suite.http.client import TryOnClient
+from tryon_suite.http.request import JOB
+from tryon_suite.http.retrying import LocallyThrottled
 
 __all__ = ["FINAL", "JobTrace", "PollPolicy", "follow_job", "location_of", "read_status"]
 

@@ -20,9 +20,10 @@ from typing import Final
 import httpx
 
 from tryon_suite.errors import PreflightError
-from tryon_suite.http.client import CREDITS, TRY_ON, tls_context
+from tryon_suite.http.request import CREDITS, TRY_ON
 from tryon_suite.http.retry import parse_retry_after
 from tryon_suite.http.secret import Secret, key_problem, reveal
+from tryon_suite.http.wire import tls_context
 
 __all__ = ["PROBE_BODY", "KeyToCheck", "preflight", "preflight_for_tool", "unusable_key"]
 

@@ -13,6 +13,8 @@ blame the API for a user's setup, nor the user for the API. The `Watch` a live t
 - watches from a thread of its own while requests are in flight: when no answer has come for
   a while and the probe gets none either, it stops the run and wakes the main thread
   (`on_stop`), so a hung target ends the run within a minute, not a sync try-on's timeout.
+
+A client applies its watch through `WatchTransport`, around each attempt on the wire.
 """
 
 from __future__ import annotations
@@ -28,10 +30,14 @@ from typing import Final, Literal
 import httpx
 
 from tryon_suite.errors import ConfigError, TryonError
+from tryon_suite.http.wire import BOUND
 
-__all__ = ["RequestKind", "RunStopped", "Timeouts", "Watch", "answers"]
+__all__ = ["KIND", "RequestKind", "RunStopped", "Timeouts", "Watch", "WatchTransport", "answers"]
 
 RequestKind = Literal["sync", "poll", "download"]
+
+#: Per request: its `RequestKind`, which names its timeouts (default "poll").
+KIND: Final = "tryon_suite.kind"
 
 
 class RunStopped(TryonError, unittest.SkipTest):
@@ -233,6 +239,33 @@ class Watch:
             self.answered()
             return True
         return False
+
+
+class WatchTransport(httpx.BaseTransport):
+    """Applies a `Watch` to each attempt: the timeouts of its `KIND`, with the whole answer
+    bound by the read timeout (`BOUND`); refused once the run has stopped or passed its
+    deadline; counted in flight while it waits on the target. An attempt that gets no answer
+    asks the watch whether the target still answers: RunStopped if not, else its own error."""
+
+    def __init__(self, inner: httpx.BaseTransport, watch: Watch) -> None:
+        self.inner = inner
+        self.watch = watch
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        kind: RequestKind = request.extensions.get(KIND, "poll")
+        request.extensions["timeout"] = self.watch.timeouts.of(kind).as_dict()
+        request.extensions[BOUND] = True
+        try:
+            with self.watch.sending():
+                response = self.inner.handle_request(request)
+        except httpx.HTTPError as exc:
+            self.watch.failed(exc)
+            raise
+        self.watch.answered()
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def _clock() -> str:

@@ -42,7 +42,7 @@ class LocustTransport(httpx.BaseTransport):
     request event for it; answers the httpx response the client layer expects."""
 
     #: Locust's session keeps its own timeouts and connections: the client sends to this
-    #: transport directly, without httpx.Client's per-request machinery (TryOnClient._direct)
+    #: transport directly, without httpx.Client's per-request machinery (WireTransport.direct)
     direct: Final = True
 
     def __init__(self, session: Any) -> None:

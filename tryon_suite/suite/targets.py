@@ -11,7 +11,7 @@ import httpx
 
 from tryon_suite.errors import ConfigError
 from tryon_suite.http.cassette.replay import Cassette
-from tryon_suite.http.client import Budget, Credits, TryOnClient
+from tryon_suite.http.client import Budget, Credits, Stack, TryOnClient
 from tryon_suite.http.clock import VirtualClock
 from tryon_suite.http.polling import PollPolicy
 from tryon_suite.http.retry import Pacer, RetryPolicy
@@ -123,15 +123,17 @@ class Target:
             self.key,
             other_key=self.other_key,
             no_credits_key=self.no_credits_key,
-            transport=self.transport,
-            pacer=self.pacer,
-            retry=retry or RetryPolicy("retry-after", max_retries=6),
-            budget=self.budget,
-            wallet=self.wallet,
-            may_spend=may_spend,
-            now=self.now,
-            sleep=self.sleep,
-            watch=self.watch,
+            transport=Stack(
+                self.transport,
+                credits=self.wallet,
+                may_spend=may_spend,
+                retry=retry or RetryPolicy("retry-after", max_retries=6),
+                budget=self.budget,
+                pacer=self.pacer,
+                watch=self.watch,
+                now=self.now,
+                sleep=self.sleep,
+            ),
         )
 
     def authenticates(self, role: str) -> bool:

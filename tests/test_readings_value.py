@@ -98,6 +98,15 @@ def _burst(s: Opened, send: Callable[[], httpx.Response]) -> list[httpx.Response
     return [send() for _ in range(6)]
 
 
+def _try_on(s: Opened) -> httpx.Response:
+    """A valid try-on, sent at once (`Opened.multipart` lets the bucket refill first)."""
+    files = {
+        f"{name}_image": (fixture, IMAGES[fixture], IMAGES.mime_type(fixture))
+        for name, fixture in (("person", "person.jpg"), ("garment", "garment.png"))
+    }
+    return s.client.post("/v1/try-on", files=files)
+
+
 def _no_credits_bad_body(s: Opened) -> tuple[int, str | None]:
     return _code(
         s.client.post("/v1/try-on", json=MISSING_IMAGES, headers={"X-API-KEY": NO_CREDITS_KEY})
@@ -133,8 +142,9 @@ PROBES: dict[str, Callable[[Opened], object]] = {
     "unknown_job": lambda s: _code(_polls(s)),
     "foreign_job": lambda s: _code(s.job(_accepted(s), key=OTHER_KEY)),
     "async_validation": lambda s: s.multipart("truncated.jpg", wait_for_result="false").status_code,
-    "retry_after": lambda s: _form(
-        _burst(s, lambda: s.client.post("/v1/try-on", json={}))[-1].headers.get("retry-after")
+    "retry_after": lambda s: _form(_burst(s, lambda: _try_on(s))[-1].headers.get("retry-after")),
+    "refused bodies count": lambda s: (
+        429 in [r.status_code for r in _burst(s, lambda: s.client.post("/v1/try-on", json={}))]
     ),
     "limit_reads": lambda s: 429 in [r.status_code for r in _burst(s, lambda: _polls(s))],
     "bad key, bad body": lambda s: _code(
@@ -185,6 +195,7 @@ OURS: dict[str, object] = {
     "foreign_job": (404, "job_not_found"),
     "async_validation": 400,
     "retry_after": "seconds",
+    "refused bodies count": True,
     "limit_reads": True,
     "bad key, bad body": (401, "invalid_auth_token"),
     "bad garment_mode, bad image": (400, "invalid_parameter"),
@@ -235,6 +246,12 @@ CHANGES: list[tuple[str, object, str, object]] = [
         (400, "missing_parameter"),
     ),
     ("check_order", IMAGES_FIRST, "bad garment_mode, bad image", (400, "malformed_image")),
+    (
+        "check_order",
+        ("auth", "body", "images", "rate_limit", "credits"),
+        "refused bodies count",
+        False,
+    ),
     (
         "check_order",
         ("auth", "rate_limit", "credits", "body", "images"),

@@ -142,24 +142,30 @@ class Simulator(Hooks):
             **({} if header is None else {"retry-after": header}),
         )
 
+    def _limited(self, request: SimRequest, key: str | None) -> SimResponse | None:
+        """The rate limit on the key presented, judged or not yet (the readings may judge the
+        limit before the key): a key that is no account's never counts."""
+        presented = key if key is not None else self.api_key(request)
+        return self._throttle(presented) if presented in self.credits else None
+
     async def _gate(self, request: SimRequest) -> str | SimResponse:
-        """The key and its rate, in the readings' order, then the injected latency: the key,
-        or the answer. A poll or a balance read counts toward the limit where the readings
-        say so; a key that is not an account's never counts."""
-        counted = self.readings.limit_reads or request.path == "/v1/try-on"
-        key: str | SimResponse | None = None
+        """A poll's or a balance read's key and rate, in the readings' order (its rate only
+        where the readings count reads toward the limit), then the latency: the key, or the
+        answer."""
+        key: str | None = None
         for stage in self.readings.check_order:
             if stage == "auth":
-                key = self._authenticate(request)
-                if isinstance(key, SimResponse):
-                    return key
-            elif stage == "rate_limit" and counted:
-                presented = key if isinstance(key, str) else self.api_key(request)
-                if presented in self.credits and (limited := self._throttle(presented)):
+                checked = self._authenticate(request)
+                if isinstance(checked, SimResponse):
+                    return checked
+                key = checked
+            elif stage == "rate_limit" and self.readings.limit_reads:
+                limited = self._limited(request, key)
+                if limited is not None:
                     return limited
         if self.config.latency > 0:
             await self.clock.sleep(self.config.latency)
-        assert isinstance(key, str)
+        assert key is not None
         return key
 
     # -- POST /v1/try-on -----------------------------------------------------------------
@@ -169,29 +175,22 @@ class Simulator(Hooks):
         images, the balance); the first that refuses answers."""
         config = self.config
         order = self.readings.check_order
-        # The key and its rate are judged together (`_gate`), at the first of the two; a bad
-        # key waits for auth's place, so where the body comes first a bad body beats a bad key.
-        first_gate = min(order.index("auth"), order.index("rate_limit"))
-        late_auth = order.index("auth") > order.index("body")
+        # once the key and its rate have both passed: the latency, then an injected failure
+        admitted_at = max(order.index("auth"), order.index("rate_limit"))
         key: str | None = None
-        waiting: SimResponse | None = None
         parsed: params.TryOnParams | None = None
         images: tuple[bytes, bytes] | None = None
         read = False
         for index, stage in enumerate(order):
             refused: SimResponse | None = None
-            if index == first_gate:
-                gated = await self._gate(request)
-                if not isinstance(gated, SimResponse):
-                    key = gated
-                    if config.fail_rate > 0 and self._random.random() < config.fail_rate:
-                        refused = error_answer(500, "internal_server_error", "injected failure")
-                elif late_auth and isinstance(self._authenticate(request), SimResponse):
-                    waiting = gated
+            if stage == "auth":
+                judged = self._authenticate(request)
+                if isinstance(judged, SimResponse):
+                    refused = judged
                 else:
-                    refused = gated
-            elif stage in ("auth", "rate_limit"):
-                refused = waiting
+                    key = judged
+            elif stage == "rate_limit":
+                refused = self._limited(request, key)
             elif stage == "body":
                 got = await params.read(
                     request.body, self.content_type(request), self.stream_cap(), self.readings
@@ -221,6 +220,11 @@ class Simulator(Hooks):
                         f"expected at least {config.credits_per_try_on} credit, "
                         f"got a balance of {self.credits[key]}",
                     )
+            if refused is None and index == admitted_at:
+                if config.latency > 0:
+                    await self.clock.sleep(config.latency)
+                if config.fail_rate > 0 and self._random.random() < config.fail_rate:
+                    refused = error_answer(500, "internal_server_error", "injected failure")
             if refused is not None:
                 return refused if read else await self._drained(request, refused)
         assert parsed is not None

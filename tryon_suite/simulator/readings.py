@@ -67,10 +67,10 @@ class Readings:
     retry_after: Literal["seconds", "imf-fixdate", "rfc850", "asctime", "absent"] = "seconds"
     #: whether job polls and balance reads count toward the rate limit (else only try-ons)
     limit_reads: bool = True
-    #: the try-on's checks in order. The key and its rate are judged together, at the first
-    #: of the two (a key that is no account's never counts toward a limit); with auth after
-    #: body, a bad key is refused only once the body passed, so a bad body beats a bad key.
-    #: garment_mode, when named, is judged apart from the rest of the body
+    #: the try-on's checks in order, the first that refuses answering. rate_limit counts the
+    #: key presented where it stands: before auth, a known key before it is judged (a key that
+    #: is no account's never counts); after body, only bodies that pass count (API.md: a server
+    #: may limit only what it accepts). garment_mode, when named, is judged apart from the body
     check_order: tuple[Stage, ...] = DEFAULT_ORDER
     # -- reading the body ---------------------------------------------------------------------
     #: the error_code for a try-on with no Content-Type at all

@@ -41,7 +41,8 @@ MISSING_IMAGES = {"garment_mode": "upper"}  # no image: a body refused for that 
 @contextlib.contextmanager
 def opened(readings: Readings) -> Iterator[Opened]:
     """A simulator with `readings`, limited to 5 requests a second, on a virtual clock."""
-    config = replace(QUIET, limits=PROFILE, rate_limit=5.0, readings=readings)
+    # every polled job fails in processing, so its error_code shows
+    config = replace(QUIET, limits=PROFILE, rate_limit=5.0, job_failure_rate=1.0, readings=readings)
     simulator = Simulator(config, VirtualClock(), fixture_fetcher(IMAGES))
     with (
         InProcessSimulator(simulator=simulator) as sim,
@@ -142,6 +143,7 @@ PROBES: dict[str, Callable[[Opened], object]] = {
     "unknown_job": lambda s: _code(_polls(s)),
     "foreign_job": lambda s: _code(s.job(_accepted(s), key=OTHER_KEY)),
     "async_validation": lambda s: s.multipart("truncated.jpg", wait_for_result="false").status_code,
+    "job_error_code": lambda s: s.job(_accepted(s)).json()["error"]["error_code"],
     "retry_after": lambda s: _form(_burst(s, lambda: _try_on(s))[-1].headers.get("retry-after")),
     "refused bodies count": lambda s: (
         429 in [r.status_code for r in _burst(s, lambda: s.client.post("/v1/try-on", json={}))]
@@ -194,6 +196,7 @@ OURS: dict[str, object] = {
     "unknown_job": (404, "job_not_found"),
     "foreign_job": (404, "job_not_found"),
     "async_validation": 400,
+    "job_error_code": "content_filter_error",
     "retry_after": "seconds",
     "refused bodies count": True,
     "limit_reads": True,
@@ -234,6 +237,7 @@ CHANGES: list[tuple[str, object, str, object]] = [
     ("unknown_job", (400, "invalid_parameter"), "unknown_job", (400, "invalid_parameter")),
     ("foreign_job", (403, "forbidden"), "foreign_job", (403, "forbidden")),
     ("async_validation", "fail_job", "async_validation", 202),
+    ("job_error_code", "moderation_error", "job_error_code", "moderation_error"),
     ("retry_after", "imf-fixdate", "retry_after", "imf-fixdate"),
     ("retry_after", "rfc850", "retry_after", "rfc850"),
     ("retry_after", "asctime", "retry_after", "asctime"),

@@ -53,6 +53,7 @@ READINGS_SEEN: dict[str, list[dict[str, Any]]] = {
     "tryon.open.check_order": [{"garment_mode_vs_image": "malformed_image"}],
     "tryon.open.async_validation": [{"refused_at_once": False, "job_ended": "failed"}],
     "tryon.open.result_after_expiry": [{"status": 403, "content_type": "application/xml"}],
+    "tryon.open.job_error_codes": [{"error_code": "moderation_error"}],
 }
 
 
@@ -90,6 +91,7 @@ def test_the_calibration_reads_each_reading_the_suite_records_as_data() -> None:
         check_order=("auth", "rate_limit", "body", "images", "garment_mode", "credits"),
         async_validation="fail_job",
         expired_result="access_denied",
+        job_error_code="moderation_error",
     )
     got = calibration.served
     differing = {

@@ -325,7 +325,7 @@ class Simulator(Hooks):
         elif status == "failed":
             payload["error"] = job.error or {
                 "message": "the images were blocked by the content filter",
-                "error_code": "content_filter_error",
+                "error_code": self.readings.job_error_code,
             }
         return json_answer(200, payload)
 

@@ -62,6 +62,9 @@ class Readings:
     #: a polled try-on with a bad image: refused at once (400), or accepted as a job that
     #: fails with the refusal's error_code
     async_validation: Literal["refuse", "fail_job"] = "refuse"
+    #: the error_code of a job that fails in processing (the config's job_failure_rate);
+    #: content_filter_error is the one the documentation gives, as an example
+    job_error_code: str = "content_filter_error"
     # -- the rate limit and the order of the checks -------------------------------------------
     #: a 429's Retry-After: whole seconds, an HTTP-date in one of RFC 9110's three forms, or none
     retry_after: Literal["seconds", "imf-fixdate", "rfc850", "asctime", "absent"] = "seconds"

@@ -49,6 +49,7 @@ CALIBRATED: Final = {
     "tryon.open.check_order": "whether the images are judged before a bad garment_mode",
     "tryon.open.async_validation": "a polled try-on with a bad image: 400 at once, or a failed job",
     "tryon.open.result_after_expiry": "an expired result: 404, or a CDN's 403 in XML",
+    "tryon.open.job_error_codes": "the error_code of a job that fails in processing",
 }
 _FORMATS: Final = ("tryon.limits.formats", "tryon.open.image_formats")
 #: a check order with the images judged before a bad garment_mode
@@ -208,6 +209,11 @@ _READERS: Final[dict[str, Reader]] = {
     "tryon.open.check_order": _check_order,
     "tryon.open.async_validation": _async,
     "tryon.open.result_after_expiry": _expired,
+    "tryon.open.job_error_codes": lambda seen: (
+        {"job_error_code": seen["error_code"]}
+        if isinstance(seen.get("error_code"), str)
+        else "a failed job without an error_code"
+    ),
 }
 
 

@@ -56,6 +56,20 @@ def answer_text(response: httpx.Response) -> str:
     return f"{response.status_code} {code if response.status_code >= 400 else ''}".strip()
 
 
+def answer_value(response: httpx.Response) -> dict[str, object]:
+    """The same answer as data, for an observation's value: its status, and its error_code
+    (None for a success, or where the body names none)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    code = body.get("error_code") if isinstance(body, dict) else None
+    return {
+        "status": response.status_code,
+        "error_code": code if response.status_code >= 400 else None,
+    }
+
+
 def polling_body(target: Target, kind: str = "multipart") -> TryOnRequest:
     if kind == "json":
         return TryOnRequest.json(**urls(target), wait_for_result=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,6 +32,7 @@ from tryon_suite import (
     expect_wrong_key_refused,
     location_of,
     not_checked,
+    observed,
 )
 
 pytestmark = [pytest.mark.live]
@@ -106,9 +108,7 @@ def test_a_key_without_credits_gets_403(client: TryOnClient, target: Target) -> 
 
 
 @pytest.mark.clause("tryon.credits.failure_usually_free", "tryon.credits.refusal_free")
-def test_a_refused_request_costs_no_credits(
-    client: TryOnClient, target: Target, quiet, observe
-) -> None:
+def test_a_refused_request_costs_no_credits(client: TryOnClient, target: Target, quiet) -> None:
     """The balance around a refusal for an image past the maximum, read before and after,
     with no paid request in flight (`quiet`)."""
     before = client.credits()
@@ -121,10 +121,15 @@ def test_a_refused_request_costs_no_credits(
     for what, body in (("an image past the maximum", too_high),):
         refused = client.try_on(body)
         readings.append(client.credits())
-        observe(
+        observed(
             "tryon.credits.failure_usually_free",
             f"balance {readings[-2].text.strip()} -> {readings[-1].text.strip()} after "
             f"{refused.status_code} to {what}",
+            value={
+                "refused": refused.status_code,
+                "before": readings[-2].text.strip(),
+                "after": readings[-1].text.strip(),
+            },
         )
         expect_refusal_free(readings[-2], readings[-1], refused, what)
 
@@ -159,7 +164,7 @@ def test_another_account_pays_for_nothing(
     "tryon.open.retry_after",
 )
 def test_a_burst_past_the_rate_limit_gets_429_and_waiting_recovers(
-    client: TryOnClient, target: Target, quiet, observe
+    client: TryOnClient, target: Target, quiet
 ) -> None:
     """A bounded burst of cheap refused requests, unpaced, stopping at the first 429. It runs
     with nothing paid in flight (`quiet`): no purchase meets its 429s, and no other thread of
@@ -172,14 +177,21 @@ def test_a_burst_past_the_rate_limit_gets_429_and_waiting_recovers(
     # them far past its limit; in process, one after another on the virtual clock.
     refused, sent, response = _burst(client, body, BURST_SENDERS if target.live else 1)
     rate = sent / max(target.now() - started, 1e-9)
+    per_account = "tryon.rate_limit.per_account"
     if refused is None:
-        observe("tryon.rate_limit.per_account", f"no 429 in {sent} requests at {rate:.0f}/s")
+        text = f"no 429 in {sent} requests at {rate:.0f}/s"
+        observed(per_account, text, value={"first_429_after": None, "sent": sent})
     else:
-        observe("tryon.rate_limit.per_account", f"first 429 after {sent} unpaced requests")
+        text = f"first 429 after {sent} unpaced requests"
+        observed(per_account, text, value={"first_429_after": sent, "sent": sent})
     # the suite's own simulator (in process) counts refused requests against the limit
     expect_rate_limited(refused, sent, rate, response, counts_refusals=not target.live)
-    observe(
-        "tryon.open.retry_after", _retry_after_form(refused.headers.get("retry-after")), refused
+    header = refused.headers.get("retry-after")
+    observed(
+        "tryon.open.retry_after",
+        _retry_after_form(header),
+        refused,
+        value={"retry_after": _retry_after_value(header)},
     )
     if target.other_key is not None:
         # the limit is per account: the other account, quiet until now, is not limited
@@ -219,6 +231,22 @@ def _burst(
             if refused is None and sent >= ENOUGH and rate >= FAR_PAST_THE_LIMIT:
                 break  # far past the limit, for longer than its bucket: no 429 is coming
     return refused, sent, answers[-1]
+
+
+def _retry_after_value(header: str | None) -> str:
+    """The form as data: absent, seconds, one of RFC 9110's three HTTP-date forms, or other."""
+    if header is None:
+        return "absent"
+    text = header.strip()
+    if text.isdigit():
+        return "seconds"
+    try:
+        email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return "other"
+    if "," not in text:
+        return "asctime"
+    return "rfc850" if "-" in text.split(",", 1)[1].split()[0] else "imf-fixdate"
 
 
 def _retry_after_form(header: str | None) -> str:

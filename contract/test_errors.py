@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import httpx
 import pytest
 
-from contract.helpers import answer_text, files, urls
+from contract.helpers import answer_text, answer_value, files, urls
 from tryon_suite import (
     NOT_AN_IMAGE,
     UNSUPPORTED_FORMATS,
@@ -30,6 +28,7 @@ from tryon_suite import (
     judge_job,
     location_of,
     not_checked,
+    observed,
 )
 
 pytestmark = [pytest.mark.live]
@@ -123,13 +122,17 @@ def test_a_garment_mode_outside_the_enum_is_invalid_parameter(
 
 
 @pytest.mark.clause("tryon.request.files_need_multipart")
-def test_a_json_body_carries_no_files(client: TryOnClient, target: Target, observe) -> None:
+def test_a_json_body_carries_no_files(client: TryOnClient, target: Target) -> None:
     """JSON cannot carry file parts: a body with only base64-ish text where files go is refused."""
     body = TryOnRequest.json(person_image="aGVsbG8=", garment_image="aGVsbG8=", **WAIT)
     # No URL came (missing), or the fields are not what JSON may carry (invalid)
     codes = {"missing_parameter", "invalid_parameter", "invalid_request_body"}
     code = expect_error(_ask(client, body), 400, codes, "tryon.request.files_need_multipart")
-    observe("tryon.open.unknown_request_fields", f"image files as JSON fields: 400 {code}")
+    observed(
+        "tryon.open.unknown_request_fields",
+        f"image files as JSON fields: 400 {code}",
+        value={"files_as_json": code},
+    )
 
 
 @pytest.mark.clause("tryon.400.malformed_image")
@@ -162,13 +165,11 @@ def test_an_empty_file_is_malformed_or_missing(client: TryOnClient, target: Targ
     expect_error(_ask(client, body), 400, codes, "tryon.400.malformed_image")
 
 
-def _observe_accepted_or_refused(
-    response: httpx.Response, clause: str, label: str, observe: Callable[..., None]
-) -> None:
+def _observe_accepted_or_refused(response: httpx.Response, clause: str, label: str) -> None:
     """Record the answer to an open point; either 200 or a 400 is a fair reading, a 5xx is a
     server fault, anything else is recorded as what it is."""
     expect_no_5xx(response, f"200 or 400 for {label}")
-    observe(clause, f"{label}: {answer_text(response)}", response)
+    observed(clause, f"{label}: {answer_text(response)}", response, value=answer_value(response))
 
 
 def _with_image(target: Target, image: str, fixture: str, how: str) -> TryOnRequest:
@@ -189,19 +190,27 @@ def _with_person(target: Target, fixture: str, how: str) -> TryOnRequest:
 @pytest.mark.parametrize("fixture", ["plain.png", "plain.jpg"])
 @pytest.mark.spends_credits
 @pytest.mark.purchases("person-plain.png", "person-plain.jpg")
-def test_a_single_colour_image_is_unknown_foreground_or_processed(
-    bought, fixture: str, observe
-) -> None:
+def test_a_single_colour_image_is_unknown_foreground_or_processed(bought, fixture: str) -> None:
     """Whether a flat image has a foreground is an open point: processing it is fair, and so
     is refusing it with unknown_foreground; no other answer is."""
     response = bought(f"person-{fixture}").response
     if response.status_code == 200:
-        observe("tryon.open.flat_image", f"{fixture}: processed (200)", response)
+        observed(
+            "tryon.open.flat_image",
+            f"{fixture}: processed (200)",
+            response,
+            value={"processed": True},
+        )
         not_checked(
             f"the target processed the single-colour {fixture}, a fair reading", scope="reading"
         )
     expect_error(response, 400, {"unknown_foreground"}, "tryon.400.unknown_foreground")
-    observe("tryon.open.flat_image", f"{fixture}: 400 unknown_foreground", response)
+    observed(
+        "tryon.open.flat_image",
+        f"{fixture}: 400 unknown_foreground",
+        response,
+        value={"processed": False},
+    )
 
 
 @pytest.mark.clause(
@@ -218,33 +227,36 @@ def test_a_file_past_the_size_limit_is_file_size_too_large(
 @pytest.mark.clause("tryon.open.file_size_unit")
 @pytest.mark.spends_credits
 @pytest.mark.purchases("person-between.jpg")
-def test_what_a_file_between_25e6_and_25_mib_gets(bought, target: Target, observe) -> None:
+def test_what_a_file_between_25e6_and_25_mib_gets(bought, target: Target) -> None:
     """A purchase: a target that takes it processes it, concurrently with the free checks."""
     response = bought("person-between.jpg").response
     size = len(target.images["between.jpg"])
-    _observe_accepted_or_refused(response, "tryon.open.file_size_unit", f"{size:,} bytes", observe)
+    _observe_accepted_or_refused(response, "tryon.open.file_size_unit", f"{size:,} bytes")
 
 
 @pytest.mark.clause("tryon.400.unsupported_image_format", "tryon.open.image_formats")
 @pytest.mark.spends_credits
 @pytest.mark.purchases(*(f"person-photo.{fmt.lower()}" for fmt in UNSUPPORTED_FORMATS))
-def test_some_recognised_formats_are_unsupported_image_format(bought, observe) -> None:
+def test_some_recognised_formats_are_unsupported_image_format(bought) -> None:
     """Which formats beyond JPEG a target takes is open (all of them is a fair reading too);
     a refusal says the image is not usable, and a 5xx is a fault."""
-    answers = {}
+    answers, taken = {}, {}
     for fmt in UNSUPPORTED_FORMATS:
         response = bought(f"person-photo.{fmt.lower()}").response
         answers[fmt] = answer_text(response)
+        taken[fmt] = response.status_code < 400
         if response.status_code != 200:
             expect_image_refused(response)
-    observe("tryon.open.image_formats", ", ".join(f"{k}: {v}" for k, v in answers.items()))
+    observed(
+        "tryon.open.image_formats",
+        ", ".join(f"{k}: {v}" for k, v in answers.items()),
+        value=taken,
+    )
     expect_some_format_unsupported(answers)
 
 
 @pytest.mark.clause("tryon.open.check_order")
-def test_which_error_wins_when_two_rules_break(
-    client: TryOnClient, target: Target, observe
-) -> None:
+def test_which_error_wins_when_two_rules_break(client: TryOnClient, target: Target) -> None:
     body = TryOnRequest.multipart(
         {**files(target), "person_image": ("t.jpg", target.images["truncated.jpg"], "image/jpeg")},
         garment_mode="sideways",
@@ -252,40 +264,49 @@ def test_which_error_wins_when_two_rules_break(
     )
     response = _ask(client, body)
     code = expect_error(response, 400, WRONG_VALUE | {"malformed_image"}, "tryon.400.body")
-    observe("tryon.open.check_order", f"bad garment_mode with a truncated image: {code}")
+    observed(
+        "tryon.open.check_order",
+        f"bad garment_mode with a truncated image: {code}",
+        value={"garment_mode_vs_image": code},
+    )
 
 
 @pytest.mark.clause("tryon.open.unknown_request_fields")
 @pytest.mark.spends_credits
 @pytest.mark.purchases("json-unknown-field")
-def test_what_an_unknown_field_gets(bought, observe) -> None:
+def test_what_an_unknown_field_gets(bought) -> None:
     response = bought("json-unknown-field").response
     _observe_accepted_or_refused(
-        response, "tryon.open.unknown_request_fields", "an extra JSON field", observe
+        response, "tryon.open.unknown_request_fields", "an extra JSON field"
     )
 
 
 @pytest.mark.clause("tryon.open.image_url_unreachable")
-def test_what_an_unreachable_image_url_gets(client: TryOnClient, target: Target, observe) -> None:
+def test_what_an_unreachable_image_url_gets(client: TryOnClient, target: Target) -> None:
     body = TryOnRequest.json(
         **{**urls(target), "garment_image_url": target.image_url("no-such-image.png")}, **WAIT
     )
     # The URL is a bad parameter, or what came back is no image
     codes = {"invalid_parameter", "invalid_request_body"} | NOT_AN_IMAGE
     code = expect_error(_ask(client, body), 400, codes, "tryon.400.body")
-    observe("tryon.open.image_url_unreachable", f"a URL answering 404: 400 {code}")
+    observed(
+        "tryon.open.image_url_unreachable",
+        f"a URL answering 404: 400 {code}",
+        value={"status": 400, "error_code": code},
+    )
 
 
 @pytest.mark.clause("tryon.open.form_booleans")
 @pytest.mark.spends_credits
 @pytest.mark.purchases("form-wait-True", "form-wait-1")
-def test_which_spellings_of_a_form_flag_are_taken(bought, observe) -> None:
-    seen = []
+def test_which_spellings_of_a_form_flag_are_taken(bought) -> None:
+    seen, taken = [], {}
     for spelling in ("True", "1"):
         response = bought(f"form-wait-{spelling}").response
         seen.append(f"{spelling!r}: {response.status_code}")
+        taken[spelling] = response.status_code < 400
         expect_no_5xx(response, f"200, 202 or 400 for {spelling!r}")
-    observe("tryon.open.form_booleans", ", ".join(seen))
+    observed("tryon.open.form_booleans", ", ".join(seen), value=taken)
 
 
 @pytest.mark.clause("tryon.limits.vendor_docs_profile")
@@ -302,29 +323,36 @@ def test_under_the_vendor_profile_64_and_6000_px_are_accepted(
 @pytest.mark.clause("tryon.open.resolution_per_side")
 @pytest.mark.spends_credits
 @pytest.mark.purchases("person-narrow.png")
-def test_whether_the_minimum_bounds_each_side_or_the_pixel_count(
-    bought, target: Target, observe
-) -> None:
+def test_whether_the_minimum_bounds_each_side_or_the_pixel_count(bought, target: Target) -> None:
     response = bought("person-narrow.png").response
     low = target.limits.min_dimension
     label = f"{low * 3 // 4}x{low * 2} px"
-    _observe_accepted_or_refused(response, "tryon.open.resolution_per_side", label, observe)
+    _observe_accepted_or_refused(response, "tryon.open.resolution_per_side", label)
 
 
 @pytest.mark.clause("tryon.open.async_validation")
 @pytest.mark.spends_credits
 @pytest.mark.purchases("job-truncated-person")
-def test_whether_polling_mode_refuses_a_bad_image_at_once(bought, target: Target, observe) -> None:
+def test_whether_polling_mode_refuses_a_bad_image_at_once(bought, target: Target) -> None:
     """A purchase: accepted, its job is followed beside the free checks; each poll is judged."""
     sale = bought("job-truncated-person")
     response = sale.response
     code = expect_refused_now_or_accepted(response)
     if code is not None:
-        observe("tryon.open.async_validation", f"refused at once: 400 {code}", response)
+        observed(
+            "tryon.open.async_validation",
+            f"refused at once: 400 {code}",
+            response,
+            value={"refused_at_once": True, "error_code": code},
+        )
         return
     job_id, location = str(response.json()["job_id"]), location_of(response)
     trace = judge_job(job_id, location, sale.polls, target.poll, timed_out=sale.timed_out)
     # where the job ended, not each status a poll met: whether a poll caught it 'running'
     # first is the clock's, and would read as a moved open point between two runs alike
     ended = f"ended {trace.final!r}" if trace.final else f"never ended ({trace.statuses[-1:]})"
-    observe("tryon.open.async_validation", f"accepted (202), then the job {ended}")
+    observed(
+        "tryon.open.async_validation",
+        f"accepted (202), then the job {ended}",
+        value={"refused_at_once": False, "job_ended": trace.final},
+    )

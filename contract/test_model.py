@@ -39,6 +39,7 @@ from tryon_suite import (
     location_of,
     model_cases,
     not_checked,
+    observed,
 )
 
 pytestmark = [pytest.mark.live]
@@ -163,7 +164,7 @@ def _image_request(
     return TryOnRequest.json(**found, wait_for_result=True)
 
 
-def _check_image(case: Case, client: TryOnClient, target: Target, observe, bought) -> None:
+def _check_image(case: Case, client: TryOnClient, target: Target, bought) -> None:
     spec, expect = case.partition.spec, case.partition.expect
     image, source = case.image, case.source
     if expect.kind == "refused_or_job_failed":
@@ -175,8 +176,11 @@ def _check_image(case: Case, client: TryOnClient, target: Target, observe, bough
         if _limit(case) == "resolution_too_high":
             expect_resolution_too_high(response, image, source)
         else:
-            observe(
-                "tryon.open.too_small_image", f"400 {expect_too_small(response, image, source)}"
+            code = expect_too_small(response, image, source)
+            observed(
+                "tryon.open.too_small_image",
+                f"400 {code}",
+                value={"status": 400, "error_code": code},
             )
         held(case.clause, f"{case.partition.id}: refused", response)
         return
@@ -354,13 +358,13 @@ def _check_method(case: Case, client: TryOnClient, target: Target, bought) -> No
 
 @pytest.mark.parametrize("case", CASES)
 def test_each_partition_of_the_model_gets_its_answer(
-    case: Case, client: TryOnClient, target: Target, request: pytest.FixtureRequest, observe
+    case: Case, client: TryOnClient, target: Target, request: pytest.FixtureRequest
 ) -> None:
     kind = case.partition.kind
     needs_bought = case.needs_job or case.partition.spec.get("completed_ok")
     bought = request.getfixturevalue("bought") if needs_bought else None
     if kind == "image":
-        _check_image(case, client, target, observe, bought)
+        _check_image(case, client, target, bought)
     elif kind == "form":
         _check_form(case, client, target)
     elif kind == "json":

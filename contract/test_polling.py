@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from contract.helpers import answer_text, expect_still_valid
+from contract.helpers import answer_text, answer_value, expect_still_valid
 from tryon_suite import (
     NO_5XX,
     ContractViolation,
@@ -18,6 +18,7 @@ from tryon_suite import (
     judge_job,
     location_of,
     not_checked,
+    observed,
 )
 
 pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
@@ -55,7 +56,7 @@ def _status(poll: httpx.Response) -> object:
 @pytest.mark.purchases("job-json", "job-multipart", *SYNC_TWIN.values())
 @pytest.mark.parametrize("kind", ["json", "multipart"])
 def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
-    client: TryOnClient, target: Target, bought, kind: str, observe
+    client: TryOnClient, target: Target, bought, kind: str
 ) -> None:
     """The job is a purchase, followed while the free checks ran; every poll is judged here."""
     sale = bought(f"job-{kind}")
@@ -63,7 +64,12 @@ def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
     body = expect_job_accepted(sale.response)
     job_id, location = str(body["job_id"]), location_of(sale.response)
     form = "absolute" if httpx.URL(location).is_absolute_url else "relative"
-    observe("tryon.open.location_form", f"{form}, e.g. {location.replace(job_id, '{job_id}')}")
+    shape = "absolute" if form == "absolute" else "path" if location.startswith("/") else "relative"
+    observed(
+        "tryon.open.location_form",
+        f"{form}, e.g. {location.replace(job_id, '{job_id}')}",
+        value={"location": shape},
+    )
     twin = bought(SYNC_TWIN[kind]).response
     if sale.timed_out and twin is not None and twin.status_code == 200:
         # the very images got a result when waited on: a job of them that never ends has not
@@ -80,14 +86,16 @@ def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
         job_id, location, sale.polls, target.poll, timed_out=sale.timed_out, must_end=True
     )
     extra = sorted(set(trace.last) - {"job_id", "status", "result_url", "error"})
-    observe(
+    observed(
         "tryon.open.extra_response_fields",
         f"job status body: {extra or 'none beyond the documented'}",
+        value={"job_body": extra},
     )
     if trace.final == "completed":
         held("tryon.job.valid_input_completes", "the job of valid images ended completed")
     if trace.final == "failed":
-        observe("tryon.open.job_error_codes", str(trace.last.get("error", {}).get("error_code")))
+        code = trace.last.get("error", {}).get("error_code")
+        observed("tryon.open.job_error_codes", str(code), value={"error_code": code})
         if twin is not None and twin.status_code == 200:
             raise ContractViolation(
                 "tryon.job.valid_input_completes",
@@ -110,9 +118,7 @@ def test_a_polled_job_moves_forward_to_a_downloadable_jpeg(
     NO_5XX,
 )
 @pytest.mark.purchases("job-json")
-def test_another_account_cannot_see_a_job(
-    client: TryOnClient, target: Target, bought, observe
-) -> None:
+def test_another_account_cannot_see_a_job(client: TryOnClient, target: Target, bought) -> None:
     """OWASP API1 (broken object-level authorization): a must, whatever the refusal's code."""
     if target.other_key is None:
         not_checked("needs a second account's key (--tryon-other-key)", scope="option")
@@ -122,12 +128,19 @@ def test_another_account_cannot_see_a_job(
     assert sale.response is not None
     expect_job_accepted(sale.response)
     response = client.job(location_of(sale.response), key=target.other_key)
-    observe("tryon.open.other_account_job", answer_text(response), response)
+    observed(
+        "tryon.open.other_account_job",
+        answer_text(response),
+        response,
+        value=answer_value(response),
+    )
     expect_refusal(response, "tryon.job.other_account_hidden", "another account's job")
 
 
 @pytest.mark.clause("tryon.job.unknown_id", "tryon.open.unknown_job_id", NO_5XX)
-def test_a_job_id_never_issued_is_not_answered_with_a_status(client: TryOnClient, observe) -> None:
+def test_a_job_id_never_issued_is_not_answered_with_a_status(client: TryOnClient) -> None:
     response = client.job_by_id("00000000-0000-4000-8000-000000000000")
-    observe("tryon.open.unknown_job_id", answer_text(response), response)
+    observed(
+        "tryon.open.unknown_job_id", answer_text(response), response, value=answer_value(response)
+    )
     expect_refusal(response, "tryon.job.unknown_id", "a job id never issued")

@@ -24,6 +24,7 @@ from tryon_suite import (
     expect_result_answer,
     expect_success_costs,
     not_checked,
+    observed,
 )
 
 pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
@@ -31,16 +32,18 @@ pytestmark = [pytest.mark.live, pytest.mark.spends_credits]
 BALANCE_READS = 3
 
 
-def _judged(sale: Sale, observe=None, accepted: tuple[str, ...] = ()) -> str:
+def _judged(sale: Sale, record: bool = False, accepted: tuple[str, ...] = ()) -> str:
     """Judge a bought sync try-on: 200 with a result_url, the result a JPEG; returns the URL.
     A success is evidence for the body's kind and fields, and for `accepted` (what the body
     tried). Every check that shares the purchase judges the same answer."""
     assert sale.response is not None
     answer = expect_result_answer(sale.response, sale.body, accepted)
-    if observe is not None:
+    if record:
         extra = sorted(set(answer) - {"result_url"})
-        observe(
-            "tryon.open.extra_response_fields", f"200 body: {extra or 'none beyond result_url'}"
+        observed(
+            "tryon.open.extra_response_fields",
+            f"200 body: {extra or 'none beyond result_url'}",
+            value={"result_body": extra},
         )
     if sale.download is None:
         raise AssertionError(f"expected the purchase to have downloaded {answer['result_url']}")
@@ -66,11 +69,11 @@ MODE_PURCHASES = {
 )
 @pytest.mark.purchases(*MODE_PURCHASES.values())
 @pytest.mark.parametrize("mode", list(MODE_PURCHASES))
-def test_each_garment_mode_answers_200_with_a_jpeg(bought, mode: str, observe) -> None:
+def test_each_garment_mode_answers_200_with_a_jpeg(bought, mode: str) -> None:
     """Each mode is one purchase: two multipart, two JSON, each with other flags and edges."""
     sale = bought(MODE_PURCHASES[mode])
     assert sale.body.fields.get("garment_mode") == mode, f"expected {mode}, got {sale.body}"
-    _judged(sale, observe, accepted=(f"tryon.request.garment_mode#{mode} accepted",))
+    _judged(sale, record=True, accepted=(f"tryon.request.garment_mode#{mode} accepted",))
 
 
 @pytest.mark.clause(
@@ -130,32 +133,35 @@ def test_a_file_wins_over_its_url(bought) -> None:
 )
 @pytest.mark.purchases("png-and-webp", "multipart-defaults")
 def test_which_of_jpeg_png_and_webp_are_accepted(
-    client: TryOnClient, target: Target, bought, observe
+    client: TryOnClient, target: Target, bought
 ) -> None:
     """The reference page names no format: each answer is a reading, 200 or a 400. PNG and
     WebP go in one purchase; only if it is refused does each go alone, to tell which."""
     jpeg = bought("multipart-defaults")
     assert jpeg.response is not None
-    _record_format(jpeg.response, "jpg", observe)
+    _record_format(jpeg.response, "jpg")
     both = bought("png-and-webp")
     assert both.response is not None
     if both.response.status_code == 200:
         for fmt in ("png", "webp"):
-            _record_format(both.response, fmt, observe)
+            _record_format(both.response, fmt)
         return
     for fmt in ("png", "webp"):
         alone = client.try_on(
             TryOnRequest.multipart(files(target, f"person.{fmt}", f"garment.{fmt}"))
         )
-        _record_format(alone, fmt, observe)
+        _record_format(alone, fmt)
 
 
-def _record_format(response: httpx.Response, fmt: str, observe) -> None:
+def _record_format(response: httpx.Response, fmt: str) -> None:
     code = None
     if response.status_code != 200:
         code = expect_error(response, 400, ERROR_400_CODES, "tryon.400.body")
     answer = f"400 {code}" if code else "accepted"
-    observe("tryon.limits.formats", f"{fmt.upper()}: {answer}", response)
+    name = "JPEG" if fmt == "jpg" else fmt.upper()  # as the image libraries name it
+    observed(
+        "tryon.limits.formats", f"{fmt.upper()}: {answer}", response, value={name: code is None}
+    )
     # Refusing a format is a reading; refusing it for its size or resolution is not.
     expect_format_within_limits(response, fmt, code)
 
@@ -185,10 +191,10 @@ def test_images_exactly_at_the_resolution_limits_are_accepted(bought, name: str)
 @pytest.mark.clause("tryon.result.valid_one_hour")
 @pytest.mark.purchases("multipart-defaults")
 def test_a_result_url_still_downloads_just_before_an_hour(
-    client: TryOnClient, target: Target, bought, observe
+    client: TryOnClient, target: Target, bought
 ) -> None:
     sale = bought("multipart-defaults")
-    url = _judged(sale, observe)
+    url = _judged(sale, record=True)
     expect_still_valid(client, target, url, sale.result_seen_at)
     if target.live:
         not_checked(
@@ -198,9 +204,11 @@ def test_a_result_url_still_downloads_just_before_an_hour(
         )
     target.advance(20)  # in process: the target's clock moves
     late = client.download(url)
-    observe(
+    kind = late.headers.get("content-type", "")
+    observed(
         "tryon.open.result_after_expiry",
-        f"{late.status_code} {late.headers.get('content-type', '')}",
+        f"{late.status_code} {kind}",
+        value={"status": late.status_code, "content_type": kind},
     )
 
 
@@ -210,14 +218,16 @@ def test_a_result_url_still_downloads_just_before_an_hour(
     "tryon.open.credit_endpoint_shape",
 )
 @pytest.mark.purchases("multipart-defaults")
-def test_a_success_costs_credits(client: TryOnClient, target: Target, bought, observe) -> None:
+def test_a_success_costs_credits(client: TryOnClient, target: Target, bought) -> None:
     """The balance read before the run's first paid request, then after this purchase."""
     assert target.ledger is not None
     before = target.ledger.balance_before
     if before is None:
         not_checked("the balance could not be read before the first paid request", scope="run")
     body = expect_balance(before)
-    observe("tryon.open.credit_endpoint_shape", _shape(body), before)
+    observed(
+        "tryon.open.credit_endpoint_shape", _shape(body), before, value={"shape": _skeleton(body)}
+    )
     balances = expect_numeric_balance(before, body)
     _judged(bought("multipart-defaults"))
     # The shape is open ({"credits"}, {"total", "remaining"}, a bare number, ...): a success
@@ -232,6 +242,17 @@ def _balances(client: TryOnClient, target: Target) -> Iterator[httpx.Response]:
         if attempt:
             target.sleep(1.0)
         yield client.credits()
+
+
+def _skeleton(body: object) -> object:
+    """The body's shape as data: each value replaced by the name of its JSON type."""
+    if isinstance(body, dict):
+        return {key: _skeleton(value) for key, value in body.items()}
+    if isinstance(body, list):
+        return [_skeleton(value) for value in body[:1]]
+    if isinstance(body, bool) or body is None:
+        return "boolean" if body is not None else "null"
+    return "number" if isinstance(body, int | float) else "string"
 
 
 def _shape(body: object) -> str:

@@ -12,8 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Opened
-from tests.readings import OtherReadings
-from tests.readings_variants import OtherReadings2, OtherReadings3
+from tests.readings import READINGS_1, SERVERS, ReadingServer
 from tryon_suite.http.clock import VirtualClock
 from tryon_suite.simulator.config import NO_CREDITS_KEY, OTHER_KEY
 from tryon_suite.spec.fixture_images import FixtureImages
@@ -22,21 +21,24 @@ from tryon_suite.suite.targets import fixture_fetcher
 NEVER_ISSUED = "00000000-0000-4000-8000-000000000000"
 
 
-@pytest.fixture(params=[OtherReadings, OtherReadings2], ids=["readings1", "readings2"])
+@pytest.fixture(params=["readings1", "readings2"])
 def server(
     request: pytest.FixtureRequest,
     open_in_process: Callable[..., Opened],
     fixture_images: FixtureImages,
 ) -> Opened:
     """One reading server, a second passing before each try-on to stay under its rate limit."""
-    reading = request.param(VirtualClock(), fetcher=fixture_fetcher(fixture_images))
+    reading = SERVERS[request.param].simulator(
+        VirtualClock(), fetcher=fixture_fetcher(fixture_images)
+    )
     return open_in_process(reading, pace=1.0)
 
 
-def reading_of(server: Opened) -> OtherReadings:
-    reading = server.sim.simulator
-    assert isinstance(reading, OtherReadings), f"expected a reading server, got {reading!r}"
-    return reading
+def reading_of(server: Opened) -> ReadingServer:
+    readings = server.sim.simulator.readings
+    found = [s for s in SERVERS.values() if s.readings == readings]
+    assert found, f"expected a reading server, got {readings!r}"
+    return found[0]
 
 
 def answer(response: httpx.Response) -> tuple[int, str | None]:
@@ -45,7 +47,7 @@ def answer(response: httpx.Response) -> tuple[int, str | None]:
 
 
 def first(server: Opened) -> bool:
-    return type(reading_of(server)) is OtherReadings
+    return reading_of(server).readings == READINGS_1
 
 
 #: readings both servers share: (request, expected status and error_code)
@@ -209,7 +211,7 @@ def test_the_checks_come_in_another_order(server: Opened) -> None:
 
 
 def test_the_third_server_reads_its_own_points(open_in_process: Callable[..., Opened]) -> None:
-    server = open_in_process(OtherReadings3(VirtualClock()), pace=1.0)
+    server = open_in_process(SERVERS["readings3"].simulator(VirtualClock()), pace=1.0)
     refused = [server.client.post("/v1/try-on", json={}) for _ in range(4)][-1]
     assert refused.status_code == 429, refused.text
     assert "retry-after" not in refused.headers, refused.headers
@@ -225,6 +227,6 @@ def test_an_empty_body_is_missing_parameter_only_where_the_server_departs(server
     empty = server.client.post(
         "/v1/try-on", content=b"", headers={"content-type": "application/json"}
     )
-    departs = bool(reading_of(server).DEPARTURES)
+    departs = bool(reading_of(server).departures)
     expected = "missing_parameter" if departs else "invalid_request_body"
     assert answer(empty) == (400, expected), empty.text

@@ -1,5 +1,7 @@
-"""The twin (`tryon-mock --calibrate`): calibrated from the report of a server that reads the open
-points otherwise, it reads them as that server does, judged by the same contract suite."""
+"""The twin (`tryon-mock --calibrate`): the simulator with the readings a report's observations
+give, read from the values the suite records beside its prose. Calibrated from the report of a
+server that reads the open points otherwise, it reads them as that server does, judged by the
+same contract suite."""
 
 from __future__ import annotations
 
@@ -12,113 +14,153 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import QUIET
-from tests.readings import OtherReadings
+from tests.readings import SERVERS
 from tests.test_suite_verdicts import run_contract
 from tryon_suite.cli.mock import main as tryon_mock
 from tryon_suite.errors import ConfigError
-from tryon_suite.http.clock import RealClock
-from tryon_suite.simulator.config import NO_CREDITS_KEY, OTHER_KEY
+from tryon_suite.http.clock import RealClock, VirtualClock
+from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
+from tryon_suite.simulator.core import Simulator
+from tryon_suite.simulator.inprocess import InProcessSimulator
+from tryon_suite.simulator.readings import BALANCE, OPENING, Readings
 from tryon_suite.simulator.server import serving
-from tryon_suite.simulator.twin import CALIBRATED, Twin, calibration_from
+from tryon_suite.simulator.twin import CALIBRATED, calibration_from, twin
 
 pytestmark = pytest.mark.slow(50)
 
+#: what the suite records of each open point of the first other-readings server, as data
+READINGS_SEEN: dict[str, list[dict[str, Any]]] = {
+    "tryon.open.location_form": [{"location": "relative"}],
+    "tryon.open.retry_after": [{"retry_after": "imf-fixdate"}],
+    "tryon.open.unknown_job_id": [{"status": 400, "error_code": "invalid_parameter"}],
+    "tryon.open.other_account_job": [{"status": 403, "error_code": "forbidden"}],
+    "tryon.open.too_small_image": [{"status": 400, "error_code": "malformed_image"}],
+    "tryon.limits.formats": [{"JPEG": True}, {"PNG": True}, {"WEBP": False}],
+    "tryon.open.image_formats": [{"GIF": True, "BMP": False, "TIFF": False, "ICO": False}],
+    "tryon.open.flat_image": [{"processed": True}],
+    "tryon.open.file_size_unit": [{"status": 400, "error_code": "file_size_too_large"}],
+    "tryon.open.resolution_per_side": [{"status": 200, "error_code": None}],
+    "tryon.open.image_url_unreachable": [{"status": 400, "error_code": "malformed_image"}],
+    "tryon.open.extra_response_fields": [{"job_body": ["request_id"]}, {"result_body": []}],
+    "tryon.open.credit_endpoint_shape": [
+        {"shape": {"total": "number", "remaining": "number", "request_id": "string"}}
+    ],
+    "tryon.open.form_booleans": [{"True": False, "1": True}],
+    "tryon.open.unknown_request_fields": [
+        {"files_as_json": "missing_parameter"},
+        {"status": 200, "error_code": None},
+    ],
+    "tryon.open.check_order": [{"garment_mode_vs_image": "malformed_image"}],
+    "tryon.open.async_validation": [{"refused_at_once": False, "job_ended": "failed"}],
+    "tryon.open.result_after_expiry": [{"status": 403, "content_type": "application/xml"}],
+    "tryon.open.job_error_codes": [{"error_code": "moderation_error"}],
+}
 
-def _report(observations: dict[str, list[str]]) -> dict[str, Any]:
+
+def _report(readings: dict[str, list[dict[str, Any]]], prose: bool = True) -> dict[str, Any]:
+    """A compliance.json holding these readings (and, unless told, a prose line for each)."""
     return {
         "clauses": [],
-        "open_points": [{"id": k, "observations": v} for k, v in observations.items()],
+        "open_points": [
+            {"id": k, "observations": [f"seen {k}"] if prose else [], "readings": v}
+            for k, v in readings.items()
+        ],
     }
 
 
-def test_the_calibration_reads_each_observation_the_suite_writes() -> None:
+def test_the_calibration_reads_each_reading_the_suite_records_as_data() -> None:
     calibration = calibration_from(
-        _report(
-            {
-                "tryon.open.location_form": ["relative, e.g. try-on/job/{job_id}"],
-                "tryon.open.retry_after": ["Retry-After as an HTTP-date"],
-                "tryon.open.unknown_job_id": ["400 invalid_parameter"],
-                "tryon.open.other_account_job": ["403 forbidden"],
-                "tryon.open.too_small_image": ["400 malformed_image"],
-                "tryon.limits.formats": ["JPG: accepted", "PNG: accepted", "WEBP: 400 x"],
-                "tryon.open.image_formats": ["GIF: 200, BMP: 400 unsupported_image_format"],
-                "tryon.open.flat_image": ["plain.png: processed (200)"],
-                "tryon.open.file_size_unit": ["25,607,200 bytes: 400 file_size_too_large"],
-                "tryon.open.resolution_per_side": ["192x512 px: 200"],
-                "tryon.open.image_url_unreachable": ["a URL answering 404: 400 malformed_image"],
-                "tryon.open.extra_response_fields": ["job status body: ['request_id']"],
-                "tryon.open.credit_endpoint_shape": [
-                    "an object with keys ['remaining', 'request_id', 'total']"
-                ],
-                "tryon.open.form_booleans": ["'True': 400, '1': 200"],
-                "tryon.open.unknown_request_fields": [
-                    "image files as JSON fields: 400 missing_parameter",
-                    "an extra JSON field: 200",
-                ],
-                "tryon.open.check_order": [
-                    "bad garment_mode with a truncated image: malformed_image"
-                ],
-                "tryon.open.async_validation": ["accepted (202), then the job ended 'failed'"],
-            }
-        ),
-        {"summary": {"modes": {"sync": {"ttr_s": {"p50": 4.0, "p95": 6.0}}}}},
+        _report(READINGS_SEEN), {"summary": {"modes": {"sync": {"ttr_s": {"p50": 4, "p95": 6}}}}}
     )
-    got = (
-        calibration.location,
-        calibration.retry_after,
-        calibration.unknown_job,
-        calibration.other_account_job,
-        calibration.too_small_code,
-        calibration.formats,
-        calibration.process_flat_images,
-        calibration.processing_time,
-        calibration.processing_spread,
-        calibration.decimal_megabytes,
-        calibration.pixel_count_minimum,
-        calibration.unreachable_url_code,
-        calibration.extra_fields,
-        calibration.balance_keys,
-        calibration.form_flag_capitals,
-        calibration.form_flag_digits,
-        calibration.ignore_unknown_json_fields,
-        calibration.images_first,
-        calibration.late_validation,
+    expected = Readings(
+        location="relative",
+        retry_after="imf-fixdate",
+        unknown_job=(400, "invalid_parameter"),
+        foreign_job=(403, "forbidden"),
+        too_small_code="malformed_image",
+        formats=("JPEG", "PNG", "GIF"),
+        flat_images="processed",
+        megabyte="MB",
+        resolution_bound="pixels",
+        unreachable_url_code="malformed_image",
+        extra_fields='{"request_id": "twin_{n}"}',
+        credits_body=f'{{"total": {OPENING}, "remaining": {BALANCE}}}',
+        form_flags_any_case=False,
+        form_flags_digits=True,
+        unknown_field_code=None,
+        check_order=("auth", "rate_limit", "body", "images", "garment_mode", "credits"),
+        async_validation="fail_job",
+        expired_result="access_denied",
+        job_error_code="moderation_error",
     )
-    expected = (
-        "try-on/job/{job_id}",
-        "http-date",
-        (400, "invalid_parameter"),
-        (403, "forbidden"),
-        "malformed_image",
-        frozenset({"JPEG", "PNG", "GIF"}),
-        True,
-        4.0,
-        0.5,
-        True,
-        True,
-        "malformed_image",
-        ("request_id",),
-        ("remaining", "total"),
-        False,
-        True,
-        True,
-        True,
-        True,
+    got = calibration.served
+    differing = {
+        name: (getattr(expected, name), getattr(got, name))
+        for name in vars(expected)
+        if getattr(expected, name) != getattr(got, name)
+    }
+    assert not differing, f"expected each reading as observed: name -> (expected, got) {differing}"
+    timing = (calibration.processing_time, calibration.processing_spread)
+    assert timing == (4.0, 0.5), f"expected (4.0, 0.5) from the load run, got {timing}"
+    assert not calibration.uncalibrated, (
+        f"expected every point read, got {calibration.uncalibrated}"
     )
-    assert got == expected, f"expected {expected}, got {got}"
-    assert not calibration.uncalibrated, f"expected every point read: {calibration.uncalibrated}"
+    assert calibration.readings["tryon.open.flat_image"] == "seen tryon.open.flat_image", (
+        f"expected the prose kept for people, got {calibration.readings}"
+    )
 
 
 def test_a_point_the_report_did_not_observe_is_named_not_guessed() -> None:
-    calibration = calibration_from(_report({"tryon.open.retry_after": ["no Retry-After"]}))
-    assert calibration.retry_after == "none", f"expected none, got {calibration.retry_after}"
+    calibration = calibration_from(_report({"tryon.open.retry_after": [{"retry_after": "absent"}]}))
+    got = calibration.served.retry_after
+    assert got == "absent", f"expected absent, got {got}"
     missing = set(calibration.uncalibrated)
     assert missing == set(CALIBRATED) - {"tryon.open.retry_after"}, (
         f"expected every other point named uncalibrated, got {sorted(missing)}"
     )
+    assert calibration.served.credits_body is None, (
+        f"expected no balance endpoint where none was observed, got {calibration.served}"
+    )
     with pytest.raises(ConfigError, match=r"expected a compliance\.json"):
         calibration_from({"summary": {}})
+
+
+def test_prose_alone_calibrates_nothing() -> None:
+    """A report from before observations carried values: its prose is never parsed."""
+    report = _report({"tryon.open.location_form": []})
+    report["open_points"][0]["observations"] = ["relative, e.g. try-on/job/{job_id}"]
+    calibration = calibration_from(report)
+    got = (calibration.served.location, calibration.uncalibrated["tryon.open.location_form"])
+    expected = ("absolute", "observed in prose only in the report: served the simulator's way")
+    assert got == expected, f"expected {expected}, got {got}"
+
+
+def test_a_reading_the_twin_cannot_serve_is_named() -> None:
+    calibration = calibration_from(
+        _report({"tryon.open.unknown_job_id": [{"status": 200, "error_code": None}]})
+    )
+    why = calibration.uncalibrated["tryon.open.unknown_job_id"]
+    assert why.startswith("answered 200 None"), f"expected why it is not served, got {why!r}"
+    got = calibration.served.unknown_job
+    assert got == (404, "job_not_found"), f"expected the simulator's own answer, got {got}"
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [(None, 404), ({"shape": {"balance": "number", "plan": "string"}}, 200)],
+)
+def test_the_twin_serves_the_balance_only_where_the_report_observed_it(
+    shape: dict[str, Any] | None, expected: int
+) -> None:
+    seen = {} if shape is None else {"tryon.open.credit_endpoint_shape": [shape]}
+    made = twin(calibration_from(_report(seen)), clock=VirtualClock())
+    assert type(made) is Simulator, f"expected the simulator itself, got {type(made)}"
+    with InProcessSimulator(simulator=made) as sim, sim.client() as client:
+        answer = client.get("/v1/credits", headers={"X-API-KEY": DEMO_KEY})
+    assert answer.status_code == expected, f"expected {expected}, got {answer.status_code}"
+    if expected == 200:
+        body = answer.json()
+        assert body == {"balance": 1_000_000, "plan": "twin"}, f"expected the shape, got {body}"
 
 
 def test_bad_calibration_files_are_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
@@ -136,13 +178,13 @@ def test_bad_calibration_files_are_one_line_and_exit_2(tmp_path: Path, capsys) -
         )
 
 
-def _readings(report: dict[str, Any]) -> dict[str, list[str]]:
-    """The calibrated points' observations, the target's host and ports written out."""
+def _observed(report: dict[str, Any]) -> dict[str, tuple[list[str], list[Any]]]:
+    """The calibrated points' prose (the target's host and port written out) and readings."""
     found = {}
     for clause in [*report["clauses"], *report["open_points"]]:
         if clause["id"] in CALIBRATED:
-            texts = [o if isinstance(o, str) else o.get("text", "") for o in clause["observations"]]
-            found[clause["id"]] = [re.sub(r"https?://[^/]+", "<target>", t) for t in texts]
+            texts = [re.sub(r"https?://[^/]+", "<target>", t) for t in clause["observations"]]
+            found[clause["id"]] = (texts, clause["readings"])
     return found
 
 
@@ -151,22 +193,25 @@ def test_a_twin_calibrated_from_another_reading_reads_the_open_points_as_it_does
 ) -> None:
     options = ("--tryon-no-credits-key", NO_CREDITS_KEY, "--tryon-other-key", OTHER_KEY)
     burst = "--tryon-allow-burst"
+    server = SERVERS["readings1"]
 
-    def judge(name: str, simulator: Any) -> dict[str, Any]:
+    def judge(name: str, simulator: Simulator) -> dict[str, Any]:
         with serving(simulator=simulator) as (url, _):
             run_contract(url, tmp_path / name, "contract", *options, burst, rate=8)
         report: dict[str, Any] = json.loads((tmp_path / name / "compliance.json").read_text())
         return report
 
-    # the original's limit, so the burst and its Retry-After are seen alike
-    config = replace(QUIET, rate_limit=10.0, burst=3, processing_time=0.2)
+    # the original's limits, so the burst and its Retry-After are seen alike
+    config = server.config
     with ThreadPoolExecutor(2) as pool:  # each against its own server: side by side
-        first = pool.submit(judge, "original", OtherReadings())
-        ours = pool.submit(judge, "ours", Twin(calibration_from(_report({})), config, RealClock()))
-        original, plain = first.result(), _readings(ours.result())
+        first = pool.submit(judge, "original", server.simulator())
+        ours = pool.submit(
+            judge, "ours", Simulator(replace(config, readings=Readings()), RealClock())
+        )
+        original, plain = first.result(), _observed(ours.result())
     calibration = calibration_from(original)
-    twin = judge("twin", Twin(calibration, config, RealClock()))
-    wanted, got = _readings(original), _readings(twin)
+    made = twin(calibration, config, RealClock())
+    wanted, got = _observed(original), _observed(judge("twin", made))
     differing = {k: (wanted.get(k), got.get(k)) for k in CALIBRATED if wanted.get(k) != got.get(k)}
     assert not differing, f"expected the twin to read each point as the original, got {differing}"
     # and the points were read otherwise than our simulator reads them, so this proves something

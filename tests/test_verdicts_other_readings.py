@@ -10,19 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.readings import OtherReadings
-from tests.readings_variants import OtherReadings2, OtherReadings3
+from tests.readings import SERVERS
 from tests.test_suite_verdicts import run_contract
 from tryon_suite.simulator.config import NO_CREDITS_KEY, OTHER_KEY
 from tryon_suite.simulator.server import serving
 
 pytestmark = pytest.mark.slow(45)
 
-READING_SERVERS = {
-    "readings1": OtherReadings,
-    "readings2": OtherReadings2,
-    "readings3": OtherReadings3,
-}
+READING_SERVERS = SERVERS
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +27,7 @@ def readings_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[i
 
     def judge(name: str) -> tuple[int, Path]:
         folder = tmp_path_factory.mktemp(name)
-        with serving(simulator=READING_SERVERS[name]()) as (url, _):
+        with serving(simulator=READING_SERVERS[name].simulator()) as (url, _):
             code = run_contract(
                 url,
                 folder,
@@ -61,17 +56,17 @@ def test_a_server_reading_the_open_points_otherwise_still_passes(
     failing = [
         (c["id"], c["level"], c["reason"])
         for c in report["clauses"]
-        if c["status"] == "fails" and c["id"] not in server.DEPARTURES
+        if c["status"] == "fails" and c["id"] not in server.departures
     ]
     assert not failing, f"expected no clause to fail on other readings, got {failing}"
     assert code == 0, f"expected exit 0, got {code}"
     departed = {c["id"]: (c["level"], c["status"]) for c in report["clauses"]}
-    for clause in server.DEPARTURES:  # a mild departure is reported, as a should
+    for clause in server.departures:  # a mild departure is reported, as a should
         assert departed[clause] == ("should", "fails"), f"{clause}: got {departed[clause]}"
     observed = {c["id"]: c["observations"] for c in report["clauses"]}
     unseen = {
         clause: (wanted, observed.get(clause))
-        for clause, wanted in server.READINGS.items()
+        for clause, wanted in server.observed.items()
         if not any(wanted in seen for seen in observed.get(clause) or [])
     }
     assert not unseen, f"expected the observations to record each reading, got {unseen}"

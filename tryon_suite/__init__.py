@@ -74,6 +74,7 @@ _PUBLIC: dict[str, str] = {
     "expect_violation_refused": "tryon_suite.suite.checks.refusals",
     "held": "tryon_suite.suite.evidence",
     "not_checked": "tryon_suite.suite.evidence",
+    "observed": "tryon_suite.suite.evidence",
     "follow": "tryon_suite.suite.follow",
     "judge_job": "tryon_suite.suite.follow",
     "poll_once": "tryon_suite.suite.follow",
@@ -176,6 +177,7 @@ if TYPE_CHECKING:
     )
     from tryon_suite.suite.evidence import held as held
     from tryon_suite.suite.evidence import not_checked as not_checked
+    from tryon_suite.suite.evidence import observed as observed
     from tryon_suite.suite.follow import follow as follow
     from tryon_suite.suite.follow import judge_job as judge_job
     from tryon_suite.suite.follow import poll_once as poll_once

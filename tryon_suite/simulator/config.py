@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 from tryon_suite.errors import ConfigError
+from tryon_suite.simulator.readings import Readings
 from tryon_suite.spec.schemas import LimitProfile, limit_profile
 
 __all__ = [
@@ -92,7 +93,11 @@ class SimulatorConfig:
     max_jobs: int = 20_000
     max_results: int = 5_000
     fetch_timeout: float = 10.0
-    location: Literal["absolute", "relative"] = "absolute"
+    #: the answer to each open point of API.md (`readings.Readings`); the default is ours
+    readings: Readings = field(default_factory=Readings)
+    #: `tryon-mock --location`: when given, the Location form over `readings.location`
+    #: (relative: an absolute path, /v1/try-on/job/ID)
+    location: Literal["absolute", "relative"] | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -113,6 +118,15 @@ class SimulatorConfig:
             raise ConfigError(f"expected burst >= 1, got {self.burst!r}")
         if self.max_jobs < 1 or self.max_results < 1:
             raise ConfigError("expected max_jobs and max_results >= 1")
+
+    @property
+    def served_readings(self) -> Readings:
+        """The readings served: `readings`, with the Location form `location` names."""
+        if self.location is None:
+            return self.readings
+        return replace(
+            self.readings, location="absolute" if self.location == "absolute" else "path"
+        )
 
     @property
     def bucket_size(self) -> int:

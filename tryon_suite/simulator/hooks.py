@@ -7,14 +7,20 @@ The request flow that consults them is `core.Simulator`, which also holds the st
 
 from __future__ import annotations
 
+import io
 import random
+from dataclasses import replace
 from typing import ClassVar, Literal
+
+from PIL import Image
 
 from tryon_suite.simulator import params
 from tryon_suite.simulator.config import SimulatorConfig
 from tryon_suite.simulator.messages import SimRequest, SimResponse
+from tryon_suite.simulator.readings import Readings
 from tryon_suite.simulator.store import Job, Results
-from tryon_suite.spec.images import ImageInfo, ImageProblem, inspect_image
+from tryon_suite.spec.images import RECOGNISED_FORMATS, ImageInfo, ImageProblem, inspect_image
+from tryon_suite.spec.schemas import LimitProfile
 
 __all__ = ["Hooks"]
 
@@ -43,6 +49,9 @@ class Hooks:
 
     # the state core.Simulator sets up and these decisions read
     config: SimulatorConfig
+    #: the open points as this simulator reads them, and the limits as they read them
+    readings: Readings
+    limits: LimitProfile
     credits: dict[str, int]
     _random: random.Random
     _results: Results
@@ -66,8 +75,20 @@ class Hooks:
         return parsed.wait_for_result
 
     def inspect(self, data: bytes, field: str) -> ImageInfo | ImageProblem:
-        """Check one image as the API does (images.inspect_image under the limits)."""
-        return inspect_image(data, self.config.limits, field)
+        """Check one image as the API does (images.inspect_image under the limits), with the
+        open points as the readings have them: the limits on each side or on the pixel count,
+        the code for an image too small, and whether a single-colour image is processed."""
+        readings, limits = self.readings, self.limits
+        if readings.resolution_bound == "pixels":
+            return _by_pixel_count(data, field, readings, limits)
+        checked = inspect_image(data, limits, field)
+        if isinstance(checked, ImageInfo):
+            return checked
+        if checked.error_code == "invalid_parameter":  # inspect_image's code for too small only
+            return ImageProblem(readings.too_small_code, checked.message)
+        if checked.error_code == "unknown_foreground" and readings.flat_images == "processed":
+            return _info(data)
+        return checked
 
     def inspect_input(
         self, data: bytes, field: str, source: Literal["file", "url"]
@@ -79,7 +100,7 @@ class Hooks:
     def stream_cap(self) -> int:
         """The most bytes read of one image while it streams in (a file part or a URL);
         the size rule itself is judged again by `inspect`."""
-        return self.config.limits.max_file_bytes_high
+        return self.limits.max_file_bytes_high
 
     def processing_time(self, *, polled: bool) -> float:
         """How long one try-on takes, drawn within the configured spread; a waited and a
@@ -109,3 +130,34 @@ class Hooks:
     def has_credits(self, key: str) -> bool:
         """Whether `key` can pay for one try-on."""
         return self.credits[key] >= self.config.credits_per_try_on
+
+
+def _by_pixel_count(
+    data: bytes, field: str, readings: Readings, limits: LimitProfile
+) -> ImageInfo | ImageProblem:
+    """The limits read as bounds on the pixel count (the minimum and maximum squared): every
+    other check as inspect_image makes it."""
+    relaxed = replace(limits, min_dimension=1, max_dimension=limits.max_dimension * 10)
+    checked = inspect_image(data, relaxed, field)
+    flat = isinstance(checked, ImageProblem) and checked.error_code == "unknown_foreground"
+    if isinstance(checked, ImageProblem) and not (flat and readings.flat_images == "processed"):
+        return checked
+    info = checked if isinstance(checked, ImageInfo) else _info(data)
+    pixels, low, high = info.width * info.height, limits.min_dimension, limits.max_dimension
+    if pixels > high * high:
+        return ImageProblem(
+            "resolution_too_high",
+            f"{field}: expected at most {high * high} pixels, got {info.width}x{info.height}",
+        )
+    if pixels < low * low:
+        return ImageProblem(
+            readings.too_small_code,
+            f"{field}: expected at least {low * low} pixels, got {info.width}x{info.height}",
+        )
+    return info
+
+
+def _info(data: bytes) -> ImageInfo:
+    """What an image that passed every other check is, read from its header."""
+    with Image.open(io.BytesIO(data), formats=RECOGNISED_FORMATS) as image:
+        return ImageInfo(image.format or "unknown", image.size[0], image.size[1])

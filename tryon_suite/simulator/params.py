@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, fields
 from typing import Final, Literal, TypeGuard
 
 import httpx
 
+from tryon_suite.simulator import bodies
 from tryon_suite.simulator.bodies import Form
+from tryon_suite.simulator.readings import Readings
 from tryon_suite.spec import schemas as contract
 
 __all__ = [
@@ -17,10 +19,12 @@ __all__ = [
     "FORM_FIELDS",
     "GARMENT_MODES",
     "JSON_FIELDS",
+    "HeldBack",
     "ParamProblem",
     "TryOnParams",
     "from_form",
     "from_json",
+    "read",
 ]
 
 #: A static mirror of garment_mode's enum for mypy; tests/test_single_source.py keeps it equal
@@ -38,6 +42,7 @@ JSON_FIELDS: Final = contract.request_fields(contract.REQUEST_SCHEMA)
 FORM_FIELDS: Final = contract.request_fields(contract.FORM_SCHEMA)
 _URL: Final = {name: re.compile(contract.request_property(name)["pattern"]) for name in URL_FIELDS}
 _MAX_URL_CHARS: Final = 2048
+_OURS: Final = Readings()
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class ParamProblem:
 
     error_code: str
     message: str
+    #: 400, but for a file past the cap where the readings answer it otherwise (413)
+    status: int = 400
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,14 @@ class TryOnParams:
     preprocess_garment: bool
     remove_background: bool
     wait_for_result: bool
+
+
+@dataclass(frozen=True)
+class HeldBack(TryOnParams):
+    """The parameters, and a refusal judged after the images: a garment_mode outside the
+    enum, where the readings' check_order names garment_mode as a check of its own."""
+
+    problem: ParamProblem | None = None
 
 
 def _check_url(name: str, value: object) -> str | ParamProblem:
@@ -107,7 +122,10 @@ def _kind(value: object) -> str:
 
 
 def _build(
-    values: Mapping[str, object], files: Mapping[str, bytes], flags: Mapping[str, bool]
+    values: Mapping[str, object],
+    files: Mapping[str, bytes],
+    flags: Mapping[str, bool],
+    readings: Readings,
 ) -> TryOnParams | ParamProblem:
     urls: dict[str, str | None] = {}
     for name in URL_FIELDS:
@@ -119,14 +137,17 @@ def _build(
         else:
             urls[name] = None
     mode = _check_mode(values.get("garment_mode", DEFAULTS["garment_mode"]))
+    held_back: ParamProblem | None = None
     if isinstance(mode, ParamProblem):
-        return mode
+        if "garment_mode" not in readings.check_order:
+            return mode
+        held_back, mode = mode, "auto"
     for image in IMAGE_FIELDS:
         if image not in files and urls[f"{image}_url"] is None:
             return ParamProblem(
                 "missing_parameter", f"{image}: expected a file or {image}_url, got neither"
             )
-    return TryOnParams(
+    parsed = TryOnParams(
         person_image=files.get("person_image"),
         garment_image=files.get("garment_image"),
         person_image_url=urls["person_image_url"],
@@ -136,59 +157,105 @@ def _build(
         remove_background=flags["remove_background"],
         wait_for_result=flags["wait_for_result"],
     )
+    if held_back is None:
+        return parsed
+    return HeldBack(**{f.name: getattr(parsed, f.name) for f in fields(parsed)}, problem=held_back)
 
 
-def _unknown(names: list[str], allowed: frozenset[str]) -> ParamProblem | None:
+def _unknown(names: list[str], allowed: frozenset[str], code: str) -> ParamProblem | None:
     """The request schemas allow no other field; which code applies is not documented."""
     unknown = [name for name in names if name not in allowed]
     if not unknown:
         return None
     shown = unknown[0] if len(unknown[0]) <= 40 else unknown[0][:37] + "..."
     return ParamProblem(
-        "invalid_parameter",
+        code,
         f"{shown}: expected only the documented fields ({', '.join(sorted(allowed))}), "
         "got an unknown one",
     )
 
 
-def from_json(body: object) -> TryOnParams | ParamProblem:
-    """Parameters of a JSON body; a field the contract does not name is refused."""
+def from_json(body: object, readings: Readings = _OURS) -> TryOnParams | ParamProblem:
+    """Parameters of a JSON body; a field the contract does not name is refused (or ignored,
+    as `readings` has it)."""
     if not isinstance(body, dict):
         return ParamProblem("invalid_request_body", f"expected a JSON object, got {_kind(body)}")
+    code = readings.unknown_field_code
+    if code is None:
+        body = {name: value for name, value in body.items() if name in JSON_FIELDS}
     for name in IMAGE_FIELDS:
-        if name in body:
+        if code is not None and name in body:
             return ParamProblem(
-                "invalid_parameter",
-                f"{name}: expected {name}_url in a JSON body (files need multipart/form-data)",
+                code, f"{name}: expected {name}_url in a JSON body (files need multipart/form-data)"
             )
-    if (problem := _unknown(list(body), JSON_FIELDS)) is not None:
+    if code is not None and (problem := _unknown(list(body), JSON_FIELDS, code)) is not None:
         return problem
     flags: dict[str, bool] = {}
     for name, default in FLAG_DEFAULTS.items():
         value = body.get(name, default)
         if not isinstance(value, bool):
             return ParamProblem(
-                "invalid_parameter", f"{name}: expected true or false, got {_kind(value)}"
+                readings.wrong_type_code, f"{name}: expected true or false, got {_kind(value)}"
             )
         flags[name] = value
-    return _build(body, {}, flags)
+    return _build(body, {}, flags, readings)
 
 
-def from_form(form: Form) -> TryOnParams | ParamProblem:
+def _flag(text: str, readings: Readings) -> bool | None:
+    """A form flag's value as `readings` spells it (true or false, in any case or exactly;
+    1 and 0 too, or not); None: not a spelling taken."""
+    spelled = text.strip().lower() if readings.form_flags_any_case else text
+    if readings.form_flags_digits and spelled in ("1", "0"):
+        return spelled == "1"
+    return spelled == "true" if spelled in ("true", "false") else None
+
+
+def from_form(form: Form, readings: Readings = _OURS) -> TryOnParams | ParamProblem:
     """Parameters of a multipart form: flags travel as the text true or false."""
-    names = [*form.fields, *form.stray_files]
-    if (problem := _unknown(names, FORM_FIELDS)) is not None:
+    code = readings.unknown_field_code
+    texts = form.fields
+    if code is None:
+        texts = {name: text for name, text in texts.items() if name in FORM_FIELDS}
+    elif (problem := _unknown([*texts, *form.stray_files], FORM_FIELDS, code)) is not None:
         return problem
     flags: dict[str, bool] = {}
     for name, default in FLAG_DEFAULTS.items():
-        text = form.fields.get(name)
-        if text is None:
-            flags[name] = default
-        elif text.strip().lower() in ("true", "false"):
-            flags[name] = text.strip().lower() == "true"
-        else:
+        text = texts.get(name)
+        value = default if text is None else _flag(text, readings)
+        if value is None:
+            assert text is not None
             shown = text if len(text) <= 40 else text[:37] + "..."
             return ParamProblem(
-                "invalid_parameter", f"{name}: expected true or false, got {shown!r}"
+                readings.wrong_type_code, f"{name}: expected true or false, got {shown!r}"
             )
-    return _build(form.fields, form.files, flags)
+        flags[name] = value
+    files = form.files
+    if readings.empty_file == "absent":
+        files = {name: data for name, data in files.items() if data}
+    return _build(texts, files, flags, readings)
+
+
+async def read(
+    chunks: AsyncIterator[bytes], content_type: str | None, max_file_bytes: int, readings: Readings
+) -> TryOnParams | ParamProblem:
+    """The parameters of a try-on body of `content_type`, or why the API would refuse it; the
+    body is read to its end either way, so an HTTP client still sees the answer."""
+    kind, options = bodies.media_type(content_type)
+    if kind == "application/json":
+        body = await bodies.read_json(chunks)
+        if isinstance(body, bodies.BodyProblem):
+            return ParamProblem(body.error_code, body.message)
+        return from_json(body, readings)
+    if kind == "multipart/form-data":
+        form = await bodies.read_multipart(chunks, options.get("boundary"), max_file_bytes)
+        if isinstance(form, bodies.BodyProblem):
+            too_large = form.error_code == "file_size_too_large"
+            status = readings.upload_too_large_status if too_large else 400
+            return ParamProblem(form.error_code, form.message, status)
+        return from_form(form, readings)
+    async for _ in chunks:
+        pass
+    return ParamProblem(
+        "unsupported_content_type" if kind else readings.no_content_type_code,
+        f"expected application/json or multipart/form-data, got {(kind or 'none')[:80]}",
+    )

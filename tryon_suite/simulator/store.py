@@ -33,6 +33,8 @@ class Job:
     outcome: Literal["completed", "failed"]
     result: bytes | None
     result_id: str | None = None
+    #: a failed job's error (`message`, `error_code`); None: the content filter's
+    error: dict[str, str] | None = None
 
     def status(self, now: float) -> str:
         if now < self.running_at:

@@ -9,15 +9,18 @@ test call; outside one (a load run, a script) recording is a no-op.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Final, Literal, NoReturn
+from typing import Any, Final, Literal, NoReturn
 
 import httpx
 import pytest
 
+from tryon_suite.errors import SchemaError
 from tryon_suite.http.exchange import Exchange, exchange_of
+from tryon_suite.spec.clauses import catalogue
 
 __all__ = [
     "NOT_CHECKED",
@@ -25,10 +28,12 @@ __all__ = [
     "Collector",
     "Evidence",
     "NotChecked",
+    "Reading",
     "Scope",
     "collecting",
     "held",
     "not_checked",
+    "observations",
     "observed",
 ]
 
@@ -36,6 +41,10 @@ __all__ = [
 NOT_CHECKED: Final = "not checked: "
 
 Verdict = Literal["held", "failed", "observed"]
+#: An open point's reading as data, beside its prose: names to JSON values, e.g.
+#: {"location": "relative"}; compliance.json keeps each clause's under "readings", and the twin
+#: (`tryon_suite.simulator.twin`) reads them, never the prose.
+Reading = Mapping[str, Any]
 
 #: Why a check examined nothing, which decides whether the run is still complete:
 #: "run" - the target or the run went wrong (it stopped answering, a budget ran out, retries
@@ -67,6 +76,8 @@ class Evidence:
     received: str = ""
     exchange: Exchange | None = None
     part: str | None = None
+    #: an observation's reading as data (`Reading`), where it has one
+    value: Reading | None = None
 
 
 @dataclass
@@ -117,11 +128,41 @@ def held(
         )
 
 
-def observed(clause: str, text: str, response: httpx.Response | None = None) -> None:
-    """An open point's reading, recorded (never judged)."""
+def observed(
+    clause: str,
+    text: str,
+    response: httpx.Response | None = None,
+    *,
+    value: Reading | None = None,
+) -> None:
+    """An open point's reading, recorded (never judged): `text` for people, and `value`, the
+    same reading as data, for programs (compliance.json's "readings", the twin)."""
+    if clause not in _clause_ids():
+        raise SchemaError(f"expected a clause id from clauses.yaml, got {clause!r}")
     collector = _CURRENT.get()
     if collector is not None:
-        collector.add(Evidence(clause, "observed", "", text, exchange_of(response)))
+        collector.add(Evidence(clause, "observed", "", text, exchange_of(response), value=value))
+
+
+@functools.cache
+def _clause_ids() -> frozenset[str]:
+    return frozenset(c.id for c in catalogue())
+
+
+def observations(
+    items: Iterable[Evidence], stashed: Iterable[str] = ()
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """What was observed of a clause: the texts `stashed` (the `observe` fixture's) and those
+    of its readings recorded as data, then those readings, each once in the order seen."""
+    texts, readings = list(stashed), []
+    for item in items:
+        if item.verdict != "observed" or item.value is None:
+            continue
+        if item.received not in texts:
+            texts.append(item.received)
+        if (reading := dict(item.value)) not in readings:
+            readings.append(reading)
+    return texts, readings
 
 
 class NotChecked(pytest.skip.Exception):  # type: ignore[name-defined,misc]

@@ -125,6 +125,8 @@ def _clause(result: ClauseResult) -> dict[str, Any]:
             for t in result.tests
         ],
         "observations": result.observations,
+        # the same readings as data (`evidence.Reading`): what the twin calibrates from
+        "readings": result.readings,
         "evidence": [_evidence(n, e) for n, e in items[:_LISTED]],
         "evidence_count": len(items),
         "failing_tests": len(failing_tests),

@@ -15,7 +15,7 @@ from tryon_suite.http.client import Exchange
 from tryon_suite.spec import model
 from tryon_suite.spec.clauses import Clause, catalogue
 from tryon_suite.suite.checks import ANSWER_CLAUSES
-from tryon_suite.suite.evidence import SCOPES, Evidence, Scope
+from tryon_suite.suite.evidence import SCOPES, Evidence, Scope, observations
 
 __all__ = [
     "STATUS_ORDER",
@@ -98,6 +98,8 @@ class ClauseResult:
     #: for a clause that is not (or partly) checked: "run" when the target or the run is the
     #: reason (it was in scope), else why it lies outside this run's scope (`evidence.SCOPES`)
     scope: Scope | None = None
+    #: the observations' readings as data (`evidence.Reading`), each once, in the order seen
+    readings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def leaves_incomplete(self) -> bool:
@@ -300,12 +302,13 @@ def _unknown(clause_id: str) -> Clause:
 
 
 def _judge(
-    clause: Clause, tests: list[CheckOutcome], observed: list[str], not_run: str | None
+    clause: Clause, tests: list[CheckOutcome], stashed: list[str], not_run: str | None
 ) -> ClauseResult:
     evidence = [(t.nodeid, e) for t in tests for e in t.evidence_for(clause.id)]
+    observed, readings = observations((e for _, e in evidence), stashed)
 
     def result(status: Status, reason: str, scope: Scope | None = None) -> ClauseResult:
-        return ClauseResult(clause, status, reason, tests, observed, evidence, scope)
+        return ClauseResult(clause, status, reason, tests, observed, evidence, scope, readings)
 
     if not clause.checkable:
         return result("not checkable", "cannot be checked from outside the service")

@@ -237,7 +237,9 @@ def command_line(root: Path) -> str:
     jobs |= {f"tryon-suite {sub}": [suite, sub, "--help"] for sub in SUBCOMMANDS}
     jobs |= {script: [str(_script(script)), "--help"] for script in SCRIPTS}
     with ThreadPoolExecutor(max_workers=8) as pool:
-        futures = {label: pool.submit(_run, label, argv, root) for label, argv in jobs.items()}
+        futures = {
+            label: pool.submit(_run, f"{label} --help", argv, root) for label, argv in jobs.items()
+        }
         texts = {label: future.result() for label, future in futures.items()}
 
     top = parse_help(texts["tryon-suite"])

@@ -142,6 +142,32 @@ def test_the_exit_code_table_is_the_exit_code_enum(path: Path) -> None:
     assert got == expected, f"expected {path.name}'s exit-code table to be {expected}, got {got}"
 
 
+PYTHON_BLOCK = re.compile(r"^\s*```python\n(.*?)^\s*```", re.MULTILINE | re.DOTALL)
+
+
+def test_every_python_example_imports_names_the_package_exports() -> None:
+    """The examples compile, and each `from tryon_suite import ...` name is public."""
+    import textwrap
+
+    import tryon_suite
+
+    problems = []
+    for path in [README, *PAGES]:
+        for block in PYTHON_BLOCK.findall(path.read_text(encoding="utf-8")):
+            code = textwrap.dedent(block)
+            try:
+                compile(code, str(path), "exec")
+            except SyntaxError as exc:
+                problems.append(f"{path.name}: {exc}")
+            for names in re.findall(r"^from tryon_suite import (.+)$", code, re.MULTILINE):
+                for name in (n.strip() for n in names.split(",")):
+                    if name not in getattr(tryon_suite, "__all__", ()):
+                        problems.append(f"{path.name}: {name} is not in tryon_suite.__all__")
+    assert not problems, (
+        f"expected every Python example to compile and import public names, got {problems}"
+    )
+
+
 @pytest.mark.slow(15)
 def test_mkdocs_builds_the_site_with_no_warning(tmp_path: Path) -> None:
     for module in ("mkdocs", "material"):

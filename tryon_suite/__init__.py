@@ -16,6 +16,10 @@ __version__ = "0.1.0"
 
 #: each public name and the module that defines it
 _PUBLIC: dict[str, str] = {
+    # the simulator, for a test of one's own client (its transport, its clock, its readings)
+    "InProcessSimulator": "tryon_suite.simulator.inprocess",
+    "SimulatorConfig": "tryon_suite.simulator.config",
+    "Readings": "tryon_suite.simulator.readings",
     "ContractViolation": "tryon_suite.errors",
     "BudgetExhausted": "tryon_suite.http.account",
     "TryOnClient": "tryon_suite.http.client",
@@ -100,6 +104,9 @@ if TYPE_CHECKING:
     from tryon_suite.http.polling import location_of as location_of
     from tryon_suite.http.request import TryOnRequest as TryOnRequest
     from tryon_suite.http.retry import Pacer as Pacer
+    from tryon_suite.simulator.config import SimulatorConfig as SimulatorConfig
+    from tryon_suite.simulator.inprocess import InProcessSimulator as InProcessSimulator
+    from tryon_suite.simulator.readings import Readings as Readings
     from tryon_suite.spec.encodings import JSON_FORMS as JSON_FORMS
     from tryon_suite.spec.encodings import encode_form as encode_form
     from tryon_suite.spec.fixture_images import UNSUPPORTED_FORMATS as UNSUPPORTED_FORMATS

@@ -105,7 +105,7 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         metavar="NAME",
         help="serve this mutant of the catalogue instead of the correct simulator "
-        "(`tryon-suite list` names them), e.g. dishonest_retry_after",
+        "(`tryon-suite mutants` names them), e.g. dishonest_retry_after",
     )
     p.add_argument(
         "--calibrate",

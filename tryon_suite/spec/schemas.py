@@ -48,9 +48,10 @@ RESPONSE_SCHEMAS: Final[Mapping[int, str]] = {
 
 
 def schema_dir() -> Path:
-    """The `schemas/` folder: the repo's top level, or the copy a wheel carries."""
+    """The `schemas/` folder: the repo's top level, or the copy a wheel carries
+    (`tryon_suite/spec/schema_files/`, see pyproject.toml)."""
     here = Path(__file__).resolve().parent  # tryon_suite/spec
-    for candidate in (here.parent.parent / "schemas", here / "schemas"):
+    for candidate in (here.parent.parent / "schemas", here / "schema_files"):
         if (candidate / "openapi.yaml").is_file():
             return candidate
     raise SchemaError(

@@ -30,7 +30,7 @@ from locust.runners import (
     WorkerRunner,
 )
 
-from tryon_suite.errors import ExitCode, PreflightError
+from tryon_suite.errors import ExitCode, PreflightError, Verdict
 from tryon_suite.http.preflight import KeyToCheck, preflight, unusable_key
 from tryon_suite.http.redact import redact
 from tryon_suite.http.secret import Secret
@@ -271,24 +271,22 @@ def _quitting(environment: Environment, **_kw: Any) -> None:
             sampler.kill(block=False)
         options: Any = environment.parsed_options
         summary, checks = _current(environment)
-        ok, lines = verdict(checks)
         # The thresholds decide the exit code: a 429 is measured behaviour, not an error, so
         # Locust's own rule (1 on any failure) would fail every run that meets the limit. A
         # threshold with nothing to measure is not a failure of the target: incomplete.
-        broken = any(check.holds is False for check in checks)
-        code = ExitCode.PASS if ok else ExitCode.FAIL if broken else ExitCode.INCOMPLETE
+        judged, lines = verdict(checks)
         if gone := METRICS.stopped_answering():
-            code, ok = ExitCode.INCOMPLETE, False
-            lines.append(
-                f"INCOMPLETE: the target stopped answering mid-run ({gone} requests in a row "
-                "got no answer): the figures above stop where it did"
+            judged = Verdict(
+                ExitCode.INCOMPLETE,
+                f"the target stopped answering mid-run ({gone} requests in a row got no "
+                "answer): the figures above stop where it did",
             )
         elif interrupted:
-            code, ok = ExitCode.INCOMPLETE, False
-            lines.append("INCOMPLETE: the run was interrupted before its end")
-        lines[-1] += f" (exit code {int(code)})"
+            judged = Verdict(ExitCode.INCOMPLETE, "the run was interrupted before its end")
+        lines.append(judged.line("load"))
+        ok = judged.ok
         RUN["verdict"] = (checks, lines)
-        environment.process_exit_code = int(code)
+        environment.process_exit_code = int(judged.code)
         if options.csv_prefix:
             write_measures_csv(summary, checks, Path(f"{options.csv_prefix}_tryon.csv"))
         if options.headless or options.autostart:

@@ -106,6 +106,11 @@ def fail(report: Report, cid: str, reason: str = "expected 401, got 403") -> Rep
     return report
 
 
+#: diff's last line, the one verdict line of every tool
+NOTHING_CHANGED = "tryon-suite diff verdict: PASS (exit code 0): nothing material changed."
+MATERIAL = "tryon-suite diff verdict: FAIL (exit code 1): material changes"
+
+
 def changes(html: Path) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = json.loads(html.with_suffix(".json").read_text())["changes"]
     return found
@@ -114,9 +119,7 @@ def changes(html: Path) -> list[dict[str, Any]]:
 def test_the_same_report_twice_changes_nothing(report: Report, diff: Diff) -> None:
     code, out, _, html = diff(report, report)
     assert code == 0, f"expected exit 0 for the same report twice, got {code}: {out}"
-    assert out.splitlines()[-1] == "ok: nothing material changed", (
-        f"expected the verdict, got {out}"
-    )
+    assert out.splitlines()[-1] == NOTHING_CHANGED, f"expected the verdict, got {out}"
     data = json.loads(html.with_suffix(".json").read_text())
     assert (data["kind"], data["ok"], data["html"]) == ("diff", True, "diff.html"), (
         f"expected kind diff, ok, diff.html, got {data}"
@@ -368,13 +371,13 @@ def test_a_page_that_cannot_be_written_is_one_line_and_exit_4(
 
 def test_nothing_material_is_exit_0_and_a_material_change_exit_1(diff: Diff) -> None:
     same, out, _, _ = diff(TINY, TINY)
-    assert (same, out.splitlines()[-1]) == (0, "ok: nothing material changed"), (
-        f"expected exit 0 and 'ok: nothing material changed' last, got {same}: {out!r}"
+    assert (same, out.splitlines()[-1]) == (0, NOTHING_CHANGED), (
+        f"expected exit 0 and {NOTHING_CHANGED!r} last, got {same}: {out!r}"
     )
     failing = {"clauses": [{**TINY["clauses"][0], "status": "fails", "reason": "got 403"}]}
     moved, out, _, _ = diff(TINY, failing)
-    assert (moved, out.splitlines()[-1].startswith("not ok: material changes")) == (1, True), (
-        f"expected exit 1 and 'not ok: material changes' last, got {moved}: {out!r}"
+    assert (moved, out.splitlines()[-1].startswith(MATERIAL)) == (1, True), (
+        f"expected exit 1 and {MATERIAL!r}... last, got {moved}: {out!r}"
     )
 
 
@@ -440,4 +443,4 @@ def test_the_page_shows_red_and_amber_rows_where_they_belong(
         ["tryon.401.wrong_key", "red", "rgb(217, 45, 32)"],
     ]
     assert rows == wanted, f"expected {wanted}, got {rows}"
-    assert verdict.startswith("not ok: material changes: 1 status"), f"got {verdict!r}"
+    assert verdict.startswith("FAIL: material changes: 1 status"), f"got {verdict!r}"

@@ -254,7 +254,9 @@ def test_it_measures_tryon_mock_at_three_per_second_over_http(
     assert (tmp_path / "limiter.html").exists(), "expected limiter.html, got none"
     out = capsys.readouterr().out
     assert DEMO_KEY not in out, f"expected the key masked, got it in {out!r}"
-    assert out.splitlines()[-1].startswith("ok: rate "), f"expected the verdict last, got {out}"
+    assert out.splitlines()[-1].startswith(
+        "tryon-suite limiter verdict: PASS (exit code 0): rate "
+    ), f"expected the verdict last, got {out}"
 
 
 @pytest.mark.slow(14)
@@ -400,6 +402,10 @@ def _answers_preflight_then(failure: BaseException) -> httpx.MockTransport:
     return httpx.MockTransport(handle)
 
 
+#: how the limiter's last line starts when the run could not judge
+INCOMPLETE = "tryon-suite limiter verdict: INCOMPLETE (exit code 2): "
+
+
 def test_a_target_that_stops_answering_mid_run_is_incomplete_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -407,7 +413,7 @@ def test_a_target_that_stops_answering_mid_run_is_incomplete_exit_2(
     gone = _answers_preflight_then(httpx.ConnectError("connection refused"))
     code = main(["--host", "http://api.test", "--report-dir", str(tmp_path)], transport=gone)
     last = capsys.readouterr().out.splitlines()[-1]
-    assert (code, last.startswith("INCOMPLETE: the target stopped answering mid-run")) == (
+    assert (code, last.startswith(f"{INCOMPLETE}the target stopped answering mid-run")) == (
         2,
         True,
     ), f"expected exit 2 and a last line saying the target stopped answering, got {code}, {last!r}"
@@ -420,6 +426,6 @@ def test_an_interrupted_run_is_incomplete_exit_2_and_says_so(
     ctrl_c = _answers_preflight_then(KeyboardInterrupt())
     code = main(["--host", "http://api.test", "--report-dir", str(tmp_path)], transport=ctrl_c)
     last = capsys.readouterr().out.splitlines()[-1]
-    assert (code, last.startswith("INCOMPLETE: interrupted")) == (2, True), (
+    assert (code, last.startswith(f"{INCOMPLETE}interrupted")) == (2, True), (
         f"expected exit 2 and a last line saying it was interrupted, got {code}, {last!r}"
     )

@@ -98,13 +98,15 @@ def test_a_fifth_of_try_ons_without_a_result_fails_the_default_thresholds() -> N
         metrics.try_on_ended("polling", 20.0 + i, 2.0, RESULT)
     summary = summarise(metrics, 30.0)
     checks = DEFAULT_THRESHOLDS.checks(summary)
-    ok, lines = verdict(checks)
-    assert not ok, f"expected 2 of 10 try-ons without result to fail the run, got {lines}"
+    judged, lines = verdict(checks)
+    assert judged.name == "FAIL", f"expected 2 of 10 try-ons without result to fail, got {judged}"
     assert lines[0] == (
         "threshold broken: share of try-ons that got a result: expected at least 0.95, "
         "measured 0.800 (8 of 10)"
     ), lines
-    assert lines[-1].startswith("verdict: FAILS, 1 of 4 thresholds broken"), lines
+    assert judged.line("load").startswith("load verdict: FAIL (exit code 1): 1 of 4 thresholds"), (
+        f"expected the verdict line to name the broken share, got {judged.line('load')!r}"
+    )
     shown = {row["measure"]: row for row in measure_rows(summary, checks)}
     row = shown["threshold: share of try-ons that got a result"]
     assert (row["threshold"], row["verdict"]) == ("at least 0.95", "BROKEN"), row
@@ -126,12 +128,12 @@ def test_the_thresholds_name_expected_and_measured_and_nothing_measured_is_no_pa
         "429 ratio: expected at most 0.1, measured 0.200 (1 of 5 requests)",
         "goodput: expected at least 10 results/min, measured 4.0 results/min",
     ], broken
-    ok, lines = verdict(Thresholds().checks(summary))
-    assert ok, f"expected no threshold set to hold trivially only when asked, got {lines}"
+    judged, lines = verdict(Thresholds().checks(summary))
+    assert judged.ok, f"expected no threshold set to hold trivially only when asked, got {judged}"
     empty = summarise(LoadMetrics(), 10.0)
-    ok, lines = verdict(DEFAULT_THRESHOLDS.checks(empty))
-    assert (ok, lines[-1].startswith("verdict: NOT CHECKED")) == (False, True), (
-        f"expected a run that started no try-on to hold nothing, got {lines}"
+    judged, lines = verdict(DEFAULT_THRESHOLDS.checks(empty))
+    assert judged.name == "INCOMPLETE", (
+        f"expected a run that started no try-on to hold nothing (INCOMPLETE), got {judged}, {lines}"
     )
 
 
@@ -223,7 +225,7 @@ def test_two_processes_keep_locust_to_real_requests_and_merge_the_suites_measure
         f"expected every try-on ended and reported by both workers, got unfinished {unfinished}"
     )
     tail = [line for line in done.stdout.splitlines() if line.strip()][-1]
-    assert tail.startswith("tryon: verdict: "), f"expected the verdict last, got {tail!r}"
+    assert tail.startswith("tryon: load verdict: "), f"expected the verdict last, got {tail!r}"
     assert "tryon: share of try-ons that got a result" in done.stdout, done.stdout[-800:]
     with (tmp_path / "locust_tryon.csv").open() as handle:
         measures = {r["measure"]: r for r in csv.DictReader(handle)}

@@ -237,11 +237,15 @@ def _answers_preflight_then(failure: BaseException) -> httpx.MockTransport:
     return httpx.MockTransport(handle)
 
 
+#: how the lab's last line starts when it could not rank
+INCOMPLETE = "tryon-suite policies verdict: INCOMPLETE (exit code 2): "
+
+
 @pytest.mark.parametrize(
     ("failure", "expected"),
     [
-        (httpx.ConnectError("connection refused"), "INCOMPLETE: the target stopped answering"),
-        (KeyboardInterrupt(), "INCOMPLETE: interrupted"),
+        (httpx.ConnectError("connection refused"), f"{INCOMPLETE}the target stopped answering"),
+        (KeyboardInterrupt(), f"{INCOMPLETE}interrupted"),
     ],
     ids=["target-stopped", "ctrl-c"],
 )

@@ -415,7 +415,8 @@ def _load_run(folder: Path) -> Path:
             metrics.answer("POST /v1/try-on (sync)", 429, "1", None, "retry-after", now)
     summary = summarise(metrics, 20.0)
     checks = DEFAULT_THRESHOLDS.checks(summary)
-    ok, lines = verdict(checks)
+    judged, lines = verdict(checks)
+    lines.append(judged.line("load"))
     return write_load_report(
         summary,
         metrics.rows(),
@@ -424,7 +425,7 @@ def _load_run(folder: Path) -> Path:
         settings={"target": "embedded tryon-mock", "rate limit": "5/s per key"},
         checks=checks,
         verdict_lines=lines,
-        ok=ok,
+        ok=judged.ok,
         ttr=dict(metrics.ttr),
         p95_limit=DEFAULT_THRESHOLDS.max_p95_ttr_s,
     )
@@ -438,7 +439,7 @@ def test_the_load_report_and_the_dashboard_render_in_chromium(
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(_load_run(tmp_path).as_uri())
     verdict_text = page.locator("#verdict").inner_text()
-    assert verdict_text.startswith("verdict: FAILS"), (
+    assert verdict_text.startswith("load verdict: FAIL"), (
         f"expected a failing verdict: {verdict_text!r}"
     )
     broken = [row.split("\t")[0] for row in page.locator("#thresholds tr.broken").all_inner_texts()]

@@ -10,6 +10,7 @@ TryonError                      every error the suite raises on purpose
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import NoReturn
 
@@ -38,6 +39,37 @@ class ExitCode(IntEnum):
     #: a usage or setup mistake, found before anything was sent: a bad option, an unreachable
     #: base URL, a refused key, an unwritable report folder (pytest's own USAGE_ERROR)
     USAGE = 4
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The one verdict every tool ends with (the contract run, a load run, the limiter, the
+    retry-policy lab, diff, the self-test): its name is its exit code's, so the console's last
+    line, the report's headline, JUnit and the process agree."""
+
+    code: ExitCode
+    #: why, in one sentence
+    reason: str
+    #: what to do about it ("" for a PASS)
+    todo: str = ""
+
+    @property
+    def name(self) -> str:
+        """PASS, FAIL, INCOMPLETE or USAGE."""
+        return self.code.name
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.code
+
+    @property
+    def ok(self) -> bool:
+        return self.code == ExitCode.PASS
+
+    def line(self, tool: str = "tryon") -> str:
+        """`TOOL verdict: NAME (exit code N): reason. todo`, the last line of every tool."""
+        todo = f" {self.todo}" if self.todo else ""
+        return f"{tool} verdict: {self.name} (exit code {int(self.code)}): {self.reason}.{todo}"
 
 
 class TryonError(Exception):

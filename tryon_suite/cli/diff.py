@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
-from tryon_suite.errors import ExitCode, UsageParser
+from tryon_suite.errors import ExitCode, UsageParser, Verdict
 from tryon_suite.report.drift.compare import (
     Change,
     ReportError,
@@ -132,7 +132,7 @@ def diff(
     return sorted(changes, key=lambda c: order.index(c.group))  # stable within a group
 
 
-def verdict(changes: Sequence[Change]) -> str:
+def summary(changes: Sequence[Change]) -> str:
     counted = [c for c in changes if c.counts]
     if not counted:
         amber = sum(c.colour == "amber" for c in changes)
@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = {
         "kind": "diff",
         "finished": finished_now(),
-        "verdict": verdict(changes),
+        "verdict": summary(changes),
         "ok": ok,
         "html": html.name,
         "target": str(new.get("target", "")),
@@ -224,8 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{titles[shown]}:")
         print(f"  {_line(c)}")
     print(f"diff: {html_path} and {json_path.name}")
-    print(("ok: " if ok else "not ok: ") + data["verdict"])
-    return ExitCode.PASS if ok else ExitCode.FAIL
+    verdict = Verdict(ExitCode.PASS if ok else ExitCode.FAIL, summary(changes))
+    print(verdict.line("tryon-suite diff"))
+    return verdict.code
 
 
 def _usage(message: str) -> int:

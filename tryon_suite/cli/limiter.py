@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 
-from tryon_suite.errors import ExitCode, UsageParser
+from tryon_suite.errors import ExitCode, UsageParser, Verdict
 from tryon_suite.http.secret import Secret
 from tryon_suite.lab.limiter.output import table, write_report
-from tryon_suite.lab.limiter.phases import DOCUMENTED_RATE, Settings, measure
+from tryon_suite.lab.limiter.phases import DOCUMENTED_RATE, Settings, judge, measure
 from tryon_suite.lab.limiter.probes import Prober
 
 __all__ = ["main", "parser"]
@@ -27,6 +27,10 @@ def _positive(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
     return value
+
+
+#: the verdict line's name
+TOOL = "tryon-suite limiter"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -100,16 +104,16 @@ def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | Non
         try:
             measures = measure(prober, settings)
         except KeyboardInterrupt:
-            print(
-                f"INCOMPLETE: interrupted after {prober.sent} requests; nothing judged, "
-                "no report written",
-                flush=True,
+            stopped = Verdict(
+                ExitCode.INCOMPLETE,
+                f"interrupted after {prober.sent} requests; nothing judged, no report written",
             )
-            return ExitCode.INCOMPLETE
+            print(stopped.line(TOOL), flush=True)
+            return stopped.code
         finally:
             prober.close()
             signal.signal(signal.SIGTERM, previous)
-    data = write_report(
+    write_report(
         Path(args.report_dir),
         target=host,
         settings=settings,
@@ -121,12 +125,13 @@ def main(argv: Sequence[str] | None = None, transport: httpx.BaseTransport | Non
         f"{prober.sent} requests of a budget of {settings.budget}; report: "
         f"{Path(args.report_dir) / 'limiter.html'}"
     )
-    if not data["ok"] and prober.unanswered:
+    verdict = judge(measures)
+    if not verdict.ok and prober.unanswered:
         # not a verdict on the limiter: the measures it lacks were cut off by the target
-        print(
-            f"INCOMPLETE: the target stopped answering mid-run ({prober.unanswered} "
-            f"requests got no answer): {data['verdict']}"
+        verdict = Verdict(
+            ExitCode.INCOMPLETE,
+            f"the target stopped answering mid-run ({prober.unanswered} requests got no "
+            f"answer): {verdict.reason}",
         )
-        return ExitCode.INCOMPLETE
-    print(("ok: " if data["ok"] else "NOT OK: ") + data["verdict"])
-    return ExitCode.PASS if data["ok"] else ExitCode.FAIL
+    print(verdict.line(TOOL))
+    return verdict.code

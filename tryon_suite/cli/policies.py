@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from tryon_suite.errors import ConfigError, ExitCode, UsageParser
+from tryon_suite.errors import ConfigError, ExitCode, UsageParser, Verdict
 from tryon_suite.http.preflight import KeyToCheck, preflight_for_tool
 from tryon_suite.http.retry import POLICY_KINDS
 from tryon_suite.http.secret import Secret
@@ -46,6 +46,10 @@ __all__ = [
 ]
 
 # -- the command line ------------------------------------------------------------------------
+
+
+#: the verdict line's name
+TOOL = "tryon-suite policies"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -168,9 +172,11 @@ def main(argv: Sequence[str] | None = None, transport: httpx.MockTransport | Non
     try:
         return _run(settings, Path(args.report_dir), transport)
     except RunStopped as exc:
-        print(f"INCOMPLETE: {exc.reason}; nothing ranked, no report written", flush=True)
+        stopped = Verdict(ExitCode.INCOMPLETE, f"{exc.reason}; nothing ranked, no report written")
+        print(stopped.line(TOOL), flush=True)
     except KeyboardInterrupt:
-        print("INCOMPLETE: interrupted; nothing ranked, no report written", flush=True)
+        stopped = Verdict(ExitCode.INCOMPLETE, "interrupted; nothing ranked, no report written")
+        print(stopped.line(TOOL), flush=True)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -193,8 +199,9 @@ def _run(settings: LabSettings, folder: Path, transport: httpx.MockTransport | N
     for mode, order in ranked.items():
         print(f"ranking, {mode}: " + ", ".join(f"{n}. {p}" for n, p in order))
     path = write_report(outcomes, settings, folder, wall)
-    print(f"{verdict(ranked)} ({wall:.1f} s wall); report: {path}")
-    return ExitCode.PASS
+    ranked_all = Verdict(ExitCode.PASS, f"{verdict(ranked)} ({wall:.1f} s wall); report: {path}")
+    print(ranked_all.line(TOOL))
+    return ranked_all.code
 
 
 def with_duration(settings: LabSettings, duration: float) -> LabSettings:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tryon_suite.errors import ExitCode, UsageParser
+from tryon_suite.errors import ExitCode, UsageParser, Verdict
 from tryon_suite.mutants import mutant
 from tryon_suite.selftest.run import HTTP_SELECTION, matrix_figures, run_selftest, write_matrix
 from tryon_suite.suite.report import render_report
@@ -51,10 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     render_report(report, folder)
     width = max(len(r.mutant) for r in rows)
     for r in rows:
-        verdict = r.verdict if r.as_claimed else r.verdict.upper()
-        print(f"{r.mutant:<{width}}  {r.face:<10}  {verdict:<25}  {', '.join(r.failing[:4])}")
+        row = r.verdict if r.as_claimed else r.verdict.upper()
+        print(f"{r.mutant:<{width}}  {r.face:<10}  {row:<25}  {', '.join(r.failing[:4])}")
     figures = matrix_figures(rows)
-    print(f"{figures['verdict']}; matrix: {paths[0]}")
+    code = ExitCode.PASS if figures["ok"] else ExitCode.FAIL
+    verdict = Verdict(code, f"{figures['verdict']}; matrix: {paths[0]}")
     # every case of the input-space model must have been exercised on the correct simulator:
     # a partition no run reaches is a hole the matrix cannot show
     covered = report.get("coverage") or {}
@@ -68,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     if holes and not args.mutants:
         shown = "; ".join(f"{m['case']} ({m['why']})" for m in holes[:5])
-        print(f"model cases not exercised on the correct simulator: {len(holes)}: {shown}")
-        return 1
-    return 0 if figures["ok"] else 1
+        why = f"model cases not exercised on the correct simulator: {len(holes)}: {shown}"
+        verdict = Verdict(ExitCode.FAIL, why)
+    print(verdict.line("tryon-suite selftest"))
+    return verdict.code

@@ -11,27 +11,27 @@ import io
 from pathlib import Path
 from typing import Any
 
+from tryon_suite.errors import ExitCode, Verdict
 from tryon_suite.load.summary import Summary, ThresholdCheck
 
 __all__ = ["measure_rows", "measures_csv", "threshold_table", "verdict", "write_measures_csv"]
 
 
-def verdict(checks: list[ThresholdCheck]) -> tuple[bool, list[str]]:
-    """(ok, the verdict's lines). A run holds when no threshold broke and every threshold set
-    was measured: a run in which nothing could be measured holds nothing (it is incomplete,
-    not failed). The caller, which knows the exit code, appends it to the last line."""
+def verdict(checks: list[ThresholdCheck]) -> tuple[Verdict, list[str]]:
+    """The run's verdict by its thresholds, and the lines that explain it. A run passes when
+    no threshold broke and every threshold set was measured: a run in which nothing could be
+    measured holds nothing (it is INCOMPLETE, not failed)."""
     broken = [check for check in checks if check.holds is False]
     unmeasured = [c for c in checks if c.holds is None and not c.limit.startswith("not set")]
     checked = [check for check in checks if check.holds is not None]
     if broken:
         lines = [f"threshold broken: {check.sentence()}" for check in broken]
-        lines.append(f"verdict: FAILS, {len(broken)} of {len(checked)} thresholds broken")
-        return False, lines
+        reason = f"{len(broken)} of {len(checked)} thresholds broken"
+        return Verdict(ExitCode.FAIL, reason), lines
     if unmeasured:
         lines = [f"threshold not measured: {check.name}: {check.measured}" for check in unmeasured]
-        lines.append("verdict: NOT CHECKED, a threshold had nothing to measure")
-        return False, lines
-    return True, [f"verdict: holds, every one of {len(checked)} thresholds set"]
+        return Verdict(ExitCode.INCOMPLETE, "a threshold had nothing to measure"), lines
+    return Verdict(ExitCode.PASS, f"every one of {len(checked)} thresholds set held"), []
 
 
 def threshold_table(checks: list[ThresholdCheck]) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from tryon_suite.errors import ExitCode
+from tryon_suite.errors import ExitCode, Verdict
 from tryon_suite.http.client import Exchange
 from tryon_suite.spec import model
 from tryon_suite.spec.clauses import Clause, catalogue
@@ -24,7 +24,6 @@ __all__ = [
     "CreditsSpent",
     "Outcome",
     "RunResults",
-    "RunVerdict",
     "Status",
     "thumbnail",
 ]
@@ -166,24 +165,6 @@ class CreditsSpent:
         return f"{self.counted} credits spent, counted (the balance was not read){budget}{replayed}"
 
 
-@dataclass(frozen=True)
-class RunVerdict:
-    """The run's one verdict, said alike by the report's headline, the console's last line,
-    JUnit and the exit code."""
-
-    #: "PASS", "FAIL" or "INCOMPLETE"
-    name: str
-    exit_code: ExitCode
-    #: why, in one sentence
-    reason: str
-    #: what to do about it ("" for a PASS)
-    todo: str = ""
-
-    def line(self) -> str:
-        todo = f" {self.todo}" if self.todo else ""
-        return f"tryon verdict: {self.name} (exit code {int(self.exit_code)}): {self.reason}.{todo}"
-
-
 def _number(value: float | None) -> str:
     return "?" if value is None else f"{value:,.2f}".rstrip("0").rstrip(".")
 
@@ -246,7 +227,7 @@ class RunResults:
             r.status == "fails" and r.clause.level == "must" for r in self.clause_results()
         )
 
-    def verdict(self) -> RunVerdict:
+    def verdict(self) -> Verdict:
         """FAIL when a must clause fails; INCOMPLETE when the run stopped early or a must
         clause in scope was not checked on full evidence because of the target or the run;
         else PASS: every must clause in scope held on evidence."""
@@ -255,8 +236,7 @@ class RunResults:
         if failing:
             names = ", ".join(r.clause.id for r in failing[:3])
             more = f" and {len(failing) - 3} more" * (len(failing) > 3)
-            return RunVerdict(
-                "FAIL",
+            return Verdict(
                 ExitCode.FAIL,
                 f"{len(failing)} must clause{'s' * (len(failing) != 1)} failed ({names}{more})",
                 "Each failure leads with its decisive exchange and a curl command in the report.",
@@ -265,8 +245,7 @@ class RunResults:
         if self.stopped or open_:
             why = self.stopped or _common_reason(open_)
             count = f"{len(open_)} must clause{'s' * (len(open_) != 1)} in scope not checked"
-            return RunVerdict(
-                "INCOMPLETE",
+            return Verdict(
                 ExitCode.INCOMPLETE,
                 f"{count}: {why}" if open_ else why,
                 "Nothing failed, but nothing proves the rest: check the target is up and the "
@@ -279,7 +258,7 @@ class RunResults:
             for r in results
         )
         beyond = f"; {out} out of this run's scope (wholly or in part), listed with why" * bool(out)
-        return RunVerdict("PASS", ExitCode.PASS, f"all {held} must clauses in scope held{beyond}")
+        return Verdict(ExitCode.PASS, f"all {held} must clauses in scope held{beyond}")
 
     def totals(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUS_ORDER, 0)

@@ -65,12 +65,12 @@ def write_report(
     from tryon_suite.report.index import finished_now, write_index
     from tryon_suite.report.pages import environment
 
-    ok, verdict = judge(measures)
+    verdict = judge(measures)
     data: dict[str, Any] = {
         "kind": "limiter",
         "finished": finished_now(),
-        "verdict": verdict,
-        "ok": ok,
+        "verdict": verdict.reason,
+        "ok": verdict.ok,
         "html": "limiter.html",
         "target": target,
         "documented_rate": DOCUMENTED_RATE,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from tryon_suite.errors import ExitCode, Verdict
 from tryon_suite.http.retry import parse_retry_after
 from tryon_suite.lab.limiter.probes import BudgetSpent, Probe, Prober, Unexpected
 
@@ -342,8 +343,8 @@ def measure(p: Prober, settings: Settings) -> list[Measure]:
     return measures
 
 
-def judge(measures: Sequence[Measure]) -> tuple[bool, str]:
-    """ok (the rate measured, Retry-After not dishonest) and the one-line verdict."""
+def judge(measures: Sequence[Measure]) -> Verdict:
+    """PASS when the rate was measured and Retry-After is not dishonest, else FAIL."""
     by = {m.name: m for m in measures}
     rate, honest = by["sustained rate"], by["Retry-After honest"]
     ok = rate.value is not None and honest.verdict in (
@@ -358,4 +359,5 @@ def judge(measures: Sequence[Measure]) -> tuple[bool, str]:
     )
     burst = by["burst"]
     burst_text = f"burst {burst.measured}" if burst.value is not None else "burst not measured"
-    return ok, f"{rate_text}; {burst_text}; Retry-After {honest.verdict}"
+    reason = f"{rate_text}; {burst_text}; Retry-After {honest.verdict}"
+    return Verdict(ExitCode.PASS if ok else ExitCode.FAIL, reason)

@@ -26,7 +26,7 @@ from tryon_suite.simulator.config import NO_CREDITS_KEY, OTHER_KEY
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.server import serving
 
-pytestmark = pytest.mark.slow(30)
+pytestmark = pytest.mark.slow(37)
 
 CANARY = "tryon-canary-key-5f1d0c9a"
 Report = dict[str, Any]

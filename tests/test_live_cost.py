@@ -408,7 +408,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple]]
         yield {"plan": planned.result(), "full": full.result(), "budget": budgeted.result()}
 
 
-pytestmark = pytest.mark.slow(30)
+pytestmark = pytest.mark.slow(22)
 
 
 def test_the_plan_sends_nothing_exits_0_and_prints_totals(runs: dict[str, tuple]) -> None:

@@ -21,7 +21,7 @@ from tryon_suite.load.summary import DEFAULT_THRESHOLDS, Thresholds, summarise
 from tryon_suite.load.transport import failure_text
 from tryon_suite.simulator.config import DEMO_KEY
 
-pytestmark = pytest.mark.slow(33)
+pytestmark = pytest.mark.slow(21)
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNC = "POST /v1/try-on (sync)"

@@ -12,7 +12,7 @@ import pytest
 
 from tests.test_load import locust, verdict_matches_exit
 
-pytestmark = pytest.mark.slow(25)
+pytestmark = pytest.mark.slow(29)
 
 
 @pytest.mark.parametrize("users", ["SyncUser", "PollingUser"])

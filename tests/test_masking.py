@@ -46,7 +46,7 @@ COVERED = (
 #: The quiet simulator has no rate limit: its burst check fails whatever the key.
 NO_BURST = ("-k", "not burst_past_the_rate_limit")
 
-pytestmark = pytest.mark.slow(60)
+pytestmark = pytest.mark.slow(58)
 
 
 # -- the rule ------------------------------------------------------------------------------

@@ -37,6 +37,9 @@ IMAGES = FixtureImages(PROFILE)
 NEVER_ISSUED = "00000000-0000-4000-8000-000000000000"
 MISSING_IMAGES = {"garment_mode": "upper"}  # no image: a body refused for that alone
 
+# about 18 s on 2 cores: a probe per open point and per change of each field
+pytestmark = pytest.mark.slow(18)
+
 
 @contextlib.contextmanager
 def opened(readings: Readings) -> Iterator[Opened]:

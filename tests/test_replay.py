@@ -19,7 +19,7 @@ from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.server import serving
 
-pytestmark = pytest.mark.slow(40)
+pytestmark = pytest.mark.slow(57)
 
 
 def _verdict(report_dir: Path) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from tryon_suite.http.clock import RealClock
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.server import serving
 
-pytestmark = pytest.mark.slow(40)
+pytestmark = pytest.mark.slow(70)
 
 #: short timeouts, so a hung target is found in seconds (the defaults are for real services)
 FAST = ("--tryon-timeout", "connect=2,sync=6,poll=2,download=2")

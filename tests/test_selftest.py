@@ -27,7 +27,7 @@ from tryon_suite.selftest.run import (
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.spec.clauses import catalogue
 
-pytestmark = pytest.mark.slow(60)
+pytestmark = pytest.mark.slow(16)
 
 
 def test_the_catalogue_has_thirty_mutants_or_more_each_tagged_with_known_clauses() -> None:

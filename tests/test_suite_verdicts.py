@@ -16,7 +16,7 @@ from tryon_suite.simulator.config import DEMO_KEY
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.server import serving
 
-pytestmark = pytest.mark.slow(40)
+pytestmark = pytest.mark.slow(27)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -26,7 +26,7 @@ from tryon_suite.simulator.readings import BALANCE, OPENING, Readings
 from tryon_suite.simulator.server import serving
 from tryon_suite.simulator.twin import CALIBRATED, calibration_from, twin
 
-pytestmark = pytest.mark.slow(50)
+pytestmark = pytest.mark.slow(58)
 
 #: what the suite records of each open point of the first other-readings server, as data
 READINGS_SEEN: dict[str, list[dict[str, Any]]] = {

@@ -15,7 +15,7 @@ from tests.test_suite_verdicts import run_contract
 from tryon_suite.simulator.config import NO_CREDITS_KEY, OTHER_KEY
 from tryon_suite.simulator.server import serving
 
-pytestmark = pytest.mark.slow(45)
+pytestmark = pytest.mark.slow(31)
 
 READING_SERVERS = SERVERS
 

@@ -207,9 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     simulator: Simulator
     if calibration is not None:
-        from tryon_suite.simulator.twin import Twin
+        from tryon_suite.simulator.twin import twin
 
-        simulator = Twin(calibration, config, RealClock())
+        simulator = twin(calibration, config, RealClock())
     elif chosen is not None:
         simulator = chosen.build(config, RealClock())
     else:

@@ -27,7 +27,7 @@ from tryon_suite.simulator.readings import BALANCE, COUNTER, OPENING, Readings
 from tryon_suite.spec.images import RECOGNISED_FORMATS
 from tryon_suite.spec.schemas import limit_profile
 
-__all__ = ["CALIBRATED", "Calibration", "Twin", "calibration_from", "load_calibration", "twin"]
+__all__ = ["CALIBRATED", "Calibration", "calibration_from", "load_calibration", "twin"]
 
 #: the open points a twin reads from a report, and what it does with each
 CALIBRATED: Final = {
@@ -88,9 +88,6 @@ def twin(
     """The simulator with a calibration's readings: a twin of the target the report judged."""
     return Simulator(calibration.configured(config), clock, fetcher)
 
-
-#: the name `tryon-mock` (tryon_suite.cli.mock) builds a twin by
-Twin = twin
 
 # -- from a clause's readings (its values merged, the first seen winning) to Readings fields --
 

@@ -24,9 +24,8 @@ from tryon_suite.errors import SchemaError
 from tryon_suite.http.cassette import Recorder, attributed
 from tryon_suite.http.cassette.record import stamp
 from tryon_suite.http.client import TryOnClient, tls_context
-from tryon_suite.spec.clauses import catalogue
 from tryon_suite.suite.console import failing_clause_lines
-from tryon_suite.suite.evidence import collecting, not_checked, observed
+from tryon_suite.suite.evidence import collecting, not_checked
 from tryon_suite.suite.ledger import Ledger, Sale
 from tryon_suite.suite.options import add_options
 from tryon_suite.suite.run import BOUGHT, CLIENTS, EVIDENCE, RUN, Run, purchases_of
@@ -231,23 +230,6 @@ def client(target: Target, request: pytest.FixtureRequest) -> Iterator[TryOnClie
     request.node.stash[CLIENTS] = [*request.node.stash.get(CLIENTS, []), made]
     yield made
     made.close()
-
-
-@pytest.fixture
-def observe(pytestconfig: pytest.Config) -> Callable[..., None]:
-    """Record what the target answered to an open point (shown in the report, never judged)."""
-    observations = pytestconfig.stash[RUN].observations
-    known = {c.id for c in catalogue()}
-
-    def record(clause_id: str, text: str, response: httpx.Response | None = None) -> None:
-        if clause_id not in known:
-            raise SchemaError(f"expected a clause id from clauses.yaml, got {clause_id!r}")
-        seen = observations.setdefault(clause_id, [])
-        if text not in seen:
-            seen.append(text)
-        observed(clause_id, text, response)
-
-    return record
 
 
 # -- bookkeeping -----------------------------------------------------------------------------

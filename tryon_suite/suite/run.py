@@ -55,7 +55,6 @@ class Run:
     outcomes: list[CheckOutcome] = field(default_factory=list)
     #: the outcomes of self-test items, by mutant (kept apart from the run's own report)
     mutant_outcomes: dict[str, list[CheckOutcome]] = field(default_factory=dict)
-    observations: dict[str, list[str]] = field(default_factory=dict)
     #: every job id a 202 of the run named, with the exchange that named it first, by mutant
     job_ids: dict[str | None, dict[str, Exchange]] = field(default_factory=dict)
     costs: list[Cost] = field(default_factory=list)
@@ -279,7 +278,6 @@ class Run:
             pace=(target.pacer.initial_rate, target.pacer.rate) if target else None,
             budget=options.budget,
             tests=self.outcomes,
-            observations=self.observations,
             not_run=self.not_run(session),
             credits=credits_spent(target) if target else None,
             stopped=self.stopped(session),

@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -205,19 +206,17 @@ def _in_process(
     with InProcessSimulator(config, clock=clock, fetcher=fetcher, simulator=simulator) as sim:
         keys = {a.credits: a.key for a in DEFAULT_ACCOUNTS}
         other, no_credits = Secret(DEFAULT_ACCOUNTS[1].key), Secret(keys[0])
-        yield Target(
+        yield _target(
+            options,
+            images,
             name="in-process simulator" + (f" (mutant {options.mutant})" if options.mutant else ""),
             base_url=sim.base_url,
             key=Secret(DEFAULT_ACCOUNTS[0].key),
             other_key=other if not rehearsal or options.other_key else None,
             no_credits_key=no_credits if not rehearsal or options.no_credits_key else None,
             allow_burst=options.allow_burst if rehearsal else True,
-            limits=limits,
-            images=images,
             image_url=lambda name: f"{IMAGE_HOST}/{name}",
             live=options.live,
-            budget=Budget(options.budget),
-            wallet=Credits(options.credit_budget),
             pacer=Pacer(
                 options.rate or (LIVE_RATE if rehearsal else 4.5),
                 now=clock.now,
@@ -231,6 +230,21 @@ def _in_process(
             transport=sim.transport,
             rehearsal_processing=config.processing_time if rehearsal else None,
         )
+
+
+def _target(options: TargetOptions, images: FixtureImages, **where: Any) -> Target:
+    """A target of the run's options: its keys, permissions, limits and budgets as the options
+    say, unless the face sets them (`where`: name, URL, clock, transport, ...)."""
+    account: dict[str, Any] = {
+        "other_key": options.other_key,
+        "no_credits_key": options.no_credits_key,
+        "allow_burst": options.allow_burst,
+        "limits": options.limits,
+        "images": images,
+        "budget": Budget(options.budget),
+        "wallet": Credits(options.credit_budget),
+    }
+    return Target(**{**account, **where})
 
 
 def fixture_fetcher(
@@ -288,19 +302,14 @@ def _replayed(
     if options.api_key is None:
         raise ConfigError("expected a cassette recorded with a run key, got none")
     rate = options.rate or (LIVE_RATE if live else 0.0)
-    yield Target(
+    yield _target(
+        options,
+        images,
         name=f"replay of {base_url} ({header.get('recorded_at')})",
         base_url=base_url,
         key=options.api_key,
-        other_key=options.other_key,
-        no_credits_key=options.no_credits_key,
-        allow_burst=options.allow_burst,
-        limits=limits,
-        images=images,
         image_url=lambda name: f"{image_base}/{name}",
         live=live,
-        budget=Budget(options.budget),
-        wallet=Credits(options.credit_budget),
         pacer=Pacer(rate, now=clock.now, sleep=clock.advance),
         now=clock.now,
         sleep=clock.advance,
@@ -334,19 +343,14 @@ def _live(options: TargetOptions, limits: LimitProfile, images: FixtureImages) -
         base_url = options.base_url.rstrip("/")
         watch = Watch(options.timeouts, deadline=options.deadline, probe=lambda: answers(base_url))
         stack.callback(watch.close)
-        yield Target(
+        yield _target(
+            options,
+            images,
             name=options.base_url,
-            base_url=options.base_url.rstrip("/"),
+            base_url=base_url,
             key=options.api_key,
-            other_key=options.other_key,
-            no_credits_key=options.no_credits_key,
-            allow_burst=options.allow_burst,
-            limits=limits,
-            images=images,
             image_url=lambda name: f"{base}/{name}",
             live=options.live,
-            budget=Budget(options.budget),
-            wallet=Credits(options.credit_budget),
             pacer=Pacer(options.rate or LIVE_RATE),
             now=time.monotonic,
             sleep=time.sleep,

@@ -353,7 +353,7 @@ def test_live_the_ledger_sends_every_sync_purchase_at_once_and_polls_after_a_res
 
 def test_a_purchase_past_the_credit_budget_is_not_sent_and_says_why() -> None:
     transport = _Processing(together=1, job=False)
-    target = replace(_target(transport), wallet=Credits(1))
+    target = replace(_target(transport), credits=Credits(1))
     ledger = Ledger(target, ["multipart-defaults", "multipart-auto"], concurrent=True)
     ledger.start()
     first, second = ledger.sale("multipart-defaults"), ledger.sale("multipart-auto")

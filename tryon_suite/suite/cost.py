@@ -48,8 +48,8 @@ def credits_spent(target: Target) -> CreditsSpent:
     common = [path for path in before if path in after]
     figure = max(common, key=lambda path: before[path] - after[path], default=None)
     return CreditsSpent(
-        counted=target.wallet.spent,
-        budget=target.wallet.limit,
+        counted=target.credits.spent,
+        budget=target.credits.limit,
         before=before[figure] if figure else None,
         after=after[figure] if figure else None,
         replayed=target.replayed,
@@ -93,18 +93,18 @@ def plan_lines(options: TargetOptions, target: Target | None, costs: Sequence[Co
     lines.append(f"{'balance, read before and after':<50}{'':>7}{reads:>10}{0:>9}")
     requests = sum(r[1] for r in rows.values()) + reads
     requests += sum(len(s.client.exchanges) for s in bought.values())
-    credits = target.wallet.spent
+    credits = target.credits.spent
     lines.append(f"{'total':<50}{len(costs):>7}{requests:>10}{credits:>9}")
     keys = 1 + (options.other_key is not None) + (options.no_credits_key is not None)
     preflight = "and the preflight, before the run (a GET per key)"
     lines.append(f"{preflight:<50}{'':>7}{keys:>10}{0:>9}")
-    wallet = target.wallet
+    account = target.credits
     lines += [
         "",
         f"request budget: {options.budget or 'none'}; credit budget: "
         f"{'none' if options.credit_budget is None else options.credit_budget}. Every "
         f"request that may cost is promised a credit before it goes: a credit budget of "
-        f"{wallet.peak} or more lets every check run (the simulator took {wallet.spent} of "
+        f"{account.peak} or more lets every check run (the simulator took {account.spent} of "
         "them; a target may take each). A target "
         "that refuses what the simulator accepts spends fewer credits; a job still running "
         "when the first sync answer comes back takes a poll more; a key the balance "

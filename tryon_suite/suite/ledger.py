@@ -233,7 +233,7 @@ class Ledger:
 
     def _reserve(self, name: str) -> BaseException | None:
         try:
-            self._target.wallet.reserve(f"purchase {name!r}")
+            self._target.credits.reserve(f"purchase {name!r}")
         except CreditBudgetExhausted as exc:  # the sale reports it to each consumer
             return exc
         return None

@@ -169,7 +169,7 @@ def _record(
                 "rate": opened.pacer.rate,
                 "allow_burst": opened.allow_burst,
                 "budget": opened.budget.limit,
-                "credit_budget": opened.wallet.limit,
+                "credit_budget": opened.credits.limit,
                 "serial": options.serial,
                 "mutant": options.mutant,
                 "keys": [role for role, key in keys.items() if key],

@@ -104,7 +104,7 @@ class Target:
     #: what reaches the target (the in-process simulator's transport); None for the network
     transport: httpx.BaseTransport | None = None
     #: the run's credits: its budget, what was spent and what is promised
-    wallet: Credits = field(default_factory=Credits)
+    credits: Credits = field(default_factory=Credits)
     #: the paid exchanges the run's checks share (set by the plugin once it knows them)
     ledger: Ledger | None = None
     started: float = field(default_factory=time.time)
@@ -126,7 +126,7 @@ class Target:
             no_credits_key=self.no_credits_key,
             transport=Stack(
                 self.transport,
-                credits=self.wallet,
+                credits=self.credits,
                 may_spend=may_spend,
                 retry=retry or RetryPolicy("retry-after", max_retries=6),
                 budget=self.budget,
@@ -242,7 +242,7 @@ def _target(options: TargetOptions, images: FixtureImages, **where: Any) -> Targ
         "limits": options.limits,
         "images": images,
         "budget": Budget(options.budget),
-        "wallet": Credits(options.credit_budget),
+        "credits": Credits(options.credit_budget),
     }
     return Target(**{**account, **where})
 

@@ -126,7 +126,7 @@ def test_on_the_correct_simulator_every_checkable_must_clause_holds_on_evidence(
     assert not unproven, f"expected every checkable must clause to hold, got {unproven}"
     for cid, row in correct_run.items():
         if row["status"] == "holds":
-            held = [e for e in row["evidence"] if e["verdict"] == "held"]
+            held = [e for e in row["evidence"] if e["finding"] == "held"]
             assert held, f"expected {cid} to carry the evidence it holds on, got {row['evidence']}"
             assert held[0]["expected"], f"expected {cid}'s evidence to say what was asserted"
 

@@ -50,14 +50,14 @@ def test_a_500_body_the_documentation_leaves_open_fails_no_clause(
     body: str, content_type: str
 ) -> None:
     found = judge_answer(_five_hundred(body, content_type))
-    failed = [(e.clause, e.received) for e in found if e.verdict == "failed"]
+    failed = [(e.clause, e.received) for e in found if e.finding == "failed"]
     assert not failed, f"expected no clause failed by a 500 {body!r}, got {failed}"
     assert found, f"expected the 500 {body!r} recorded as evidence, got none"
 
 
 def test_a_500_body_that_is_not_json_is_recorded_as_observed() -> None:
     found = judge_answer(_five_hundred("<h1>oops</h1>", "text/html"))
-    seen = [(e.clause, e.verdict, e.received) for e in found]
+    seen = [(e.clause, e.finding, e.received) for e in found]
     assert seen == [
         ("tryon.500.body", "observed", "a 500 whose body is not JSON: '<h1>oops</h1>'")
     ], f"expected tryon.500.body observed with the body quoted, got {seen}"
@@ -91,7 +91,7 @@ def test_a_5xx_then_a_refusal_is_asked_once_more_and_holds() -> None:
     assert statuses == [500, 400], f"expected the probe sent twice (500, 400), got {statuses}"
     note = client.exchanges[0].note
     assert note == "500, asked once more: 400", f"expected the first exchange's note, got {note!r}"
-    no_5xx = [(e.verdict, e.expected) for e in evidence.items if e.clause == NO_5XX]
+    no_5xx = [(e.finding, e.expected) for e in evidence.items if e.clause == NO_5XX]
     assert no_5xx == [
         ("held", "a 4xx, not a 5xx, for a client's mistake (500 first, asked once more: 400)")
     ], f"expected {NO_5XX} held, saying the probe was repeated, got {no_5xx}"

@@ -31,7 +31,7 @@ def failing_clause_lines(results: RunResults, secrets: Iterable[Secret | str] = 
     failing.sort(key=lambda r: (r.clause.level != "must", r.clause.id))
     for result in failing:
         decisive = result.decisive
-        tests = {nodeid for nodeid, e in result.evidence if e.verdict == "failed"}
+        tests = {nodeid for nodeid, e in result.evidence if e.finding == "failed"}
         if decisive is not None:
             _, evidence = decisive
             what = f"expected {mask(evidence.expected, keys)}, got {mask(evidence.received, keys)}"

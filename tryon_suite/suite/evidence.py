@@ -40,7 +40,7 @@ __all__ = [
 #: How a skip says "not checked" (the report shows the reason after it).
 NOT_CHECKED: Final = "not checked: "
 
-Verdict = Literal["held", "failed", "observed"]
+Finding = Literal["held", "failed", "observed"]
 #: An open point's reading as data, beside its prose: names to JSON values, e.g.
 #: {"location": "relative"}; compliance.json keeps each clause's under "readings", and the twin
 #: (`tryon_suite.simulator.twin`) reads them, never the prose.
@@ -71,7 +71,7 @@ class Evidence:
     the `evidence` it needs (a limit: accepted at it, refused past it, on each path)."""
 
     clause: str
-    verdict: Verdict
+    finding: Finding
     expected: str
     received: str = ""
     exchange: Exchange | None = None
@@ -156,7 +156,7 @@ def observations(
     of its readings recorded as data, then those readings, each once in the order seen."""
     texts, readings = list(stashed), []
     for item in items:
-        if item.verdict != "observed" or item.value is None:
+        if item.finding != "observed" or item.value is None:
             continue
         if item.received not in texts:
             texts.append(item.received)

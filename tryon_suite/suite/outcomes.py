@@ -129,11 +129,11 @@ def outcome_of(
         outcome = "failed"
         if (blind := nothing_examined(exchanges, still_authenticates)) is not None:
             outcome, message = "not checked", blind
-            evidence = [e for e in gathered if e.verdict != "failed"]
+            evidence = [e for e in gathered if e.finding != "failed"]
         elif isinstance(error, ConfigError):
             # the suite's own setup, not the target (a replay's cassette lacks the request)
             outcome, message = "not checked", str(error)
-            evidence = [e for e in gathered if e.verdict != "failed"]
+            evidence = [e for e in gathered if e.finding != "failed"]
         elif isinstance(error, httpx.TransportError):
             # The target answered others (else the Watch had stopped the run): the request it
             # left without an answer breaks the promise the test was checking.
@@ -163,6 +163,6 @@ def outcome_of(
                     Evidence(error.clause, "failed", error.expected, error.received, decisive)
                 )
     kept = exchanges[-_KEPT:]
-    leading = {id(e.exchange) for e in evidence if e.verdict == "failed" and e.exchange}
+    leading = {id(e.exchange) for e in evidence if e.finding == "failed" and e.exchange}
     kept = [e for e in exchanges if id(e) in leading and e not in kept][:_KEPT] + kept
     return CheckOutcome(nodeid, clauses, outcome, message, kept, failed_clause, evidence)

@@ -86,7 +86,7 @@ _OTHER_EXCHANGES = 10
 def _evidence(nodeid: str, evidence: Evidence) -> dict[str, Any]:
     return {
         "test": nodeid,
-        "verdict": evidence.verdict,
+        "finding": evidence.finding,
         "expected": evidence.expected,
         "received": evidence.received,
         "exchange": _summary(evidence.exchange),
@@ -105,9 +105,9 @@ def _clause(result: ClauseResult) -> dict[str, Any]:
         rest = [e for e in failing.exchanges if e is not lead]
     # a stateful test sends hundreds: the last few led up to the failure
     others = [_exchange(e) for e in rest[-_OTHER_EXCHANGES:]]
-    items = [(n, e) for n, e in result.evidence if e.verdict == "failed"]
-    items += [(n, e) for n, e in result.evidence if e.verdict != "failed"]
-    failing_tests = {n for n, e in result.evidence if e.verdict == "failed"}
+    items = [(n, e) for n, e in result.evidence if e.finding == "failed"]
+    items += [(n, e) for n, e in result.evidence if e.finding != "failed"]
+    failing_tests = {n for n, e in result.evidence if e.finding == "failed"}
     return {
         "id": result.clause.id,
         "level": result.clause.level,

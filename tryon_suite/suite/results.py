@@ -72,9 +72,9 @@ class CheckOutcome:
 
     def outcome_for(self, clause_id: str) -> str:
         """What this test showed of one clause: failed, held, observed, or why not."""
-        verdicts = {e.verdict for e in self.evidence_for(clause_id)}
-        for verdict, shown in (("failed", "failed"), ("held", "passed"), ("observed", "observed")):
-            if verdict in verdicts:
+        findings = {e.finding for e in self.evidence_for(clause_id)}
+        for finding, shown in (("failed", "failed"), ("held", "passed"), ("observed", "observed")):
+            if finding in findings:
                 return shown
         return "no evidence" if self.outcome in ("passed", "failed") else self.outcome
 
@@ -126,11 +126,11 @@ class ClauseResult:
     def decisive(self) -> tuple[str, Evidence] | None:
         """The evidence to lead with: for a failure, the one from the simplest failing test
         (fewest exchanges: the shortest reproduction), else the first that held."""
-        failing = [(t, e) for t, e in self.evidence if e.verdict == "failed"]
+        failing = [(t, e) for t, e in self.evidence if e.finding == "failed"]
         if failing:
             sizes = {t.nodeid: len(t.exchanges) or 10**6 for t in self.tests}
             return min(failing, key=lambda pair: (sizes.get(pair[0], 10**6), pair[0]))
-        held = [(t, e) for t, e in self.evidence if e.verdict == "held"]
+        held = [(t, e) for t, e in self.evidence if e.finding == "held"]
         return held[0] if held else None
 
 
@@ -297,11 +297,11 @@ def _judge(
             return result("observed", "")
         why = _why_not(clause, tests, not_run, "nothing to observe")
         return result("not checked", why, _scope(tests, not_run, clause.id))
-    failed = [e for _, e in evidence if e.verdict == "failed"]
+    failed = [e for _, e in evidence if e.finding == "failed"]
     if failed:
         first = failed[0]
         return result("fails", f"expected {first.expected}, got {first.received}")
-    held = {e.part for _, e in evidence if e.verdict == "held"}
+    held = {e.part for _, e in evidence if e.finding == "held"}
     if held:
         missing = [part for part in clause.evidence if part not in held]
         if not missing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tryon_suite.http.clock import RealClock
 from tryon_suite.selftest import run as selftest
 from tryon_suite.simulator.config import DEMO_KEY
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
+from tryon_suite.simulator.readings import Readings
 from tryon_suite.simulator.server import serving
 
 pytestmark = pytest.mark.slow(27)
@@ -144,19 +146,20 @@ def test_when_the_budget_runs_out_the_rest_is_not_checked_never_passed(tmp_path:
     )
 
 
-class _BodyBeforeLimit(Simulator):
-    """A correct server that judges a try-on's body before its rate limit (the order of checks
-    is open): a body refused for itself never counts against the limit, so a burst of such
-    requests meets no 429."""
-
-    def _throttle(self, key: str) -> SimResponse | None:
-        return None  # its limit counts the try-ons it takes, which no free burst sends
+#: A correct server that judges a try-on's body before its rate limit (the order of checks is
+#: open): a body refused for itself never counts against the limit, so a burst of such
+#: requests meets no 429, whatever the limit.
+BODY_BEFORE_LIMIT = replace(
+    QUIET,
+    rate_limit=5.0,
+    readings=Readings(check_order=("auth", "body", "images", "rate_limit", "credits")),
+)
 
 
 def test_a_burst_of_refused_bodies_without_429_is_a_reading_not_a_failure_live(
     tmp_path: Path,
 ) -> None:
-    with serving(simulator=_BodyBeforeLimit(QUIET, RealClock())) as (url, _):
+    with serving(simulator=Simulator(BODY_BEFORE_LIMIT, RealClock())) as (url, _):
         code = run_contract(url, tmp_path, "contract/test_auth.py", "--tryon-allow-burst")
     report = json.loads((tmp_path / "compliance.json").read_text())
     clause = next(c for c in report["clauses"] if c["id"] == "tryon.429.rate_limit_exceeded")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import ClassVar
 
 from tests.conftest import QUIET
 from tryon_suite.http.clock import Clock, RealClock
@@ -22,7 +21,7 @@ from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.fetch import ImageFetcher
 from tryon_suite.simulator.readings import BALANCE, COUNTER, OPENING, Readings
 
-__all__ = ["READINGS_1", "READINGS_2", "READINGS_3", "SERVERS", "OtherReadings", "ReadingServer"]
+__all__ = ["READINGS_1", "READINGS_2", "READINGS_3", "SERVERS", "ReadingServer"]
 
 READINGS_1 = Readings(
     location="relative",
@@ -186,14 +185,3 @@ SERVERS: Mapping[str, ReadingServer] = {
         },
     ),
 }
-
-
-class OtherReadings(_DepartsOnEmptyBodies):
-    """The first server as a class, for the tests that build it so (test_drift.py,
-    test_replay.py): `SERVERS["readings1"].simulator()` is the same server."""
-
-    READINGS: ClassVar[Mapping[str, str]] = SERVERS["readings1"].observed
-    DEPARTURES: ClassVar[frozenset[str]] = SERVERS["readings1"].departures
-
-    def __init__(self, clock: Clock | None = None, fetcher: ImageFetcher | None = None) -> None:
-        super().__init__(SERVERS["readings1"].config, clock or RealClock(), fetcher)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import QUIET
-from tests.readings import OtherReadings
+from tests.readings import SERVERS
 from tests.test_cli import assert_usage_exit
 from tests.test_suite_verdicts import run_contract
 from tryon_suite.cli.diff import main
@@ -30,6 +30,9 @@ pytestmark = pytest.mark.slow(37)
 
 CANARY = "tryon-canary-key-5f1d0c9a"
 Report = dict[str, Any]
+
+#: a correct server reading the open points otherwise, with its departures
+OTHER = SERVERS["readings1"]
 
 
 def _over_http(folder: Path, simulator: Simulator) -> Report:
@@ -51,8 +54,9 @@ def _over_http(folder: Path, simulator: Simulator) -> Report:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
-    """One in-process run, and ours and `OtherReadings` over HTTP, all at once (they mostly
-    wait on pacing). Ours gets the other server's rate limit and speed: only readings differ."""
+    """One in-process run, and ours and the first other-readings server over HTTP, all at once
+    (they mostly wait on pacing). Ours gets the other server's rate limit and speed: only
+    readings differ."""
     inprocess = tmp_path_factory.mktemp("inprocess")
 
     def in_process() -> Report:
@@ -66,7 +70,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
         jobs = {
             "inprocess": pool.submit(in_process),
             "ours": pool.submit(_over_http, tmp_path_factory.mktemp("ours"), ours),
-            "other": pool.submit(_over_http, tmp_path_factory.mktemp("other"), OtherReadings()),
+            "other": pool.submit(_over_http, tmp_path_factory.mktemp("other"), OTHER.simulator()),
         }
         return {name: job.result() for name, job in jobs.items()}
 
@@ -397,13 +401,14 @@ def test_no_key_reaches_the_output(report: Report, diff: Diff, tmp_path: Path) -
 def test_a_server_reading_otherwise_differs_in_its_readings_and_nothing_else(
     runs: dict[str, Report], diff: Diff
 ) -> None:
-    """Ours and `OtherReadings`, both over HTTP with the same limits: the readings moved are
-    the server's READINGS (and two readings they imply); what fails is its DEPARTURES."""
+    """Ours and the first other-readings server, both over HTTP with the same limits: the
+    readings moved are the server's observed ones (and two readings they imply); what fails is
+    its departures."""
     code, out, _, html = diff(runs["ours"], runs["other"])
     found = changes(html)
     moved = {c["subject"] for c in found if c["group"] == "reading"}
     # the balance around a refusal is read through the credit endpoint, in its other shape
-    wanted = set(OtherReadings.READINGS) | {"tryon.credits.failure_usually_free"}
+    wanted = set(OTHER.observed) | {"tryon.credits.failure_usually_free"}
     # its limiter counts only try-ons (its __init__ says so), so the burst's first 429 tends to
     # come later; how much later is the machine's speed (a loaded one refills the bucket while
     # the burst runs), so "after 4" may be read on both: it may move, and nothing else may
@@ -413,8 +418,8 @@ def test_a_server_reading_otherwise_differs_in_its_readings_and_nothing_else(
         f"{sorted(wanted - moved)}, extra {sorted(moved - wanted - may)}"
     )
     failing = {c["subject"] for c in found if c["group"] == "status" and c["material"]}
-    assert failing == set(OtherReadings.DEPARTURES), (
-        f"expected the departures {sorted(OtherReadings.DEPARTURES)} to move, got {failing}"
+    assert failing == set(OTHER.departures), (
+        f"expected the departures {sorted(OTHER.departures)} to move, got {failing}"
     )
     assert code == 1, f"expected exit 1 for moved readings, got {code}: {out}"
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import QUIET
-from tests.readings import OtherReadings
+from tests.readings import SERVERS
 from tryon_suite.http.clock import RealClock
 from tryon_suite.selftest.run import contract_process
 from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
@@ -59,7 +59,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         done = contract_process([*args, "--tryon-record", str(tmp / "http")], tmp / "r2")
     assert done.returncode == 0, f"expected the recorded live run to pass:\n{done.stdout[-2000:]}"
     # a server that reads every open point otherwise (tests/readings.py), with its own limit
-    with serving(simulator=OtherReadings()) as (url, _):
+    with serving(simulator=SERVERS["readings1"].simulator()) as (url, _):
         args = ["--tryon-base-url", url, "--tryon-api-key", DEMO_KEY, "--tryon-rate", "8"]
         args += ["--tryon-other-key", OTHER_KEY, "--tryon-allow-burst"]
         contract_process([*args, "--tryon-record", str(tmp / "readings")], tmp / "r3")

@@ -109,14 +109,10 @@ class Memo:
     answers: dict[str, httpx.Response] | None = None
 
 
-_MEMO: dict[int, Memo] = {}
-
-
-def _memo(target: Target) -> Memo:
-    found = _MEMO.get(id(target))
-    if found is None or found.target is not target:
-        found = _MEMO[id(target)] = Memo(target, answers={})
-    return found
+@pytest.fixture(scope="session")
+def memo(target: Target) -> Memo:
+    """One per target: the self-test's mutants each get their own (`target` is parametrized)."""
+    return Memo(target, answers={})
 
 
 def _once(memo: Memo, name: str, send: Callable[[], httpx.Response]) -> httpx.Response:
@@ -164,7 +160,7 @@ def _image_request(
     return TryOnRequest.json(**found, wait_for_result=True)
 
 
-def _check_image(case: Case, client: TryOnClient, target: Target, bought) -> None:
+def _check_image(case: Case, client: TryOnClient, target: Target, memo: Memo, bought) -> None:
     spec, expect = case.partition.spec, case.partition.expect
     image, source = case.image, case.source
     if expect.kind == "refused_or_job_failed":
@@ -184,7 +180,6 @@ def _check_image(case: Case, client: TryOnClient, target: Target, bought) -> Non
             )
         held(case.clause, f"{case.partition.id}: refused", response)
         return
-    memo = _memo(target)
     _, on_credits = _rides_on_credits(client, target, memo)
     if not on_credits and image != (first := _first_image(client, target, memo)):
         # riding on the other image's refusal, a variation is seen only on the image the
@@ -250,9 +245,8 @@ def _check_polled_limit(case: Case, client: TryOnClient, target: Target, bought)
     held(case.clause, expected, response)
 
 
-def _check_form(case: Case, client: TryOnClient, target: Target) -> None:
+def _check_form(case: Case, client: TryOnClient, target: Target, memo: Memo) -> None:
     form = case.partition.spec["form"]
-    memo = _memo(target)
     on_credits, _ = _rides_on_credits(client, target, memo)
     extra = {} if on_credits else {"garment_mode": BAD_MODE}
     key = target.no_credits_key if on_credits else target.key
@@ -298,11 +292,11 @@ def _check_json(case: Case, client: TryOnClient, target: Target) -> None:
         held(f"tryon.request.{spec['field']}", "a value that is not a boolean refused", response)
 
 
-def _balance(client: TryOnClient, target: Target) -> httpx.Response:
-    return _once(_memo(target), "balance", lambda: client.send("GET", CREDITS))
+def _balance(client: TryOnClient, memo: Memo) -> httpx.Response:
+    return _once(memo, "balance", lambda: client.send("GET", CREDITS))
 
 
-def _check_key(case: Case, client: TryOnClient, target: Target, bought) -> None:
+def _check_key(case: Case, client: TryOnClient, target: Target, memo: Memo, bought) -> None:
     spec, expect = case.partition.spec, case.partition.expect
     state = spec["key"]
     keys: dict[str, Any] = {
@@ -326,7 +320,7 @@ def _check_key(case: Case, client: TryOnClient, target: Target, bought) -> None:
         location = location_of(bought("job-json").response)
         response = client.job(location, key=key)
     else:
-        own = _balance(client, target)
+        own = _balance(client, memo)
         if own.status_code != 200:
             not_checked(f"GET /v1/credits answered the run key {own.status_code}", scope="optional")
         response = client.send("GET", CREDITS, key=key)
@@ -337,7 +331,7 @@ def _check_key(case: Case, client: TryOnClient, target: Target, bought) -> None:
     expect_error(response, 401, expect.codes, case.clause, endpoint=endpoint)
 
 
-def _check_method(case: Case, client: TryOnClient, target: Target, bought) -> None:
+def _check_method(case: Case, client: TryOnClient, memo: Memo, bought) -> None:
     spec = case.partition.spec
     where = spec["endpoint"]
     get = None
@@ -349,7 +343,7 @@ def _check_method(case: Case, client: TryOnClient, target: Target, bought) -> No
         path = TRY_ON
     if spec["method"] == "HEAD":
         # the job is the run key's and exists: its GET is a 200 (judged by the polling checks)
-        get = httpx.Response(200) if where == "job" else _balance(client, target)
+        get = httpx.Response(200) if where == "job" else _balance(client, memo)
         if where == "credits" and get.status_code == 404:
             not_checked("GET /v1/credits is not served here", scope="optional")
     response = client.send(spec["method"], path, retry=True)
@@ -358,18 +352,22 @@ def _check_method(case: Case, client: TryOnClient, target: Target, bought) -> No
 
 @pytest.mark.parametrize("case", CASES)
 def test_each_partition_of_the_model_gets_its_answer(
-    case: Case, client: TryOnClient, target: Target, request: pytest.FixtureRequest
+    case: Case,
+    client: TryOnClient,
+    target: Target,
+    memo: Memo,
+    request: pytest.FixtureRequest,
 ) -> None:
     kind = case.partition.kind
     needs_bought = case.needs_job or case.partition.spec.get("completed_ok")
     bought = request.getfixturevalue("bought") if needs_bought else None
     if kind == "image":
-        _check_image(case, client, target, bought)
+        _check_image(case, client, target, memo, bought)
     elif kind == "form":
-        _check_form(case, client, target)
+        _check_form(case, client, target, memo)
     elif kind == "json":
         _check_json(case, client, target)
     elif kind == "key":
-        _check_key(case, client, target, bought)
+        _check_key(case, client, target, memo, bought)
     else:
-        _check_method(case, client, target, bought)
+        _check_method(case, client, memo, bought)

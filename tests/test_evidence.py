@@ -113,3 +113,19 @@ def test_a_failure_wins_over_an_incomplete_run_and_a_stop_is_never_a_pass() -> N
     verdict = quiet.verdict()
     assert verdict.name == "INCOMPLETE", f"expected an interrupted run INCOMPLETE, got {verdict}"
     assert "interrupted" in verdict.line(), f"expected the reason in the line: {verdict.line()}"
+
+
+def test_a_contract_test_that_crashed_makes_the_verdict_line_fail_not_pass() -> None:
+    """A test failing for no clause (an exception the checks did not expect) judged nothing:
+    the verdict line must say FAIL, as the exit code does, never PASS beside exit 1."""
+    held = CheckOutcome(
+        "t::held", (LIMIT,), "passed", evidence=[Evidence(LIMIT, "held", "400", "400")]
+    )
+    crashed = CheckOutcome("t::crashed", (LIMIT,), "failed", "TypeError: 'NoneType' ...")
+    verdict = RunResults("t", 0, 1, "reference", 2, None, [held, crashed]).verdict()
+    assert (verdict.name, int(verdict.code)) == ("FAIL", 1), (
+        f"expected FAIL (exit 1) for a crashed contract test, got {verdict.line()}"
+    )
+    assert "t::crashed" in verdict.reason, f"expected the test named, got {verdict.reason!r}"
+    alone = RunResults("t", 0, 1, "reference", 1, None, [held]).verdict()
+    assert alone.name == "PASS", f"expected the same run without the crash to PASS, got {alone}"

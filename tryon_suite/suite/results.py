@@ -252,6 +252,17 @@ class RunResults:
                 "budgets (--tryon-budget, --tryon-credit-budget, --tryon-deadline) fit, then "
                 "run again.",
             )
+        crashed = [t.nodeid for t in self.tests if t.outcome == "failed" and not t.failed_clause]
+        if crashed:
+            # a contract test that failed for no clause (an exception the checks did not
+            # expect) judged nothing: the run is not green, and its verdict line says so
+            return Verdict(
+                ExitCode.FAIL,
+                f"{len(crashed)} contract test{'s' * (len(crashed) != 1)} failed without naming "
+                f"a clause (first: {crashed[0]})",
+                "Its traceback is in the console and JUnit: an answer the checks could not "
+                "read, or a fault of the suite.",
+            )
         held = sum(r.status == "holds" and r.clause.level == "must" for r in results)
         out = sum(
             r.status in ("not checked", "partly checked") and r.clause.level == "must"

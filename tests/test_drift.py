@@ -18,11 +18,10 @@ import pytest
 from tests.conftest import QUIET
 from tests.readings import SERVERS
 from tests.test_cli import assert_usage_exit
-from tests.test_suite_verdicts import run_contract
+from tests.test_suite_verdicts import EVERY_PERMISSION, run_contract
 from tryon_suite.cli.diff import main
 from tryon_suite.http.clock import RealClock
 from tryon_suite.report.drift import normalize_reading, path_template
-from tryon_suite.simulator.config import NO_CREDITS_KEY, OTHER_KEY
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.server import serving
 
@@ -37,17 +36,7 @@ OTHER = SERVERS["readings1"]
 
 def _over_http(folder: Path, simulator: Simulator) -> Report:
     with serving(simulator=simulator) as (url, _):
-        run_contract(
-            url,
-            folder,
-            "contract",
-            "--tryon-no-credits-key",
-            NO_CREDITS_KEY,
-            "--tryon-other-key",
-            OTHER_KEY,
-            "--tryon-allow-burst",
-            rate=8,
-        )
+        run_contract(url, folder, "contract", *EVERY_PERMISSION, rate=8)
     data: Report = json.loads((folder / "compliance.json").read_text())
     return data
 

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import QUIET
 from tryon_suite.http.clock import RealClock
 from tryon_suite.selftest import run as selftest
-from tryon_suite.simulator.config import DEMO_KEY
+from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
 from tryon_suite.simulator.core import SimRequest, SimResponse, Simulator
 from tryon_suite.simulator.readings import Readings
 from tryon_suite.simulator.server import serving
@@ -47,6 +47,16 @@ class PacedRequestsGet429(Simulator):
             body = b'{"error":"slow down","error_code":"rate_limit_exceeded"}'
             return SimResponse(429, {"content-type": "application/json"}, body)
         return None
+
+
+#: every permission a live run can be given: the 403 and isolation keys, and a burst
+EVERY_PERMISSION = (
+    "--tryon-no-credits-key",
+    NO_CREDITS_KEY,
+    "--tryon-other-key",
+    OTHER_KEY,
+    "--tryon-allow-burst",
+)
 
 
 def run_contract(

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from tests.readings import SERVERS
-from tests.test_suite_verdicts import run_contract
+from tests.test_suite_verdicts import EVERY_PERMISSION, run_contract
 from tryon_suite.cli.mock import main as tryon_mock
 from tryon_suite.errors import ConfigError
 from tryon_suite.http.clock import RealClock, VirtualClock
-from tryon_suite.simulator.config import DEMO_KEY, NO_CREDITS_KEY, OTHER_KEY
+from tryon_suite.simulator.config import DEMO_KEY
 from tryon_suite.simulator.core import Simulator
 from tryon_suite.simulator.inprocess import InProcessSimulator
 from tryon_suite.simulator.readings import BALANCE, OPENING, Readings
@@ -191,13 +191,11 @@ def _observed(report: dict[str, Any]) -> dict[str, tuple[list[str], list[Any]]]:
 def test_a_twin_calibrated_from_another_reading_reads_the_open_points_as_it_does(
     tmp_path: Path,
 ) -> None:
-    options = ("--tryon-no-credits-key", NO_CREDITS_KEY, "--tryon-other-key", OTHER_KEY)
-    burst = "--tryon-allow-burst"
     server = SERVERS["readings1"]
 
     def judge(name: str, simulator: Simulator) -> dict[str, Any]:
         with serving(simulator=simulator) as (url, _):
-            run_contract(url, tmp_path / name, "contract", *options, burst, rate=8)
+            run_contract(url, tmp_path / name, "contract", *EVERY_PERMISSION, rate=8)
         report: dict[str, Any] = json.loads((tmp_path / name / "compliance.json").read_text())
         return report
 

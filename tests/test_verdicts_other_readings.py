@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.readings import SERVERS
-from tests.test_suite_verdicts import run_contract
-from tryon_suite.simulator.config import NO_CREDITS_KEY, OTHER_KEY
+from tests.test_suite_verdicts import EVERY_PERMISSION, run_contract
 from tryon_suite.simulator.server import serving
 
 pytestmark = pytest.mark.slow(31)
@@ -32,11 +31,7 @@ def readings_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[i
                 url,
                 folder,
                 "contract",
-                "--tryon-no-credits-key",
-                NO_CREDITS_KEY,
-                "--tryon-other-key",
-                OTHER_KEY,
-                "--tryon-allow-burst",
+                *EVERY_PERMISSION,
                 rate=8,  # under its 10/s, so pacing is tested too; a burst still meets a 429
             )
         return code, folder

@@ -7,8 +7,9 @@ group), `tryon-suite --help` and each subcommand's, `tryon-mock --help`, and
 `schemas/clauses.yaml`, the contract as data.
 
 A page asks for a table with a marker line, `<!-- generated: NAME -->`; NAME is a key of
-`GENERATORS`. A command that fails, prints no options, or offers a subcommand missing from
-`SUBCOMMANDS` stops the build with an error naming it: a silent empty page is worse than none.
+`GENERATORS`. The subcommands are the ones `tryon-suite --help` offers, so a new one gets its
+section with nothing to add here. A command that fails or prints no options stops the build
+with an error naming it: a silent empty page is worse than none.
 """
 
 from __future__ import annotations
@@ -26,19 +27,6 @@ from typing import Any
 
 import yaml
 from mkdocs.exceptions import PluginError
-
-#: The subcommands of `tryon-suite`, in the order the command-line page shows them: the one
-#: place to add one. The build fails when `tryon-suite --help` offers one not listed here, or
-#: when a listed one's `--help` fails.
-SUBCOMMANDS: tuple[str, ...] = (
-    "mock",
-    "selftest",
-    "mutants",
-    "fixtures",
-    "policies",
-    "limiter",
-    "diff",
-)
 
 #: Console scripts other than `tryon-suite` that get a section of their own.
 SCRIPTS: tuple[str, ...] = ("tryon-mock",)
@@ -224,17 +212,19 @@ def _subcommands_offered(parsed: Help) -> list[str]:
         offered += [
             e.names for e in section.entries if e.indent > 2 and not e.names.startswith("-")
         ]
-    if not offered:  # an older layout: usage: tryon-suite [-h] {a,b,c} ...
-        match = re.search(r"\{([a-z,-]+)\}", parsed.usage)
-        offered = match.group(1).split(",") if match else []
+    if not offered:
+        raise PluginError("`tryon-suite --help` offered no subcommand: expected mock, diff, ...")
     return offered
 
 
 def command_line(root: Path) -> str:
     """Every tool's command line, from each one's --help."""
     suite = str(_script("tryon-suite"))
-    jobs: dict[str, list[str]] = {"tryon-suite": [suite, "--help"]}
-    jobs |= {f"tryon-suite {sub}": [suite, sub, "--help"] for sub in SUBCOMMANDS}
+    top = parse_help(_run("tryon-suite --help", [suite, "--help"], root))
+    subcommands = _subcommands_offered(top)
+    jobs: dict[str, list[str]] = {
+        f"tryon-suite {sub}": [suite, sub, "--help"] for sub in subcommands
+    }
     jobs |= {script: [str(_script(script)), "--help"] for script in SCRIPTS}
     with ThreadPoolExecutor(max_workers=8) as pool:
         futures = {
@@ -242,17 +232,9 @@ def command_line(root: Path) -> str:
         }
         texts = {label: future.result() for label, future in futures.items()}
 
-    top = parse_help(texts["tryon-suite"])
-    offered = _subcommands_offered(top)
-    unlisted = [sub for sub in offered if sub not in SUBCOMMANDS]
-    if unlisted:
-        raise PluginError(
-            f"`tryon-suite --help` offers {unlisted}, which docs/hooks.py's SUBCOMMANDS does not "
-            f"list (it lists {list(SUBCOMMANDS)}): add them there"
-        )
-    links = {sub: _anchor(f"tryon-suite {sub}") for sub in SUBCOMMANDS}
+    links = {sub: _anchor(f"tryon-suite {sub}") for sub in subcommands}
     out = ["## tryon-suite {#tryon-suite}", _render_help(top, links=links)]
-    labels = list(jobs)[1:]
+    labels = list(jobs)
     for i, label in enumerate(labels):
         parsed = parse_help(texts[label])
         if not parsed.sections:
